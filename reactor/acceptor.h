@@ -1,0 +1,56 @@
+// Acceptor: a listening socket on a loop that accepts until EAGAIN.
+//
+// accept4() hands out non-blocking, close-on-exec sockets. When the process
+// runs out of descriptors (EMFILE/ENFILE) the listening socket stays
+// readable and an edge-triggered loop would never hear of it again, while
+// a level-triggered one would spin. We keep one spare descriptor: on
+// EMFILE we close it, accept the waiting client, close that at once (the
+// client sees a clean close instead of hanging in the backlog) and reopen
+// the spare. If even that fails, accepting pauses for a short while.
+//
+// Threading: loop thread only.
+#pragma once
+
+#include <functional>
+
+#include "reactor/channel.h"
+#include "reactor/event_loop.h"
+#include "reactor/socket_address.h"
+#include "reactor/unique_fd.h"
+
+namespace reactor {
+
+class Acceptor {
+ public:
+  using NewConnectionCallback = std::function<void(UniqueFd socket, const SocketAddress& peer)>;
+
+  // Creates, binds and listens. Throws std::system_error if any step fails
+  // (address in use, permission, bad address).
+  Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_port);
+  ~Acceptor();
+
+  void set_new_connection_callback(NewConnectionCallback cb) { callback_ = std::move(cb); }
+
+  // Starts/stops taking connections. While paused, clients wait in the
+  // kernel's backlog; resuming makes epoll report them again.
+  void resume();
+  void pause();
+  bool accepting() const { return channel_.reading(); }
+
+  // The bound address, with the real port when the request asked for 0.
+  const SocketAddress& address() const { return address_; }
+
+ private:
+  void handle_read();
+  void handle_descriptor_exhaustion();
+
+  EventLoop* loop_;
+  UniqueFd socket_;
+  Channel channel_;
+  SocketAddress address_;
+  UniqueFd spare_fd_;
+  TimerId retry_timer_ = 0;
+  NewConnectionCallback callback_;
+};
+
+}  // namespace reactor

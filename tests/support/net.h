@@ -1,0 +1,45 @@
+// Test support: plain blocking sockets for driving servers byte by byte,
+// the way a hostile or simply unusual client would.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace test_support {
+
+class ClientSocket {
+ public:
+  // Connects to 127.0.0.1:port (or ::1 with ipv6). Throws on failure.
+  explicit ClientSocket(int port, bool ipv6 = false);
+  ~ClientSocket();
+  ClientSocket(ClientSocket&& other) noexcept;
+  ClientSocket(const ClientSocket&) = delete;
+  ClientSocket& operator=(const ClientSocket&) = delete;
+
+  int fd() const { return fd_; }
+  // Writes everything (blocking). Returns false if the peer is gone.
+  bool send_all(std::string_view data);
+  // Reads what arrives within `timeout` (at least one byte unless the peer
+  // closed or the timeout expired). Empty string: closed or timed out.
+  std::string receive_some(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // Reads exactly n bytes, or fewer if the peer closes / timeout expires.
+  std::string receive_exactly(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Reads until the peer closes or timeout; returns all bytes read.
+  std::string receive_until_close(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Reads until `delimiter` has been seen (returns everything read so far).
+  std::string receive_until(std::string_view delimiter,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // True if the peer closed (EOF or reset) within `timeout`; discards data.
+  bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  void shutdown_write();
+  // Sets SO_LINGER 0 and closes: the peer gets a RST.
+  void reset();
+  void set_receive_buffer(int bytes);
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace test_support
