@@ -49,6 +49,8 @@ class Channel {
   // EPOLL_CTL_DEL; the channel may be enabled again later.
   void remove();
 
+  // The events being dispatched right now (valid inside a callback).
+  uint32_t ready_events() const { return ready_events_; }
   bool reading() const { return interest_ & kReadEvents; }
   bool writing() const { return interest_ & kWriteEvents; }
   bool registered() const { return registered_; }
@@ -72,6 +74,7 @@ class Channel {
   EventLoop* loop_;
   int fd_;
   uint32_t interest_ = 0;
+  uint32_t ready_events_ = 0;
   bool registered_ = false;
   bool tied_ = false;
   std::weak_ptr<void> owner_;

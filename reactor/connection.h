@@ -174,6 +174,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::chrono::milliseconds idle_timeout_{0};
   TimerId idle_timer_ = 0;
+  TimerId linger_timer_ = 0;
   Clock::time_point last_activity_;
 
   ConnectionCallback connection_callback_;

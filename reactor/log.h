@@ -9,6 +9,12 @@
 
 namespace reactor {
 
+// Sends the library's log (spdlog's default logger) to stderr with a
+// timestamped pattern, at `level` (see set_log_level). Programs call this
+// once at start-up; embedders who configure spdlog themselves need not.
+// Returns false for an unknown level name (the level is then "info").
+bool init_logging(std::string_view level = "info");
+
 // Sets the level of the library's logger (and the default logger):
 // "trace", "debug", "info", "warn", "error", "critical" or "off".
 // Returns false, changing nothing, for an unknown name. Any thread.

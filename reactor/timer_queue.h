@@ -41,6 +41,7 @@ class TimerQueue {
     TimerId id;
   };
 
+  static bool later(const HeapEntry& a, const HeapEntry& b);
   void handle_expired();
   void push(Clock::time_point when, TimerId id);
   void arm(Clock::time_point when);

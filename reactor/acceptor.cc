@@ -1,0 +1,137 @@
+#include "reactor/acceptor.h"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+namespace reactor {
+namespace {
+
+constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
+
+UniqueFd open_spare_fd() { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+
+}  // namespace
+
+Acceptor::Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_port)
+    : loop_(loop),
+      socket_(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)),
+      channel_(loop, socket_.get()),
+      spare_fd_(open_spare_fd()) {
+  if (!socket_) throw std::system_error(errno, std::generic_category(), "socket");
+  int on = 1;
+  // Lets a restarted server bind while old connections sit in TIME_WAIT.
+  ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (reuse_port &&
+      ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
+    throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
+  }
+  if (address.family() == AF_INET6) {
+    // "::" then means IPv6 only; bind 0.0.0.0 separately for IPv4. Being
+    // explicit avoids depending on the bindv6only sysctl.
+    ::setsockopt(socket_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  }
+  if (::bind(socket_.get(), address.get(), address.length()) < 0) {
+    throw std::system_error(errno, std::generic_category(), "bind " + address.to_string());
+  }
+  if (::listen(socket_.get(), SOMAXCONN) < 0) {
+    throw std::system_error(errno, std::generic_category(), "listen");
+  }
+  sockaddr_in6 bound{};
+  socklen_t length = sizeof bound;
+  ::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+  address_ = SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), length);
+  channel_.set_read_callback([this] { handle_read(); });
+}
+
+Acceptor::~Acceptor() {
+  if (retry_timer_ != 0) loop_->cancel(retry_timer_);
+  channel_.remove();
+}
+
+void Acceptor::resume() {
+  if (retry_timer_ != 0) {
+    loop_->cancel(retry_timer_);
+    retry_timer_ = 0;
+  }
+  channel_.enable_reading();
+}
+
+void Acceptor::pause() {
+  if (retry_timer_ != 0) {
+    loop_->cancel(retry_timer_);
+    retry_timer_ = 0;
+  }
+  channel_.disable_reading();
+}
+
+void Acceptor::handle_read() {
+  // Edge-triggered: take every waiting client, or we are not told again.
+  while (channel_.reading()) {
+    sockaddr_in6 peer{};
+    socklen_t length = sizeof peer;
+    int fd = ::accept4(socket_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
+                       SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      SocketAddress peer_address =
+          SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&peer), length);
+      if (callback_) {
+        callback_(UniqueFd(fd), peer_address);
+      } else {
+        ::close(fd);
+      }
+      continue;
+    }
+    switch (errno) {
+      case EAGAIN:
+        return;
+      case EINTR:
+      case ECONNABORTED:  // the client gave up while queued; next one
+      case EPROTO:
+      case EPERM:  // firewall rules; not ours to fix
+        continue;
+      case EMFILE:
+      case ENFILE:
+        handle_descriptor_exhaustion();
+        return;
+      default:
+        // ENOBUFS/ENOMEM and the like: back off instead of spinning.
+        spdlog::error("accept on {}: {}", address_.to_string(), std::strerror(errno));
+        handle_descriptor_exhaustion();
+        return;
+    }
+  }
+}
+
+void Acceptor::handle_descriptor_exhaustion() {
+  spdlog::warn("accept on {}: {}; shedding waiting clients", address_.to_string(),
+               std::strerror(errno));
+  // Give the spare descriptor up to take one client off the backlog and
+  // close it at once, so it is told "no" instead of waiting forever.
+  while (spare_fd_) {
+    spare_fd_.reset();
+    int fd = ::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) ::close(fd);
+    spare_fd_ = open_spare_fd();
+    if (fd < 0) {
+      if (errno == EAGAIN) return;  // backlog empty; the edge will come again
+      break;
+    }
+  }
+  // No spare (another thread took it) or accept still failing: pause and
+  // try again shortly; re-enabling makes epoll report waiting clients.
+  channel_.disable_reading();
+  retry_timer_ = loop_->run_after(kAcceptRetryDelay, [this] {
+    retry_timer_ = 0;
+    if (!spare_fd_) spare_fd_ = open_spare_fd();
+    channel_.enable_reading();
+  });
+}
+
+}  // namespace reactor

@@ -1,0 +1,150 @@
+#include "tests/support/net.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace test_support {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int milliseconds_left(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+}  // namespace
+
+ClientSocket::ClientSocket(int port, bool ipv6) {
+  fd_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  int result;
+  if (ipv6) {
+    sockaddr_in6 address{};
+    address.sin6_family = AF_INET6;
+    address.sin6_port = htons(static_cast<uint16_t>(port));
+    address.sin6_addr = in6addr_loopback;
+    result = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  } else {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    result = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  }
+  if (result < 0) {
+    int error = errno;
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("connect to port " + std::to_string(port) + ": " +
+                             std::strerror(error));
+  }
+  int on = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+ClientSocket::~ClientSocket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+ClientSocket::ClientSocket(ClientSocket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+
+bool ClientSocket::send_all(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+std::string ClientSocket::receive_some(std::chrono::milliseconds timeout) {
+  pollfd entry{fd_, POLLIN, 0};
+  if (::poll(&entry, 1, static_cast<int>(timeout.count())) <= 0) return {};
+  char chunk[65536];
+  ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+  if (n <= 0) return {};
+  return std::string(chunk, static_cast<size_t>(n));
+}
+
+std::string ClientSocket::receive_exactly(size_t count, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string result;
+  std::string chunk(65536, '\0');
+  while (result.size() < count) {
+    pollfd entry{fd_, POLLIN, 0};
+    if (::poll(&entry, 1, milliseconds_left(deadline)) <= 0) break;
+    ssize_t n = ::recv(fd_, chunk.data(), std::min(chunk.size(), count - result.size()), 0);
+    if (n <= 0) break;
+    result.append(chunk.data(), static_cast<size_t>(n));
+  }
+  return result;
+}
+
+std::string ClientSocket::receive_until_close(std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string result;
+  char chunk[65536];
+  for (;;) {
+    pollfd entry{fd_, POLLIN, 0};
+    if (::poll(&entry, 1, milliseconds_left(deadline)) <= 0) break;
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) break;
+    result.append(chunk, static_cast<size_t>(n));
+  }
+  return result;
+}
+
+std::string ClientSocket::receive_until(std::string_view delimiter,
+                                        std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string result;
+  char chunk[65536];
+  while (result.find(delimiter) == std::string::npos) {
+    pollfd entry{fd_, POLLIN, 0};
+    if (::poll(&entry, 1, milliseconds_left(deadline)) <= 0) break;
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) break;
+    result.append(chunk, static_cast<size_t>(n));
+  }
+  return result;
+}
+
+bool ClientSocket::closed_by_peer(std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  char chunk[65536];
+  for (;;) {
+    pollfd entry{fd_, POLLIN, 0};
+    if (::poll(&entry, 1, milliseconds_left(deadline)) <= 0) return false;
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n == 0) return true;
+    if (n < 0) return errno == ECONNRESET || errno == EPIPE;
+  }
+}
+
+void ClientSocket::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+void ClientSocket::reset() {
+  linger option{1, 0};
+  ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &option, sizeof option);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void ClientSocket::set_receive_buffer(int bytes) {
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
+}  // namespace test_support

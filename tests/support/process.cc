@@ -1,0 +1,209 @@
+#include "tests/support/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <regex>
+#include <stdexcept>
+#include <thread>
+
+extern char** environ;
+
+namespace test_support {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int decode_status(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return -1;
+}
+
+pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, stdout_fd, STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, stderr_fd, STDERR_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  // The child must start with default signal handling and an empty mask
+  // whatever the test process did (a blocked SIGTERM would be inherited).
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t empty;
+  sigemptyset(&empty);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGPIPE);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGTERM);
+  posix_spawnattr_setsigmask(&attributes, &empty);
+  posix_spawnattr_setsigdefault(&attributes, &defaults);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  int error = posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  if (error != 0) throw std::runtime_error("cannot start " + argv[0] + ": " + std::strerror(error));
+  return pid;
+}
+
+}  // namespace
+
+std::string program_from_env(const char* variable) {
+  const char* value = std::getenv(variable);
+  if (value == nullptr || *value == '\0') {
+    throw std::runtime_error(std::string("environment variable ") + variable +
+                             " is not set (run the tests through meson test)");
+  }
+  return value;
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe2 failed");
+  pid_ = spawn(argv, fds[1], fds[1]);
+  ::close(fds[1]);
+  output_fd_ = fds[0];
+  fcntl(output_fd_, F_SETFL, O_NONBLOCK);
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !exited_) {
+    ::kill(pid_, SIGKILL);
+    int status;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (output_fd_ >= 0) ::close(output_fd_);
+}
+
+void ChildProcess::read_available(std::chrono::milliseconds wait) {
+  if (output_fd_ < 0) return;
+  pollfd entry{output_fd_, POLLIN, 0};
+  if (::poll(&entry, 1, static_cast<int>(wait.count())) <= 0) return;
+  char chunk[8192];
+  for (;;) {
+    ssize_t n = ::read(output_fd_, chunk, sizeof chunk);
+    if (n > 0) {
+      output_.append(chunk, static_cast<size_t>(n));
+      continue;
+    }
+    if (n == 0) {  // every writer (the child and its children) is gone
+      ::close(output_fd_);
+      output_fd_ = -1;
+    }
+    return;
+  }
+}
+
+const std::string& ChildProcess::output() {
+  read_available(std::chrono::milliseconds(0));
+  return output_;
+}
+
+int ChildProcess::wait_for_port(std::chrono::milliseconds timeout) {
+  static const std::regex kListening(R"(listening on \[?[0-9a-fA-F.:]*\]?:(\d+))");
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    std::smatch match;
+    if (std::regex_search(output_, match, kListening)) return std::stoi(match[1]);
+    if (Clock::now() >= deadline) {
+      throw std::runtime_error("no 'listening on' line; output so far:\n" + output_);
+    }
+    if (!running() && output_fd_ < 0) {
+      throw std::runtime_error("child exited before listening; output:\n" + output_);
+    }
+    read_available(std::chrono::milliseconds(50));
+  }
+}
+
+bool ChildProcess::wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (output_.find(text) != std::string::npos) return true;
+    if (Clock::now() >= deadline) return false;
+    if (output_fd_ < 0 && !running()) return false;
+    read_available(std::chrono::milliseconds(50));
+  }
+}
+
+void ChildProcess::send_signal(int signo) {
+  if (pid_ > 0 && !exited_) ::kill(pid_, signo);
+}
+
+bool ChildProcess::running() {
+  if (exited_) return false;
+  int status;
+  pid_t result = ::waitpid(pid_, &status, WNOHANG);
+  if (result == pid_) {
+    exited_ = true;
+    exit_status_ = decode_status(status);
+    return false;
+  }
+  return true;
+}
+
+int ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (running()) {
+    if (Clock::now() >= deadline) return -1;
+    read_available(std::chrono::milliseconds(20));
+  }
+  read_available(std::chrono::milliseconds(0));
+  return exit_status_;
+}
+
+long ChildProcess::memory_kib(bool current) {
+  std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+  std::string line;
+  const std::string key = current ? "VmRSS:" : "VmHWM:";
+  while (std::getline(status, line)) {
+    if (line.rfind(key, 0) == 0) return std::stol(line.substr(key.size()));
+  }
+  return -1;
+}
+
+CommandResult run_command(const std::vector<std::string>& argv,
+                          std::chrono::milliseconds timeout) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe2 failed");
+  pid_t pid = spawn(argv, fds[1], STDERR_FILENO);
+  ::close(fds[1]);
+  CommandResult result;
+  auto deadline = Clock::now() + timeout;
+  char chunk[65536];
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      break;
+    }
+    pollfd entry{fds[0], POLLIN, 0};
+    int ready = ::poll(&entry, 1, static_cast<int>(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    ssize_t n = ::read(fds[0], chunk, sizeof chunk);
+    if (n <= 0) break;
+    result.out.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = decode_status(status);
+  return result;
+}
+
+}  // namespace test_support
