@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test:
+#   1. the doctest suites (unit + integration against the real apps) in a
+#      release-style build,
+#   2. the same suites under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   3. the libFuzzer targets (clang), each for a bounded time.
+# The last line is "N passed, N failed", counted from the runs; the exit
+# status is non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh || { echo "dependency installation failed" >&2; exit 1; }
+
+# Enough descriptors for the 1,000-client tests.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+jobs=$(nproc)
+common=(--wrap-mode=nodownload)
+configure() {  # configure DIR [meson options...]
+  local dir=$1; shift
+  if [[ -f "$dir/build.ninja" ]]; then
+    meson setup --reconfigure "$dir" "${common[@]}" "$@" >/dev/null
+  else
+    meson setup "$dir" "${common[@]}" "$@" >/dev/null
+  fi
+}
+
+status=0
+build_and_test() {  # build_and_test DIR [meson options...]
+  local dir=$1; shift
+  echo "=== $dir: configure and build" >&2
+  if ! configure "$dir" "$@" || ! ninja -C "$dir" -j "$jobs" >"$dir.build.log" 2>&1; then
+    tail -n 60 "$dir.build.log" >&2 2>/dev/null
+    echo "=== $dir: BUILD FAILED" >&2
+    status=1
+    return
+  fi
+  echo "=== $dir: test" >&2
+  # One test program at a time: the integration tests load the machine
+  # (1,000 clients, 200 MiB transfers) and must not starve each other.
+  meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 1 \
+    --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" >&2 || status=1
+}
+
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
+
+build_and_test build -Dbuildtype=debugoptimized
+TIMEOUT_MULTIPLIER=3 build_and_test build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
+  -Db_lundef=false -Dexamples=false
+CC=clang CXX=clang++ build_and_test build-fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
+  -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false
+
+python3 scripts/count_results.py build build-asan build-fuzz || status=1
+exit $status
