@@ -114,7 +114,9 @@ void Acceptor::handle_descriptor_exhaustion() {
                std::strerror(errno));
   // Give the spare descriptor up to take one client off the backlog and
   // close it at once, so it is told "no" instead of waiting forever.
-  while (spare_fd_) {
+  // Bounded: a client that reconnects as fast as we refuse must not keep
+  // the loop here forever.
+  for (int shed = 0; spare_fd_ && shed < 256; ++shed) {
     spare_fd_.reset();
     int fd = ::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) ::close(fd);

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -61,7 +62,19 @@ void Connection::set_tcp_no_delay(bool on) {
 // ---- reading ---------------------------------------------------------------
 
 void Connection::handle_read() {
-  if (state_ == State::kDisconnected || peer_shutdown_) return;
+  if (state_ == State::kDisconnected) return;
+  if (channel_.ready_events() & EPOLLERR) {
+    // A pending socket error (RST after our FIN, say) must end the
+    // connection even when we are not reading (backpressure, EOF seen).
+    int error = 0;
+    socklen_t length = sizeof error;
+    ::getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &error, &length);
+    if (error != 0) {
+      handle_error(error);
+      return;
+    }
+  }
+  if (peer_shutdown_) return;
   size_t budget = kIoBudgetPerEvent;
   while (reading_wanted_ && state_ != State::kDisconnected) {
     int error = 0;
@@ -73,6 +86,7 @@ void Connection::handle_read() {
         input_.retrieve_all();  // lingering close: the answer is final
       } else if (message_callback_) {
         message_callback_(shared_from_this(), input_);
+        if (close_pending_) input_.retrieve_all();  // it just decided to close
       }
       // Keep a modest buffer for the next message (reading straight into it
       // saves a copy) but do not let one burst pin a large one.
@@ -318,8 +332,6 @@ void Connection::finish_shutdown_if_flushed() {
     if (!write_shut_) {
       write_shut_ = true;
       ::shutdown(socket_.get(), SHUT_WR);
-      input_.retrieve_all();
-      input_.release_if_empty();
       reading_wanted_ = true;
       channel_.enable_reading();
       linger_timer_ = loop_->run_after(kLingerTimeout, [weak = weak_from_this()] {
