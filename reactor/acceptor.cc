@@ -15,7 +15,9 @@ namespace {
 
 constexpr auto kAcceptRetryDelay = std::chrono::milliseconds(100);
 
-UniqueFd open_spare_fd() { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+UniqueFd open_spare_fd() {
+  return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+}
 
 }  // namespace
 
@@ -28,8 +30,7 @@ Acceptor::Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_por
   int on = 1;
   // Lets a restarted server bind while old connections sit in TIME_WAIT.
   ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  if (reuse_port &&
-      ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
+  if (reuse_port && ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
     throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
   }
   if (address.family() == AF_INET6) {

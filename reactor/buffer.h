@@ -46,7 +46,9 @@ class Buffer {
 
   // Consumes bytes from the front.
   void retrieve(size_t length);
-  void retrieve_all() { read_index_ = write_index_ = kCheapPrepend < capacity_ ? kCheapPrepend : 0; }
+  void retrieve_all() {
+    read_index_ = write_index_ = kCheapPrepend < capacity_ ? kCheapPrepend : 0;
+  }
   std::string retrieve_as_string(size_t length);
 
   void append(const void* data, size_t length);

@@ -15,11 +15,21 @@ Channel::~Channel() {
 // The header avoids <sys/epoll.h>; make sure its constants are right.
 static_assert((0x001 | 0x2000) == (EPOLLIN | EPOLLRDHUP) && 0x004 == EPOLLOUT);
 
-void Channel::enable_reading() { set_interest(interest_ | kReadEvents); }
-void Channel::disable_reading() { set_interest(interest_ & ~kReadEvents); }
-void Channel::enable_writing() { set_interest(interest_ | kWriteEvents); }
-void Channel::disable_writing() { set_interest(interest_ & ~kWriteEvents); }
-void Channel::disable_all() { set_interest(0); }
+void Channel::enable_reading() {
+  set_interest(interest_ | kReadEvents);
+}
+void Channel::disable_reading() {
+  set_interest(interest_ & ~kReadEvents);
+}
+void Channel::enable_writing() {
+  set_interest(interest_ | kWriteEvents);
+}
+void Channel::disable_writing() {
+  set_interest(interest_ & ~kWriteEvents);
+}
+void Channel::disable_all() {
+  set_interest(0);
+}
 
 void Channel::remove() {
   interest_ = 0;

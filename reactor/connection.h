@@ -70,7 +70,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // connection flushes its output and closes -- what most servers want.
   // With it, the protocol decides (typically: answer what it has, then
   // shutdown()). The connection stops reading either way.
-  void set_peer_shutdown_callback(ConnectionCallback cb) { peer_shutdown_callback_ = std::move(cb); }
+  void set_peer_shutdown_callback(ConnectionCallback cb) {
+    peer_shutdown_callback_ = std::move(cb);
+  }
   // Internal: TcpServer/TcpClient use this to forget the connection.
   void set_removal_callback(ConnectionCallback cb) { removal_callback_ = std::move(cb); }
 

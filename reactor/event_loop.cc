@@ -113,7 +113,9 @@ void EventLoop::post(Task task) {
   if (!in_loop_thread() && sleeping_) wake_up();
 }
 
-void EventLoop::defer(Task task) { deferred_tasks_.push_back(std::move(task)); }
+void EventLoop::defer(Task task) {
+  deferred_tasks_.push_back(std::move(task));
+}
 
 void EventLoop::wake_up() {
   uint64_t one = 1;
@@ -157,7 +159,9 @@ TimerId EventLoop::run_every(Clock::duration interval, Task task) {
   return timers_->add(Clock::now() + interval, interval, std::move(task));
 }
 
-void EventLoop::cancel(TimerId id) { timers_->cancel(id); }
+void EventLoop::cancel(TimerId id) {
+  timers_->cancel(id);
+}
 
 void EventLoop::on_signal(int signo, Task handler) {
   signal_handlers_[signo] = std::move(handler);

@@ -8,7 +8,7 @@
 namespace reactor {
 
 bool set_log_level(std::string_view level) {
-  static constexpr std::string_view kNames[] = {"trace", "debug", "info",    "warn",
+  static constexpr std::string_view kNames[] = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   for (size_t index = 0; index < std::size(kNames); ++index) {
     if (level == kNames[index] || (level == "warning" && index == 3)) {
@@ -31,6 +31,8 @@ bool init_logging(std::string_view level) {
   return false;
 }
 
-std::string_view log_level_names() { return "trace, debug, info, warn, error, critical, off"; }
+std::string_view log_level_names() {
+  return "trace, debug, info, warn, error, critical, off";
+}
 
 }  // namespace reactor

@@ -8,10 +8,9 @@ namespace reactor {
 
 TcpServer::TcpServer(EventLoop* loop, const SocketAddress& address, Options options)
     : loop_(loop), options_(options), acceptor_(loop, address, options.reuse_port) {
-  acceptor_.set_new_connection_callback(
-      [this](UniqueFd socket, const SocketAddress& peer) {
-        handle_new_connection(std::move(socket), peer);
-      });
+  acceptor_.set_new_connection_callback([this](UniqueFd socket, const SocketAddress& peer) {
+    handle_new_connection(std::move(socket), peer);
+  });
 }
 
 TcpServer::~TcpServer() {
@@ -57,14 +56,15 @@ void TcpServer::handle_new_connection(UniqueFd socket, const SocketAddress& peer
   ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&local), &length);
   uint64_t id = next_connection_id_++;
   auto connection = std::make_shared<Connection>(
-      loop_, std::move(socket), SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local), length),
-      peer, id);
+      loop_, std::move(socket),
+      SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local), length), peer, id);
   if (options_.tcp_no_delay) connection->set_tcp_no_delay(true);
   connection->set_connection_callback(connection_callback_);
   connection->set_message_callback(message_callback_);
   connection->set_write_complete_callback(write_complete_callback_);
   connection->set_high_water_mark_callback(high_water_mark_callback_, options_.high_water_mark);
-  connection->set_removal_callback([this](const ConnectionPtr& closed) { remove_connection(closed); });
+  connection->set_removal_callback(
+      [this](const ConnectionPtr& closed) { remove_connection(closed); });
   connections_.emplace(id, connection);
   spdlog::debug("connection {} from {}", id, peer.to_string());
   if (options_.max_connections != 0 && connections_.size() >= options_.max_connections &&

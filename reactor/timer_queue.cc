@@ -22,7 +22,9 @@ TimerQueue::TimerQueue(EventLoop* loop)
   channel_.enable_reading();
 }
 
-TimerQueue::~TimerQueue() { channel_.remove(); }
+TimerQueue::~TimerQueue() {
+  channel_.remove();
+}
 
 TimerId TimerQueue::add(Clock::time_point when, Clock::duration interval, EventLoop::Task task) {
   TimerId id = next_id_++;
@@ -55,7 +57,8 @@ void TimerQueue::arm(Clock::time_point when) {
     if (delay < std::chrono::microseconds(1)) delay = std::chrono::microseconds(1);
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(delay);
     spec.it_value.tv_sec = seconds.count();
-    spec.it_value.tv_nsec = std::chrono::duration_cast<std::chrono::nanoseconds>(delay - seconds).count();
+    spec.it_value.tv_nsec =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(delay - seconds).count();
   }
   ::timerfd_settime(timer_fd_.get(), 0, &spec, nullptr);
 }

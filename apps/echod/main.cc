@@ -5,8 +5,8 @@
 #include <string>
 #include <system_error>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "protocols/echo/echo_server.h"
 #include "reactor/event_loop.h"
@@ -25,8 +25,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 65535));
   app.add_option("--bind", bind_address, "Numeric address to listen on (0.0.0.0, ::, 127.0.0.1...)")
       ->capture_default_str();
-  app.add_option("--log-level", log_level,
-                 "Log level: " + std::string(reactor::log_level_names()))
+  app.add_option("--log-level", log_level, "Log level: " + std::string(reactor::log_level_names()))
       ->capture_default_str();
   app.add_option("--max-connections", max_connections,
                  "Stop accepting while this many clients are connected (0: no limit)")

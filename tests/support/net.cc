@@ -56,7 +56,9 @@ ClientSocket::~ClientSocket() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-ClientSocket::ClientSocket(ClientSocket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+ClientSocket::ClientSocket(ClientSocket&& other) noexcept : fd_(other.fd_) {
+  other.fd_ = -1;
+}
 
 bool ClientSocket::send_all(std::string_view data) {
   while (!data.empty()) {
@@ -134,7 +136,9 @@ bool ClientSocket::closed_by_peer(std::chrono::milliseconds timeout) {
   }
 }
 
-void ClientSocket::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+void ClientSocket::shutdown_write() {
+  ::shutdown(fd_, SHUT_WR);
+}
 
 void ClientSocket::reset() {
   linger option{1, 0};

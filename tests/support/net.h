@@ -25,7 +25,8 @@ class ClientSocket {
   // closed or the timeout expired). Empty string: closed or timed out.
   std::string receive_some(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // Reads exactly n bytes, or fewer if the peer closes / timeout expires.
-  std::string receive_exactly(size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::string receive_exactly(size_t n,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Reads until the peer closes or timeout; returns all bytes read.
   std::string receive_until_close(std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Reads until `delimiter` has been seen (returns everything read so far).

@@ -175,8 +175,7 @@ long ChildProcess::memory_kib(bool current) {
   return -1;
 }
 
-CommandResult run_command(const std::vector<std::string>& argv,
-                          std::chrono::milliseconds timeout) {
+CommandResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe2 failed");
   pid_t pid = spawn(argv, fds[1], STDERR_FILENO);
