@@ -1,0 +1,205 @@
+#include "protocols/file/file_client.h"
+
+#include <cstring>
+#include <spdlog/spdlog.h>
+
+namespace reactor::file {
+
+FileClient::FileClient(EventLoop* loop, const SocketAddress& server)
+    : loop_(loop), tcp_(loop, server), last_reply_time_(loop->now()) {
+  tcp_.set_connection_callback([this](const ConnectionPtr& connection) {
+    handle_connection(connection);
+  });
+  tcp_.set_message_callback([this](const ConnectionPtr&, Buffer& input) { handle_input(input); });
+  tcp_.set_write_complete_callback([this](const ConnectionPtr&) {
+    if (write_complete_callback_) write_complete_callback_();
+  });
+  tcp_.set_error_callback([this](int error) {
+    fail(Failure::Kind::kConnect,
+         "cannot connect to " + tcp_.server_address().to_string() + ": " + std::strerror(error));
+  });
+}
+
+FileClient::~FileClient() {
+  *alive_ = false;
+  closed_ = true;
+}
+
+void FileClient::connect(std::chrono::milliseconds timeout) {
+  closed_ = false;
+  tcp_.set_connect_timeout(timeout);
+  tcp_.connect();
+}
+
+void FileClient::close() {
+  if (closed_) return;
+  closed_ = true;
+  ready_ = false;
+  pending_.clear();
+  active_download_.reset();
+  tcp_.disconnect();
+}
+
+size_t FileClient::queued_output_bytes() const {
+  const ConnectionPtr& connection = tcp_.connection();
+  return connection ? connection->queued_output_bytes() : 0;
+}
+
+void FileClient::fail(Failure::Kind kind, std::string message) {
+  if (closed_) return;
+  spdlog::debug("rftp client: {}", message);
+  close();
+  if (failure_callback_) failure_callback_(Failure{kind, std::move(message)});
+}
+
+void FileClient::handle_connection(const ConnectionPtr& connection) {
+  if (connection->connected()) {
+    if (closed_) {
+      connection->close();
+      return;
+    }
+    send_request(Hello{kProtocolVersion}, Pending{MessageType::kHelloOk, nullptr, {}, 0});
+    return;
+  }
+  // Closed. Expected only after our own close().
+  if (closed_) return;
+  if (!pending_.empty() || active_download_) {
+    fail(Failure::Kind::kLost, "connection to " + tcp_.server_address().to_string() +
+                                   " lost with " + std::to_string(pending_.size()) +
+                                   " request(s) unanswered");
+  } else {
+    fail(Failure::Kind::kLost,
+         "connection to " + tcp_.server_address().to_string() + " closed by the server");
+  }
+}
+
+void FileClient::send_request(const Request& request, Pending pending) {
+  const ConnectionPtr& connection = tcp_.connection();
+  if (closed_ || !connection) return;
+  pending_.push_back(std::move(pending));
+  connection->send(encode_frame(request));
+}
+
+void FileClient::list(const std::string& path, ReplyHandler handler) {
+  send_request(ListRequest{path}, Pending{MessageType::kListOk, std::move(handler), {}, 0});
+}
+
+void FileClient::stat(const std::string& path, ReplyHandler handler) {
+  send_request(StatRequest{path}, Pending{MessageType::kStatOk, std::move(handler), {}, 0});
+}
+
+void FileClient::hash(const std::string& path, ReplyHandler handler) {
+  send_request(HashRequest{path}, Pending{MessageType::kHashOk, std::move(handler), {}, 0});
+}
+
+void FileClient::ping(uint64_t token, ReplyHandler handler) {
+  send_request(Ping{token}, Pending{MessageType::kPong, std::move(handler), {}, 0});
+}
+
+void FileClient::get(const std::string& path, uint64_t offset, DownloadSink sink) {
+  send_request(GetRequest{path, offset},
+               Pending{MessageType::kData, nullptr, std::move(sink), offset});
+}
+
+void FileClient::put(const std::string& path, SharedFile file, uint64_t size, uint64_t offset,
+                     ReplyHandler handler) {
+  const ConnectionPtr& connection = tcp_.connection();
+  if (closed_ || !connection) return;
+  send_request(PutRequest{path, size, offset},
+               Pending{MessageType::kPutOk, std::move(handler), {}, 0});
+  if (size > offset) {
+    connection->send_file(std::move(file), static_cast<off_t>(offset),
+                          static_cast<size_t>(size - offset));
+  }
+}
+
+void FileClient::handle_input(Buffer& input) {
+  std::weak_ptr<bool> alive = alive_;
+  while (!closed_) {
+    DecodeStep<Reply> step = decoder_.next(input.view());
+    if (step.status == DecodeStatus::kNeedMore) return;
+    if (step.status == DecodeStatus::kError) {
+      fail(Failure::Kind::kProtocol, "malformed answer from the server: " + step.detail);
+      return;
+    }
+    last_reply_time_ = loop_->now();
+    if (step.status == DecodeStatus::kRawBytes) {
+      std::shared_ptr<DownloadSink> sink = active_download_;
+      // Handed over before retrieve(): the view points into `input`.
+      if (sink && sink->on_bytes) sink->on_bytes(step.raw);
+      if (alive.expired() || closed_) return;
+      input.retrieve(step.consumed);
+      if (decoder_.at_frame_boundary() && active_download_) {
+        active_download_.reset();
+        if (sink->on_complete) sink->on_complete();
+        if (alive.expired()) return;
+      }
+      continue;
+    }
+    input.retrieve(step.consumed);
+    handle_reply(std::move(step.message));
+    if (alive.expired()) return;
+  }
+}
+
+void FileClient::handle_reply(Reply reply) {
+  if (pending_.empty()) {
+    fail(Failure::Kind::kProtocol,
+         "unsolicited " + message_type_name(static_cast<uint8_t>(type_of(reply))) +
+             " from the server");
+    return;
+  }
+  Pending pending = std::move(pending_.front());
+  pending_.pop_front();
+  MessageType type = type_of(reply);
+
+  if (pending.expected == MessageType::kHelloOk) {
+    if (auto* error = std::get_if<ErrorReply>(&reply)) {
+      fail(Failure::Kind::kProtocol, "the server refused HELLO: " + error->message);
+      return;
+    }
+    if (type != MessageType::kHelloOk) {
+      fail(Failure::Kind::kProtocol, "expected HELLO_OK, got " +
+                                         message_type_name(static_cast<uint8_t>(type)));
+      return;
+    }
+    const auto& hello = std::get<HelloOk>(reply);
+    if (hello.version != kProtocolVersion) {
+      fail(Failure::Kind::kProtocol,
+           "the server speaks protocol version " + std::to_string(hello.version));
+      return;
+    }
+    server_name_ = hello.server;
+    ready_ = true;
+    if (ready_callback_) ready_callback_(hello);
+    return;
+  }
+
+  if (type != pending.expected && type != MessageType::kError) {
+    fail(Failure::Kind::kProtocol,
+         "expected " + message_type_name(static_cast<uint8_t>(pending.expected)) + ", got " +
+             message_type_name(static_cast<uint8_t>(type)));
+    return;
+  }
+  if (pending.expected != MessageType::kData) {
+    if (pending.handler) pending.handler(reply);
+    return;
+  }
+  if (auto* error = std::get_if<ErrorReply>(&reply)) {
+    if (pending.sink.on_error) pending.sink.on_error(*error);
+    return;
+  }
+  const auto& data = std::get<DataHeader>(reply);
+  if (data.offset != pending.offset || data.length != data.size - data.offset) {
+    fail(Failure::Kind::kProtocol, "DATA does not match the GET it answers");
+    return;
+  }
+  auto sink = std::make_shared<DownloadSink>(std::move(pending.sink));
+  if (data.length > 0) active_download_ = sink;
+  std::weak_ptr<bool> alive = alive_;
+  if (sink->on_header) sink->on_header(data);
+  if (alive.expired() || closed_) return;
+  if (data.length == 0 && sink->on_complete) sink->on_complete();
+}
+
+}  // namespace reactor::file

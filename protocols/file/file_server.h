@@ -1,0 +1,76 @@
+// FileServer: an RFTP server on one event loop -- a TcpServer whose
+// connections each get a ServerSession, a small worker pool for fsync and
+// SHA-256, and a graceful shutdown.
+//
+// Threading: construct, start and shut down on the loop thread. The loop
+// must outlive the server. Block SIGINT/SIGTERM (EventLoop::on_signal)
+// before constructing it: the worker threads inherit the signal mask.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "protocols/file/server_context.h"
+#include "reactor/event_loop.h"
+#include "reactor/socket_address.h"
+#include "reactor/tcp_server.h"
+#include "reactor/thread_pool.h"
+
+namespace reactor::file {
+
+struct FileServerOptions {
+  SocketAddress address;
+  std::string directory;
+  bool read_only = false;
+  // Zero disables the idle timeout.
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(60)};
+  // Zero: no limit beyond the descriptor limit.
+  size_t max_connections = 0;
+  // Worker threads for fsync and SHA-256.
+  size_t worker_threads = 2;
+  std::string server_name = "reactor-fileserver";
+};
+
+class FileServer {
+ public:
+  // Opens the directory and the upload area, binds and listens. Throws
+  // std::system_error (bad directory, address in use...).
+  FileServer(EventLoop* loop, FileServerOptions options);
+  ~FileServer();
+  FileServer(const FileServer&) = delete;
+  FileServer& operator=(const FileServer&) = delete;
+
+  void start();
+  const SocketAddress& listen_address() const { return server_->listen_address(); }
+  size_t connection_count() const { return server_->connection_count(); }
+
+  // Graceful shutdown: stops accepting, closes connections with nothing in
+  // flight, lets the transfers in flight finish, and calls `done` once
+  // every connection has closed -- or after `grace`, closing the rest.
+  // `done` runs on the loop thread, once.
+  void shut_down(std::chrono::milliseconds grace, std::function<void()> done);
+  bool shutting_down() const { return context_->draining; }
+
+ private:
+  void handle_connection(const ConnectionPtr& connection);
+  void check_shutdown_progress();
+  void finish_shutdown();
+
+  EventLoop* loop_;
+  FileServerOptions options_;
+  std::unique_ptr<ServerContext> context_;
+  // Destroyed before the context: the pool finishes the jobs that use it.
+  std::unique_ptr<ThreadPool> workers_;
+  // Destroyed first: closing the connections ends their sessions while
+  // the context is still there.
+  std::unique_ptr<TcpServer> server_;
+
+  std::function<void()> shutdown_done_;
+  TimerId grace_timer_ = 0;
+  TimerId progress_timer_ = 0;
+};
+
+}  // namespace reactor::file

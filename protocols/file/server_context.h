@@ -1,0 +1,37 @@
+// What every server session shares: the served tree, the upload area, the
+// registry of uploads in progress and the worker pool. Owned by FileServer;
+// sessions hold a pointer and stop touching it once their connection has
+// closed (the server closes them all before it goes away).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "protocols/file/served_root.h"
+#include "protocols/file/upload_registry.h"
+#include "protocols/file/upload_store.h"
+#include "reactor/event_loop.h"
+#include "reactor/thread_pool.h"
+
+namespace reactor::file {
+
+struct ServerContext {
+  ServerContext(EventLoop* event_loop, const std::string& directory, bool read_only_server)
+      : loop(event_loop),
+        root(directory, std::string(UploadStore::kDirectoryName)),
+        uploads(root, read_only_server),
+        read_only(read_only_server) {}
+
+  EventLoop* loop;
+  ServedRoot root;
+  UploadStore uploads;
+  UploadRegistry registry;
+  ThreadPool* workers = nullptr;
+  bool read_only;
+  std::string server_name;
+  std::chrono::milliseconds idle_timeout{0};
+  // Set on SIGINT/SIGTERM: sessions finish the transfer in flight, then close.
+  bool draining = false;
+};
+
+}  // namespace reactor::file

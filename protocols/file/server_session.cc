@@ -1,0 +1,502 @@
+#include "protocols/file/server_session.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <spdlog/spdlog.h>
+
+#include "protocols/file/directory_listing.h"
+#include "protocols/file/sha256.h"
+
+namespace reactor::file {
+namespace {
+
+// Queued output above which no new request is decoded: one DATA in flight
+// is enough to keep the socket busy, and it keeps GETs from piling up
+// open files.
+constexpr size_t kOutputHighWater = 1024 * 1024;
+// Unread input above which reading stops while requests are stalled.
+constexpr size_t kInputHighWater = 1024 * 1024;
+// Answers waiting behind pool work; past this, decoding pauses.
+constexpr size_t kMaxPendingReplies = 1024;
+// Pool jobs (commits) one connection may have queued at once.
+constexpr size_t kMaxJobsPerConnection = 64;
+
+template <class... Visitors>
+struct Overloaded : Visitors... {
+  using Visitors::operator()...;
+};
+
+}  // namespace
+
+ServerSession::ServerSession(ServerContext* context, const ConnectionPtr& connection)
+    : context_(context), connection_(connection), connection_id_(connection->id()) {}
+
+ServerSession::~ServerSession() = default;
+
+// ---- input -----------------------------------------------------------------
+
+void ServerSession::handle_input(Buffer& /*input*/) { process_input(); }
+
+bool ServerSession::can_run_now(const Request& request) const {
+  auto connection = connection_.lock();
+  if (connection && connection->queued_output_bytes() > kOutputHighWater) return false;
+  if (replies_.size() >= kMaxPendingReplies) return false;
+  if (jobs_in_flight_ == 0) return true;
+  if (std::holds_alternative<Ping>(request)) return true;
+  if (const auto* put = std::get_if<PutRequest>(&request)) {
+    if (jobs_in_flight_ >= kMaxJobsPerConnection) return false;
+    // A PUT of a path still being committed here must wait for the commit;
+    // one that will be refused anyway (bad path) need not.
+    auto parsed = parse_request_path(put->path);
+    if (auto* path = std::get_if<RequestPath>(&parsed)) {
+      return committing_keys_.count(UploadStore::key_of(*path)) == 0;
+    }
+    return true;
+  }
+  return false;  // reads the tree: wait until acknowledged uploads are in place
+}
+
+void ServerSession::process_input() {
+  auto connection = connection_.lock();
+  if (!connection || closed_) return;
+  // A reply sent from inside this loop can complete the output queue and
+  // call back here; the running loop picks up whatever that call would.
+  if (processing_) return;
+  processing_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{processing_};
+  Buffer& input = connection->input();
+  while (!fatal_ && !closed_) {
+    if (stalled_request_) {
+      if (!can_run_now(*stalled_request_)) break;
+      Request request = std::move(*stalled_request_);
+      stalled_request_.reset();
+      dispatch(std::move(request));
+      continue;
+    }
+    if (draining_ && decoder_.at_frame_boundary()) break;  // no new requests
+    DecodeStep<Request> step = decoder_.next(input.view());
+    if (step.status == DecodeStatus::kNeedMore) break;
+    if (step.status == DecodeStatus::kError) {
+      emit_fatal(step.error, step.detail);
+      break;
+    }
+    if (step.status == DecodeStatus::kRawBytes) {
+      write_upload_bytes(step.raw);
+      input.retrieve(step.consumed);
+      if (decoder_.at_frame_boundary() && upload_) commit_upload();
+      continue;
+    }
+    input.retrieve(step.consumed);
+    if (!can_run_now(step.message)) {
+      stalled_request_ = std::move(step.message);
+      continue;  // the top of the loop breaks out
+    }
+    dispatch(std::move(step.message));
+  }
+  if (fatal_ || closed_) return;
+  if (stalled_request_ && input.readable_bytes() > kInputHighWater) {
+    pause_input();
+  } else if (!stalled_request_) {
+    resume_input();
+  }
+  close_if_done();
+}
+
+void ServerSession::pause_input() {
+  if (reading_paused_) return;
+  if (auto connection = connection_.lock()) {
+    reading_paused_ = true;
+    connection->stop_reading();
+  }
+}
+
+void ServerSession::resume_input() {
+  if (!reading_paused_) return;
+  if (auto connection = connection_.lock()) {
+    reading_paused_ = false;
+    connection->start_reading();
+  }
+}
+
+void ServerSession::dispatch(Request request) {
+  if (!greeted_ && !std::holds_alternative<Hello>(request)) {
+    emit_fatal(ErrorCode::kMalformed, "the first frame must be HELLO");
+    return;
+  }
+  std::visit(Overloaded{
+                 [&](const Hello& hello) { handle_hello(hello); },
+                 [&](const ListRequest& list) { handle_list(list); },
+                 [&](const StatRequest& stat) { handle_stat(stat); },
+                 [&](const GetRequest& get) { handle_get(get); },
+                 [&](const PutRequest& put) { handle_put(put); },
+                 [&](const Ping& ping) { emit(Pong{ping.token}); },
+                 [&](const HashRequest& hash) { handle_hash(hash); },
+             },
+             request);
+}
+
+// ---- requests --------------------------------------------------------------
+
+void ServerSession::handle_hello(const Hello& hello) {
+  if (greeted_) {
+    emit_fatal(ErrorCode::kMalformed, "a second HELLO");
+    return;
+  }
+  if (hello.version != kProtocolVersion) {
+    emit_fatal(ErrorCode::kUnsupportedVersion,
+               "protocol version " + std::to_string(hello.version) + " is not supported (only " +
+                   std::to_string(kProtocolVersion) + ")");
+    return;
+  }
+  greeted_ = true;
+  emit(HelloOk{kProtocolVersion, context_->server_name});
+}
+
+void ServerSession::handle_list(const ListRequest& request) {
+  auto parsed = parse_request_path(request.path);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  auto listing = list_directory(context_->root, std::get<RequestPath>(parsed));
+  if (auto* error = std::get_if<RequestError>(&listing)) return emit_error(*error);
+  emit(std::move(std::get<ListOk>(listing)));
+}
+
+void ServerSession::handle_stat(const StatRequest& request) {
+  auto parsed = parse_request_path(request.path);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  const RequestPath& path = std::get<RequestPath>(parsed);
+  std::optional<UnfinishedUpload> unfinished;
+  if (!path.is_root() && !context_->root.is_hidden(path)) unfinished = context_->uploads.find(path);
+
+  auto opened = context_->root.open(path, O_PATH);
+  if (auto* error = std::get_if<RequestError>(&opened)) {
+    if (error->code == ErrorCode::kNotFound && unfinished) {
+      emit(StatOk{EntryKind::kUnfinishedUpload, unfinished->declared_size, unfinished->mtime,
+                  unfinished->held_bytes});
+      return;
+    }
+    return emit_error(*error);
+  }
+  auto info = stat_of(std::get<UniqueFd>(opened).get(), path);
+  if (auto* error = std::get_if<RequestError>(&info)) return emit_error(*error);
+  const struct stat& status = std::get<struct stat>(info);
+  StatOk reply;
+  reply.kind = entry_kind_of(status);
+  reply.size = reply.kind == EntryKind::kDirectory ? 0 : static_cast<uint64_t>(status.st_size);
+  reply.mtime = static_cast<int64_t>(status.st_mtim.tv_sec);
+  reply.upload_offset = unfinished ? unfinished->held_bytes : 0;
+  emit(reply);
+}
+
+void ServerSession::handle_get(const GetRequest& request) {
+  auto parsed = parse_request_path(request.path);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  const RequestPath& path = std::get<RequestPath>(parsed);
+  auto opened = context_->root.open(path, O_RDONLY);
+  if (auto* error = std::get_if<RequestError>(&opened)) return emit_error(*error);
+  auto file = std::make_shared<const UniqueFd>(std::move(std::get<UniqueFd>(opened)));
+  auto info = stat_of(file->get(), path);
+  if (auto* error = std::get_if<RequestError>(&info)) return emit_error(*error);
+  const struct stat& status = std::get<struct stat>(info);
+  if (!S_ISREG(status.st_mode)) {
+    return emit_error({ErrorCode::kNotRegularFile, path.joined() + ": not a regular file"});
+  }
+  auto size = static_cast<uint64_t>(status.st_size);
+  if (request.offset > size) {
+    return emit_error({ErrorCode::kConflict, path.joined() + ": offset " +
+                                                 std::to_string(request.offset) +
+                                                 " is beyond the size " + std::to_string(size)});
+  }
+  auto connection = connection_.lock();
+  if (!connection) return;
+  // GET runs only with no pool work pending, so nothing waits in replies_
+  // and the header may go straight out, followed by the zero-copy body.
+  emit(DataHeader{size, request.offset, size - request.offset});
+  connection->send_file(std::move(file), static_cast<off_t>(request.offset),
+                        static_cast<size_t>(size - request.offset));
+  spdlog::debug("connection {}: GET {} from {} ({} bytes)", connection_id_, path.joined(),
+                request.offset, size - request.offset);
+}
+
+std::optional<RequestError> ServerSession::check_upload_target(const RequestPath& path) const {
+  if (path.is_root()) return RequestError{ErrorCode::kNotRegularFile, "/: is a directory"};
+  // Every existing ancestor must be a directory; missing ones get created.
+  RequestPath prefix;
+  for (size_t i = 0; i + 1 < path.components.size(); ++i) {
+    prefix.components.push_back(path.components[i]);
+    auto opened = context_->root.open(prefix, O_PATH);
+    if (auto* error = std::get_if<RequestError>(&opened)) {
+      if (error->code == ErrorCode::kNotFound) return std::nullopt;
+      return *error;
+    }
+    auto info = stat_of(std::get<UniqueFd>(opened).get(), prefix);
+    if (auto* error = std::get_if<RequestError>(&info)) return *error;
+    if (!S_ISDIR(std::get<struct stat>(info).st_mode)) {
+      return RequestError{ErrorCode::kNotDirectory, prefix.joined() + ": not a directory"};
+    }
+  }
+  auto opened = context_->root.open(path, O_PATH);
+  if (auto* error = std::get_if<RequestError>(&opened)) {
+    if (error->code == ErrorCode::kNotFound) return std::nullopt;
+    return *error;
+  }
+  auto info = stat_of(std::get<UniqueFd>(opened).get(), path);
+  if (auto* error = std::get_if<RequestError>(&info)) return *error;
+  if (!S_ISREG(std::get<struct stat>(info).st_mode)) {
+    return RequestError{ErrorCode::kNotRegularFile, path.joined() + ": not a regular file"};
+  }
+  return std::nullopt;
+}
+
+void ServerSession::handle_put(const PutRequest& request) {
+  // On any refusal the decoder still owes size - offset raw bytes; with no
+  // upload_ set they are read and dropped, never taken for frames.
+  if (context_->read_only) {
+    return emit_error({ErrorCode::kForbidden, "the server is read-only"});
+  }
+  auto parsed = parse_request_path(request.path);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  RequestPath& path = std::get<RequestPath>(parsed);
+  if (context_->root.is_hidden(path)) {
+    return emit_error({ErrorCode::kForbidden, path.joined() + ": reserved for the server"});
+  }
+  if (auto error = check_upload_target(path)) return emit_error(*error);
+
+  std::string key = UploadStore::key_of(path);
+  auto claim = context_->registry.claim(key, connection_id_);
+  if (!claim) {
+    return emit_error({ErrorCode::kConflict,
+                       path.joined() + ": being uploaded on another connection"});
+  }
+  Outcome<UniqueFd> part = request.offset == 0
+                               ? context_->uploads.begin(path, request.size)
+                               : context_->uploads.resume(path, request.size, request.offset);
+  if (auto* error = std::get_if<RequestError>(&part)) return emit_error(*error);
+
+  IncomingUpload upload;
+  upload.path = std::move(path);
+  upload.requested_path = request.path;
+  upload.key = std::move(key);
+  upload.size = request.size;
+  upload.next_offset = request.offset;
+  upload.part = std::make_shared<const UniqueFd>(std::move(std::get<UniqueFd>(part)));
+  upload.claim = std::move(claim);
+  spdlog::debug("connection {}: PUT {} size {} from {}", connection_id_, upload.path.joined(),
+                request.size, request.offset);
+  upload_ = std::move(upload);
+  if (request.size == request.offset) commit_upload();
+}
+
+void ServerSession::write_upload_bytes(std::string_view bytes) {
+  if (!upload_) return;  // a refused PUT: discard
+  while (!bytes.empty()) {
+    ssize_t n = ::pwrite(upload_->part->get(), bytes.data(), bytes.size(),
+                         static_cast<off_t>(upload_->next_offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      RequestError error = error_from_errno(n < 0 ? errno : EIO, upload_->path);
+      spdlog::warn("connection {}: writing upload {}: {}", connection_id_, upload_->path.joined(),
+                   error.message);
+      // The bytes held so far stay resumable; the rest of this PUT's body
+      // is drained and dropped by the decoder.
+      upload_.reset();
+      emit_error(error);
+      return;
+    }
+    upload_->next_offset += static_cast<uint64_t>(n);
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+void ServerSession::commit_upload() {
+  IncomingUpload upload = std::move(*upload_);
+  upload_.reset();
+  uint64_t sequence = reserve_reply();
+  ++jobs_in_flight_;
+  committing_keys_.insert(upload.key);
+  std::weak_ptr<ServerSession> weak = weak_from_this();
+  EventLoop* loop = context_->loop;
+  const UploadStore* store = &context_->uploads;
+  context_->workers->submit([=]() mutable {
+    std::optional<RequestError> error = store->commit(upload.path, upload.part->get());
+    std::string reply = error ? encode_frame(Reply{ErrorReply{static_cast<uint16_t>(error->code),
+                                                              error->message}})
+                              : encode_frame(Reply{PutOk{upload.requested_path, upload.size}});
+    if (error) spdlog::warn("committing upload {}: {}", upload.path.joined(), error->message);
+    loop->post([weak, sequence, reply = std::move(reply), key = upload.key,
+                claim = std::move(upload.claim)]() mutable {
+      claim.reset();  // the path is free before anything waiting on it runs
+      if (auto self = weak.lock()) self->finish_job(sequence, std::move(reply), key);
+    });
+  });
+}
+
+void ServerSession::handle_hash(const HashRequest& request) {
+  auto parsed = parse_request_path(request.path);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  const RequestPath& path = std::get<RequestPath>(parsed);
+  auto opened = context_->root.open(path, O_RDONLY);
+  if (auto* error = std::get_if<RequestError>(&opened)) return emit_error(*error);
+  auto file = std::make_shared<const UniqueFd>(std::move(std::get<UniqueFd>(opened)));
+  auto info = stat_of(file->get(), path);
+  if (auto* error = std::get_if<RequestError>(&info)) return emit_error(*error);
+  if (!S_ISREG(std::get<struct stat>(info).st_mode)) {
+    return emit_error({ErrorCode::kNotRegularFile, path.joined() + ": not a regular file"});
+  }
+  uint64_t sequence = reserve_reply();
+  ++jobs_in_flight_;
+  std::weak_ptr<ServerSession> weak = weak_from_this();
+  EventLoop* loop = context_->loop;
+  context_->workers->submit([=, requested = request.path]() {
+    Digest digest{};
+    int error = sha256_of_file(file->get(), digest);
+    std::string reply =
+        error != 0 ? encode_frame(Reply{ErrorReply{
+                         static_cast<uint16_t>(ErrorCode::kIoError),
+                         requested + ": reading for the hash: " + std::strerror(error)}})
+                   : encode_frame(Reply{HashOk{requested, digest}});
+    loop->post([weak, sequence, reply = std::move(reply)]() mutable {
+      if (auto self = weak.lock()) self->finish_job(sequence, std::move(reply), "");
+    });
+  });
+}
+
+void ServerSession::finish_job(uint64_t sequence, std::string reply,
+                               const std::string& committed_key) {
+  if (closed_) return;
+  --jobs_in_flight_;
+  if (!committed_key.empty()) {
+    auto found = committing_keys_.find(committed_key);
+    if (found != committing_keys_.end()) committing_keys_.erase(found);
+  }
+  fill_reply(sequence, std::move(reply));
+  process_input();  // a stalled request may run now
+}
+
+// ---- replies ---------------------------------------------------------------
+
+void ServerSession::emit(const Reply& reply) {
+  std::string bytes = encode_frame(reply);
+  if (replies_.empty()) {
+    if (auto connection = connection_.lock()) connection->send(bytes);
+    return;
+  }
+  replies_.push_back({true, std::move(bytes)});
+}
+
+void ServerSession::emit_error(const RequestError& error) {
+  spdlog::debug("connection {}: ERROR {}: {}", connection_id_, static_cast<int>(error.code),
+                error.message);
+  // Fits a u16 string whatever a path made of it.
+  std::string message = error.message.substr(0, 1024);
+  emit(ErrorReply{static_cast<uint16_t>(error.code), std::move(message)});
+}
+
+void ServerSession::emit_fatal(ErrorCode code, const std::string& message) {
+  spdlog::debug("connection {}: closing after ERROR {}: {}", connection_id_,
+                static_cast<int>(code), message);
+  emit_error({code, message});
+  fatal_ = true;
+  stalled_request_.reset();
+  upload_.reset();
+  pause_input();
+  // Closed once every answer owed before this one is out.
+  if (replies_.empty()) {
+    if (auto connection = connection_.lock()) connection->close_after_flush();
+  }
+}
+
+uint64_t ServerSession::reserve_reply() {
+  replies_.push_back({false, {}});
+  return first_reply_sequence_ + replies_.size() - 1;
+}
+
+void ServerSession::fill_reply(uint64_t sequence, std::string bytes) {
+  if (sequence < first_reply_sequence_) return;
+  size_t index = static_cast<size_t>(sequence - first_reply_sequence_);
+  if (index >= replies_.size()) return;
+  replies_[index].ready = true;
+  replies_[index].bytes = std::move(bytes);
+  flush_ready_replies();
+}
+
+void ServerSession::flush_ready_replies() {
+  auto connection = connection_.lock();
+  while (!replies_.empty() && replies_.front().ready) {
+    if (connection) connection->send(replies_.front().bytes);
+    replies_.pop_front();
+    ++first_reply_sequence_;
+  }
+  if (fatal_ && replies_.empty() && connection) connection->close_after_flush();
+}
+
+// ---- connection events -----------------------------------------------------
+
+void ServerSession::handle_write_complete() {
+  // Output fell below the high-water mark: a stalled request may run, and
+  // a draining session may be done.
+  process_input();
+}
+
+void ServerSession::handle_peer_shutdown() {
+  peer_finished_ = true;
+  process_input();
+}
+
+void ServerSession::handle_idle() {
+  auto connection = connection_.lock();
+  if (!connection) return;
+  // Pool work (a long HASH, a slow fsync) moves no bytes but is not idleness.
+  if (jobs_in_flight_ > 0) {
+    connection->set_idle_timeout(context_->idle_timeout);
+    return;
+  }
+  spdlog::debug("connection {}: idle, closing", connection_id_);
+  connection->close();
+}
+
+void ServerSession::handle_close() {
+  closed_ = true;
+  stalled_request_.reset();
+  replies_.clear();
+  if (upload_) {
+    spdlog::debug("connection {}: closed during upload of {} ({} of {} bytes held)", connection_id_,
+                  upload_->path.joined(), upload_->next_offset, upload_->size);
+    upload_.reset();  // the .part stays for a resume; the claim is released
+  }
+}
+
+void ServerSession::begin_draining() {
+  draining_ = true;
+  close_if_done();
+}
+
+bool ServerSession::transfer_in_flight() const {
+  auto connection = connection_.lock();
+  bool sending = connection && connection->queued_output_bytes() > 0;
+  return sending || upload_ || !decoder_.at_frame_boundary() || jobs_in_flight_ > 0;
+}
+
+void ServerSession::close_if_done() {
+  if (closed_ || fatal_) return;
+  auto connection = connection_.lock();
+  if (!connection) return;
+  bool answered_everything = !stalled_request_ && replies_.empty() && jobs_in_flight_ == 0;
+  if (draining_ && !transfer_in_flight() && answered_everything) {
+    connection->close_after_flush();
+    return;
+  }
+  // Half-close: everything that arrived before the client's FIN has been
+  // decoded and answered. A partial frame or an upload body left over can
+  // never complete; the .part keeps what arrived.
+  if (peer_finished_ && answered_everything) {
+    connection->close_after_flush();
+  }
+}
+
+}  // namespace reactor::file

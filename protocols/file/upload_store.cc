@@ -1,0 +1,175 @@
+#include "protocols/file/upload_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <system_error>
+
+#include "protocols/file/sha256.h"
+
+namespace reactor::file {
+namespace {
+
+constexpr std::string_view kRecordMagic = "rftp-upload 1\n";
+constexpr size_t kMaxRecordBytes = kRecordMagic.size() + 32 + kMaxPathBytes + 2;
+
+std::string part_name(const std::string& key) { return key + ".part"; }
+std::string record_name(const std::string& key) { return key + ".meta"; }
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+// "rftp-upload 1\n<size>\n<path>\n" -> size, if it is one and names `path`.
+std::optional<uint64_t> parse_record(std::string_view text, std::string_view path) {
+  if (!text.starts_with(kRecordMagic)) return std::nullopt;
+  text.remove_prefix(kRecordMagic.size());
+  size_t newline = text.find('\n');
+  if (newline == std::string_view::npos) return std::nullopt;
+  uint64_t size = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + newline, size);
+  if (error != std::errc() || end != text.data() + newline) return std::nullopt;
+  text.remove_prefix(newline + 1);
+  // The path guards against a hash collision and a record from elsewhere.
+  if (text.size() != path.size() + 1 || !text.starts_with(path) || text.back() != '\n') {
+    return std::nullopt;
+  }
+  return size;
+}
+
+}  // namespace
+
+UploadStore::UploadStore(const ServedRoot& root, bool read_only)
+    : root_(root), read_only_(read_only) {
+  std::string name(kDirectoryName);
+  if (!read_only && ::mkdirat(root.fd(), name.c_str(), 0700) < 0 && errno != EEXIST) {
+    throw std::system_error(errno, std::generic_category(),
+                            "cannot create " + root.real_path() + "/" + name);
+  }
+  int fd = ::openat(root.fd(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && !(read_only && errno == ENOENT)) {
+    throw std::system_error(errno, std::generic_category(),
+                            "cannot open " + root.real_path() + "/" + name);
+  }
+  directory_.reset(fd);
+  if (!read_only && ::faccessat(directory_.get(), ".", W_OK, AT_EACCESS) < 0) {
+    throw std::system_error(errno, std::generic_category(),
+                            root.real_path() + "/" + name + " is not writable");
+  }
+}
+
+std::string UploadStore::key_of(const RequestPath& path) {
+  return to_hex(sha256_of(path.joined()));
+}
+
+std::optional<UnfinishedUpload> UploadStore::find(const RequestPath& path) const {
+  if (!directory_) return std::nullopt;
+  std::string key = key_of(path);
+  UniqueFd record(::openat(directory_.get(), record_name(key).c_str(),
+                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!record) return std::nullopt;
+  char text[kMaxRecordBytes];
+  ssize_t length = ::pread(record.get(), text, sizeof text, 0);
+  if (length <= 0) return std::nullopt;
+  auto declared = parse_record(std::string_view(text, static_cast<size_t>(length)), path.joined());
+  if (!declared) return std::nullopt;
+  struct stat info {};
+  if (::fstatat(directory_.get(), part_name(key).c_str(), &info, AT_SYMLINK_NOFOLLOW) < 0 ||
+      !S_ISREG(info.st_mode)) {
+    return std::nullopt;
+  }
+  auto held = static_cast<uint64_t>(info.st_size);
+  if (held > *declared) return std::nullopt;  // not something we wrote
+  return UnfinishedUpload{*declared, held, static_cast<int64_t>(info.st_mtim.tv_sec)};
+}
+
+std::optional<RequestError> UploadStore::write_record(const std::string& key,
+                                                      const RequestPath& path, uint64_t size) {
+  // Written aside and renamed: a reader never sees half a record.
+  std::string temporary = record_name(key) + ".tmp";
+  UniqueFd fd(::openat(directory_.get(), temporary.c_str(),
+                       O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return error_from_errno(errno, path);
+  std::string text(kRecordMagic);
+  text += std::to_string(size) + "\n" + path.joined() + "\n";
+  if (!write_all(fd.get(), text)) return error_from_errno(errno, path);
+  if (::renameat(directory_.get(), temporary.c_str(), directory_.get(),
+                 record_name(key).c_str()) < 0) {
+    return error_from_errno(errno, path);
+  }
+  return std::nullopt;
+}
+
+Outcome<UniqueFd> UploadStore::begin(const RequestPath& path, uint64_t size) {
+  if (!writable()) return RequestError{ErrorCode::kForbidden, "the server is read-only"};
+  std::string key = key_of(path);
+  UniqueFd part(::openat(directory_.get(), part_name(key).c_str(),
+                         O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
+  if (!part) return error_from_errno(errno, path);
+  if (auto error = write_record(key, path, size)) return *error;
+  return part;
+}
+
+Outcome<UniqueFd> UploadStore::resume(const RequestPath& path, uint64_t size, uint64_t offset) {
+  if (!writable()) return RequestError{ErrorCode::kForbidden, "the server is read-only"};
+  std::string shown = path.joined();
+  auto held = find(path);
+  if (!held) {
+    return RequestError{ErrorCode::kConflict, shown + ": no unfinished upload to resume"};
+  }
+  if (held->declared_size != size) {
+    return RequestError{ErrorCode::kConflict,
+                        shown + ": the unfinished upload has size " +
+                            std::to_string(held->declared_size) + ", not " + std::to_string(size)};
+  }
+  if (held->held_bytes != offset) {
+    return RequestError{ErrorCode::kConflict,
+                        shown + ": the server holds " + std::to_string(held->held_bytes) +
+                            " bytes, not " + std::to_string(offset)};
+  }
+  UniqueFd part(::openat(directory_.get(), part_name(key_of(path)).c_str(),
+                         O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!part) return error_from_errno(errno, path);
+  return part;
+}
+
+std::optional<RequestError> UploadStore::commit(const RequestPath& path, int part_fd) const {
+  if (::fsync(part_fd) < 0) return error_from_errno(errno, path);
+  Outcome<UniqueFd> parent = root_.open_or_create_directory(path.parent());
+  if (auto* error = std::get_if<RequestError>(&parent)) return *error;
+  int parent_fd = std::get<UniqueFd>(parent).get();
+  const std::string& name = path.name();
+  struct stat existing {};
+  if (::fstatat(parent_fd, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISDIR(existing.st_mode)) {
+    return RequestError{ErrorCode::kNotRegularFile, path.joined() + ": is a directory"};
+  }
+  std::string key = key_of(path);
+  if (::renameat(directory_.get(), part_name(key).c_str(), parent_fd, name.c_str()) < 0) {
+    int error = errno;
+    if (error == EXDEV) {
+      return RequestError{ErrorCode::kIoError,
+                          path.joined() + ": lies on another file system than the upload area"};
+    }
+    return error_from_errno(error, path);
+  }
+  // The rename is durable only once its directory is.
+  UniqueFd directory(::openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!directory || ::fsync(directory.get()) < 0) return error_from_errno(errno, path);
+  ::unlinkat(directory_.get(), record_name(key).c_str(), 0);
+  return std::nullopt;
+}
+
+}  // namespace reactor::file

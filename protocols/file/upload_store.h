@@ -1,0 +1,71 @@
+// UploadStore: where unfinished uploads live until they are complete.
+//
+// An upload is written to ROOT/.rftp-uploads/<sha256 of its path>.part,
+// next to a small .meta file recording the declared size and the path.
+// Bytes go to the .part as they arrive, so whatever reached the server
+// before a crash of either side stays there for a resume. Only a complete
+// upload is fsync'ed and renamed over its final path -- an existing file
+// is replaced atomically, and nothing is acknowledged before it is
+// durable. The state directory is in the served tree so the final rename
+// stays on one file system; ServedRoot hides it from every request.
+//
+// Crash ordering: starting over truncates the .part *before* writing the
+// new .meta, so a crash in between leaves an empty .part (held bytes 0),
+// never old bytes under a new declared size.
+//
+// Threading: find/begin/resume on the loop thread; commit() is meant for a
+// worker thread. All of them only use descriptors fixed at construction.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "protocols/file/request_path.h"
+#include "protocols/file/served_root.h"
+#include "reactor/unique_fd.h"
+
+namespace reactor::file {
+
+struct UnfinishedUpload {
+  uint64_t declared_size = 0;
+  uint64_t held_bytes = 0;  // bytes on disk so far
+  int64_t mtime = 0;        // last write, Unix seconds
+};
+
+class UploadStore {
+ public:
+  static constexpr std::string_view kDirectoryName = ".rftp-uploads";
+
+  // Opens ROOT/.rftp-uploads, creating it unless `read_only` (a read-only
+  // store without the directory simply holds nothing). Throws
+  // std::system_error if a writable store cannot be set up.
+  UploadStore(const ServedRoot& root, bool read_only);
+
+  // The key naming a path's files: hex SHA-256 of the normalized path.
+  static std::string key_of(const RequestPath& path);
+
+  std::optional<UnfinishedUpload> find(const RequestPath& path) const;
+  // Starts over: an empty .part (discarding any held bytes) and a new
+  // record of `size`. Returns the .part opened for writing.
+  Outcome<UniqueFd> begin(const RequestPath& path, uint64_t size);
+  // Continues an unfinished upload: `size` must equal its declared size and
+  // `offset` the bytes held, else kConflict.
+  Outcome<UniqueFd> resume(const RequestPath& path, uint64_t size, uint64_t offset);
+  // Blocking (worker thread): fsync the .part, create parent directories,
+  // rename it over the final path, fsync the directory, drop the record.
+  std::optional<RequestError> commit(const RequestPath& path, int part_fd) const;
+
+  bool writable() const { return directory_.valid() && !read_only_; }
+
+ private:
+  std::optional<RequestError> write_record(const std::string& key, const RequestPath& path,
+                                           uint64_t size);
+
+  const ServedRoot& root_;
+  UniqueFd directory_;
+  bool read_only_;
+};
+
+}  // namespace reactor::file

@@ -1,0 +1,102 @@
+#include "protocols/http/access_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+#include "protocols/http/response_head.h"
+
+namespace reactor::http {
+
+namespace {
+
+void append_escaped(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\' || c < 0x20 || c >= 0x7f) {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+}
+
+void append_quoted_or_dash(std::string& out, std::string_view text) {
+  out.push_back('"');
+  if (text.empty()) {
+    out.push_back('-');
+  } else {
+    append_escaped(out, text);
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+AccessLog::AccessLog(const std::string& path) {
+  if (path == "-") {
+    fd_ = STDOUT_FILENO;
+  } else {
+    owned_fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!owned_fd_) throw std::system_error(errno, std::generic_category(), path);
+    fd_ = owned_fd_.get();
+  }
+  buffer_.reserve(kFlushThreshold + 4096);
+}
+
+AccessLog::~AccessLog() { flush(); }
+
+void AccessLog::append(const Entry& entry) {
+  buffer_ += entry.client;
+  buffer_ += " - - [";
+  buffer_ += entry.time;
+  buffer_ += "] \"";
+  if (entry.method.empty()) {
+    buffer_.push_back('-');
+  } else {
+    append_escaped(buffer_, entry.method);
+    buffer_.push_back(' ');
+    append_escaped(buffer_, entry.target);
+    buffer_ += entry.version_minor == 0 ? " HTTP/1.0" : " HTTP/1.1";
+  }
+  buffer_ += "\" ";
+  append_decimal(buffer_, static_cast<uint64_t>(status_code(entry.status)));
+  buffer_.push_back(' ');
+  if (entry.body_bytes == 0) {
+    buffer_.push_back('-');
+  } else {
+    append_decimal(buffer_, entry.body_bytes);
+  }
+  buffer_.push_back(' ');
+  append_quoted_or_dash(buffer_, entry.referer);
+  buffer_.push_back(' ');
+  append_quoted_or_dash(buffer_, entry.user_agent);
+  buffer_.push_back('\n');
+  if (buffer_.size() >= kFlushThreshold) flush();
+}
+
+void AccessLog::flush() {
+  size_t written = 0;
+  while (written < buffer_.size()) {
+    const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (!reported_error_) {
+        reported_error_ = true;
+        spdlog::error("access log: write failed: {}; dropping log lines", std::strerror(errno));
+      }
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  buffer_.clear();
+}
+
+}  // namespace reactor::http

@@ -1,0 +1,112 @@
+#include "protocols/http/file_cache.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "protocols/http/entity_tag.h"
+#include "protocols/http/http_date.h"
+
+namespace reactor::http {
+
+namespace {
+
+bool same_file(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_mode == b.st_mode;
+}
+
+// Reads the whole (small) file; false if it changed size under us.
+bool read_content(int fd, size_t size, std::string& content) {
+  content.resize(size);
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::pread(fd, content.data() + done, size - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+FileCache::FileCache(const DocumentRoot& root, const MimeTypes& types, Options options)
+    : root_(root), types_(types), options_(options) {}
+
+FileCache::Lookup FileCache::lookup(const std::string& relative, Clock::time_point now) {
+  const auto found = entries_.find(std::string_view(relative));
+  if (found != entries_.end()) {
+    if (now < found->second->expires) return Lookup{found->second, 0};
+    return load(relative, now, found->second);
+  }
+  return load(relative, now, nullptr);
+}
+
+FileCache::Lookup FileCache::load(const std::string& relative, Clock::time_point now,
+                                  const std::shared_ptr<const CachedFile>& previous) {
+  DocumentRoot::OpenResult opened = root_.open(relative);
+  if (!opened.fd) {
+    entries_.erase(relative);
+    return Lookup{nullptr, opened.error};
+  }
+  const bool cacheable = options_.ttl.count() > 0;
+  const auto expires = now + options_.ttl;
+
+  if (previous && same_file(previous->info, opened.info)) {
+    // Unchanged: keep the entry (and its descriptor or content), trust it
+    // for another period.
+    auto entry = entries_.find(std::string_view(relative));
+    if (entry != entries_.end()) {
+      entry->second->expires = expires;
+      return Lookup{entry->second, 0};
+    }
+  }
+
+  auto entry = std::make_shared<CachedFile>();
+  entry->info = opened.info;
+  entry->expires = expires;
+  if (S_ISDIR(opened.info.st_mode)) {
+    entry->directory = true;
+  } else if (S_ISREG(opened.info.st_mode)) {
+    entry->entity_tag = make_entity_tag(opened.info);
+    entry->last_modified = format_http_date(opened.info.st_mtim.tv_sec);
+    entry->content_type = types_.content_type_for(relative);
+    const auto size = static_cast<size_t>(opened.info.st_size);
+    if (size <= options_.inline_limit &&
+        read_content(opened.fd.get(), size, entry->content)) {
+      entry->inline_content = true;
+    } else {
+      entry->content.clear();
+      entry->file = std::make_shared<const UniqueFd>(std::move(opened.fd));
+    }
+  } else {
+    entries_.erase(relative);
+    return Lookup{nullptr, EACCES};
+  }
+
+  if (cacheable) {
+    const auto existing = entries_.find(std::string_view(relative));
+    if (existing != entries_.end()) {
+      existing->second = entry;
+    } else {
+      make_room(now);
+      entries_.emplace(relative, entry);
+    }
+  }
+  return Lookup{std::move(entry), 0};
+}
+
+void FileCache::make_room(Clock::time_point now) {
+  if (entries_.size() < options_.max_entries) return;
+  purge_expired(now);
+  if (entries_.size() >= options_.max_entries) entries_.clear();
+}
+
+void FileCache::purge_expired(Clock::time_point now) {
+  std::erase_if(entries_, [now](const auto& item) { return item.second->expires <= now; });
+}
+
+}  // namespace reactor::http

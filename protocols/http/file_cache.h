@@ -1,0 +1,95 @@
+// FileCache: what the server knows about recently requested paths -- the
+// open descriptor, the fstat() result, and the response header values
+// derived from them (ETag, Last-Modified, Content-Type) -- so a hot file
+// costs no open()/fstat()/close() and no formatting per request.
+//
+// Freshness: an entry is trusted for `ttl` after it was (re)validated,
+// the same bounded staleness as lighttpd's default stat cache. A file
+// replaced by rename() (the usual way to deploy) is picked up within `ttl`;
+// until then the old file is served whole and consistent, since the entry
+// holds its descriptor. On revalidation an unchanged file keeps its entry.
+// A TTL of zero disables caching (every request opens the file).
+//
+// Small files (up to `inline_limit` bytes) also keep their content, read
+// once when the entry is made: the response is then one send() holding
+// header and body, instead of a send() plus a sendfile() that would leave
+// as two TCP segments. Content and validators come from the same snapshot,
+// so they always agree.
+//
+// Bounded: at most `max_entries` entries; when full, expired entries are
+// dropped, and if none are, the whole cache is (cheap, and rare).
+//
+// Threading: loop thread only.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "protocols/http/document_root.h"
+#include "protocols/http/mime_types.h"
+#include "reactor/connection.h"
+#include "reactor/event_loop.h"
+
+namespace reactor::http {
+
+struct CachedFile {
+  struct stat info {};
+  bool directory = false;
+  // Regular files only:
+  SharedFile file;  // null when the content is inline
+  std::string entity_tag;
+  std::string last_modified;
+  std::string_view content_type;
+  std::string content;  // the whole file, when inline
+  bool inline_content = false;
+  Clock::time_point expires;
+};
+
+class FileCache {
+ public:
+  struct Options {
+    std::chrono::milliseconds ttl{1000};
+    size_t max_entries = 1024;
+    size_t inline_limit = 16 * 1024;
+  };
+
+  struct Lookup {
+    std::shared_ptr<const CachedFile> file;  // null on error
+    int error = 0;                           // errno from opening
+  };
+
+  FileCache(const DocumentRoot& root, const MimeTypes& types, Options options);
+
+  // The entry for `relative` (see DocumentRoot::open), fresh as of `now`.
+  // Special files (FIFOs, devices) come back with error EACCES.
+  Lookup lookup(const std::string& relative, Clock::time_point now);
+
+  // Drops expired entries (and their descriptors). Call now and then so a
+  // deleted file's space is not held open for long.
+  void purge_expired(Clock::time_point now);
+
+  size_t size() const { return entries_.size(); }
+  const Options& options() const { return options_; }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  };
+
+  Lookup load(const std::string& relative, Clock::time_point now,
+              const std::shared_ptr<const CachedFile>& previous);
+  void make_room(Clock::time_point now);
+
+  const DocumentRoot& root_;
+  const MimeTypes& types_;
+  Options options_;
+  std::unordered_map<std::string, std::shared_ptr<CachedFile>, Hash, std::equal_to<>> entries_;
+};
+
+}  // namespace reactor::http

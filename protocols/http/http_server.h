@@ -1,0 +1,72 @@
+// HttpServer: an HTTP/1.1 static file server on one EventLoop.
+//
+// Wires a TcpServer to HttpSessions (one per connection, kept in the
+// connection's context) that share one ServerContext. Never touches epoll:
+// everything goes through the core's TcpServer/Connection/EventLoop.
+//
+// Usage:
+//   EventLoop loop;
+//   HttpServer server(&loop, options);   // binds; throws on failure
+//   server.start();
+//   loop.on_signal(SIGTERM, [&] { server.shut_down([&] { loop.stop(); }); });
+//   loop.run();
+//
+// Threading: loop thread only; construct, call and destroy on the thread
+// that runs the loop.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include "protocols/http/overload_responder.h"
+#include "protocols/http/server_context.h"
+#include "protocols/http/server_options.h"
+#include "reactor/event_loop.h"
+#include "reactor/socket_address.h"
+#include "reactor/tcp_server.h"
+
+namespace reactor::http {
+
+class HttpServer {
+ public:
+  // Opens the document root and the access log and binds the address.
+  // Throws std::system_error if any of them fails.
+  HttpServer(EventLoop* loop, ServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  void start();
+
+  // Graceful shutdown: stop accepting; connections finish the response
+  // they are sending (requests not yet answered are dropped, as a client
+  // of a closing keep-alive connection expects) and close. `done` runs on
+  // the loop once none is left -- at once if none is open. Bound the wait
+  // with a timer of your own: a client that never reads keeps its
+  // connection until the idle timeout.
+  void shut_down(std::function<void()> done);
+
+  const SocketAddress& listen_address() const { return tcp_server_.listen_address(); }
+  size_t connection_count() const { return open_connections_; }
+  // Writes out buffered access log lines (also done every second).
+  void flush_access_log();
+  const ServerContext& context() const { return *context_; }
+
+ private:
+  static TcpServer::Options tcp_options(const ServerOptions& options);
+  void handle_connection(const ConnectionPtr& connection);
+  void housekeeping();
+
+  // Declared before tcp_server_: its destructor closes the connections,
+  // whose close callbacks still use these.
+  EventLoop* loop_;
+  std::unique_ptr<ServerContext> context_;
+  size_t open_connections_ = 0;
+  TimerId housekeeping_timer_ = 0;
+  std::function<void()> shut_down_done_;
+  OverloadResponder overload_responder_;
+  TcpServer tcp_server_;
+};
+
+}  // namespace reactor::http

@@ -1,0 +1,182 @@
+#include "protocols/http/http_session.h"
+
+#include <algorithm>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+#include "protocols/http/request.h"
+#include "protocols/http/static_file_handler.h"
+
+namespace reactor::http {
+
+HttpSession* HttpSession::from(const ConnectionPtr& connection) {
+  auto* session = std::any_cast<std::shared_ptr<HttpSession>>(&connection->context());
+  return session != nullptr ? session->get() : nullptr;
+}
+
+void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
+  if (processing_) return;  // the running process() will look at `input`
+  processing_ = true;
+  try {
+    process(connection, input);
+  } catch (const std::exception& error) {
+    // Whatever went wrong concerns this connection alone.
+    spdlog::error("connection {}: {}; closing it", connection->id(), error.what());
+    context_.output.clear();
+    connection->close();
+  }
+  processing_ = false;
+}
+
+void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
+  ResponseOutput& output = context_.output;
+  while (phase_ != Phase::kClosing && !input.empty()) {
+    if (phase_ == Phase::kDiscardingBody) {
+      const uint64_t skip = std::min<uint64_t>(body_remaining_, input.readable_bytes());
+      input.retrieve(static_cast<size_t>(skip));
+      body_remaining_ -= skip;
+      if (body_remaining_ > 0) {
+        arm_header_timer(connection);
+        break;
+      }
+      cancel_header_timer(connection->loop());
+      phase_ = Phase::kReadingHead;
+      continue;
+    }
+    if (waiting_for_output_) break;
+
+    const RequestParser::Result result = parser_.parse(input.view());
+    if (result == RequestParser::Result::kNeedMore) {
+      arm_header_timer(connection);
+      break;
+    }
+    cancel_header_timer(connection->loop());
+    if (result == RequestParser::Result::kError) {
+      refuse_stream(connection, parser_.error());
+      break;
+    }
+    serve_request(connection, input);
+    if (phase_ != Phase::kClosing &&
+        connection->queued_output_bytes() + output.total_size() >
+            context_.options.pipeline_output_limit) {
+      // The client is not keeping up (or pipelines hard): answer the rest
+      // once this has drained, and stop reading meanwhile.
+      waiting_for_output_ = true;
+      connection->stop_reading();
+      break;
+    }
+  }
+  if (!output.empty()) output.flush_to(*connection);
+  if (phase_ == Phase::kClosing) connection->close_after_flush();
+}
+
+void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) {
+  const RequestHead head = parser_.head(input.view(), context_.fields);
+  Request request;
+  const std::optional<Status> refusal = analyze_request(head, request);
+
+  bool keep_alive = request.keep_alive && !context_.draining;
+  if (refusal && status_closes_connection(*refusal)) keep_alive = false;
+  // Bodies we cannot (or will not) skip exactly end the connection.
+  if (request.chunked || request.content_length > context_.options.max_discarded_body ||
+      (request.expects_continue && request.content_length > 0)) {
+    keep_alive = false;
+  }
+
+  const ResponseContext response_context{request.version_minor, keep_alive,
+                                         request.method == Method::kHead,
+                                         context_.dates.http_date()};
+  const ResponseSummary summary =
+      refusal ? StaticFileHandler::respond_error(*refusal, response_context, context_.output)
+              : context_.handler.respond(request, response_context, connection->loop()->now(),
+                                         context_.output);
+  if (context_.access_log) log(connection, &request, summary);
+
+  // Only now: `request` points into the input buffer.
+  input.retrieve(head.length);
+  parser_.reset();
+  ++requests_;
+  if (!keep_alive) {
+    phase_ = Phase::kClosing;
+  } else if (request.content_length > 0) {
+    phase_ = Phase::kDiscardingBody;
+    body_remaining_ = request.content_length;
+  }
+}
+
+void HttpSession::refuse_stream(const ConnectionPtr& connection, Status status) {
+  const ResponseContext response_context{1, false, false, context_.dates.http_date()};
+  const ResponseSummary summary =
+      StaticFileHandler::respond_error(status, response_context, context_.output);
+  if (context_.access_log) log(connection, nullptr, summary);
+  phase_ = Phase::kClosing;
+}
+
+void HttpSession::handle_output_drained(const ConnectionPtr& connection) {
+  if (!waiting_for_output_ || phase_ == Phase::kClosing) return;
+  waiting_for_output_ = false;
+  connection->start_reading();
+  handle_input(connection, connection->input());
+}
+
+void HttpSession::handle_closed(const ConnectionPtr& connection) {
+  cancel_header_timer(connection->loop());
+}
+
+void HttpSession::begin_drain(const ConnectionPtr& connection) {
+  cancel_header_timer(connection->loop());
+  phase_ = Phase::kClosing;
+  connection->close_after_flush();
+}
+
+void HttpSession::arm_header_timer(const ConnectionPtr& connection) {
+  if (header_timer_ != 0 || context_.options.header_timeout.count() <= 0) return;
+  header_timer_ = connection->loop()->run_after(
+      context_.options.header_timeout, [weak = std::weak_ptr<Connection>(connection)] {
+        const ConnectionPtr alive = weak.lock();
+        if (!alive || !alive->connected()) return;
+        if (HttpSession* session = HttpSession::from(alive)) {
+          session->header_timer_ = 0;
+          session->handle_header_timeout(alive);
+        }
+      });
+}
+
+void HttpSession::cancel_header_timer(EventLoop* loop) {
+  if (header_timer_ == 0) return;
+  loop->cancel(header_timer_);
+  header_timer_ = 0;
+}
+
+void HttpSession::handle_header_timeout(const ConnectionPtr& connection) {
+  if (phase_ == Phase::kClosing || waiting_for_output_) return;
+  spdlog::debug("connection {}: request head not complete after {} ms, closing", connection->id(),
+                context_.options.header_timeout.count());
+  if (phase_ == Phase::kReadingHead && parser_.started()) {
+    refuse_stream(connection, Status::kRequestTimeout);
+    context_.output.flush_to(*connection);
+  }
+  phase_ = Phase::kClosing;
+  connection->close_after_flush();
+}
+
+void HttpSession::log(const ConnectionPtr& connection, const Request* request,
+                      const ResponseSummary& summary) {
+  if (client_ip_.empty()) client_ip_ = connection->peer_address().ip();
+  AccessLog::Entry entry;
+  entry.client = client_ip_;
+  entry.time = context_.dates.log_time();
+  if (request != nullptr) {
+    entry.method = request->method_name;
+    entry.target = request->target;
+    entry.version_minor = request->version_minor;
+    entry.referer = request->referer;
+    entry.user_agent = request->user_agent;
+  }
+  entry.status = summary.status;
+  entry.body_bytes = summary.body_bytes;
+  context_.access_log->append(entry);
+}
+
+}  // namespace reactor::http

@@ -1,0 +1,41 @@
+// ServerOptions: everything that configures an HttpServer.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "protocols/http/file_cache.h"
+#include "reactor/socket_address.h"
+
+namespace reactor::http {
+
+struct ServerOptions {
+  SocketAddress address = SocketAddress::loopback_v4(8080);
+  // The directory served; nothing outside it is ever served or listed.
+  std::string document_root = ".";
+  // Directories without index.html: an HTML listing, or 403 when false.
+  bool directory_listing = true;
+  // Keep-alive connections with no traffic for this long are closed; so is
+  // a connection whose client stopped reading the response. Zero: never.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // A request head must arrive completely within this time of its first
+  // byte (slowloris defence), else 408 and close. Zero: no limit.
+  std::chrono::milliseconds header_timeout{10'000};
+  // Beyond this many open connections, new clients get a 503. Zero: no limit.
+  size_t max_connections = 0;
+  // Combined Log Format destination: "" for none, "-" for stdout, or a file.
+  std::string access_log;
+  FileCache::Options file_cache;
+  // A client that pipelines requests without reading the answers: once
+  // this much output is queued for it, its requests are not read further
+  // until the output has drained. Bounds memory per connection.
+  size_t pipeline_output_limit = 256 * 1024;
+  // A request body up to this size is read and thrown away so the
+  // connection can carry the next request; a larger one (or a chunked
+  // one) is answered and the connection closed instead.
+  uint64_t max_discarded_body = 1024 * 1024;
+};
+
+}  // namespace reactor::http

@@ -1,0 +1,189 @@
+// The example programs, run as real processes against real clients over
+// 127.0.0.1. Each serving example is started on port 0, talked to, and
+// ended with SIGTERM; ChildProcess kills anything left over.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <string>
+#include <thread>
+
+#include "tests/support/net.h"
+#include "tests/support/process.h"
+
+using namespace std::chrono_literals;
+using test_support::ChildProcess;
+using test_support::ClientSocket;
+using test_support::program_from_env;
+using test_support::run_command;
+
+namespace {
+
+// Reads into `seen` until it contains `text`; false after `timeout` or
+// when the peer closes first.
+bool wait_for_text(ClientSocket& socket, std::string& seen, std::string_view text,
+                   std::chrono::milliseconds timeout = 5s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (seen.find(text) == std::string::npos) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left <= 0ms) return false;
+    std::string chunk = socket.receive_some(left);
+    if (chunk.empty()) return false;
+    seen += chunk;
+  }
+  return true;
+}
+
+// A port on which nothing listens (bound, then released).
+int unused_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+void stop_cleanly(ChildProcess& server) {
+  server.send_signal(SIGTERM);
+  CHECK_MESSAGE(server.wait_exit(5s) == 0, "output:\n" << server.output());
+}
+
+}  // namespace
+
+TEST_CASE("echo_server example echoes, pauses a peer that does not read, and exits on SIGTERM") {
+  ChildProcess server({program_from_env("REACTOR_EXAMPLE_ECHO_SERVER"), "0"});
+  int port = server.wait_for_port();
+
+  ClientSocket client(port);
+  REQUIRE(client.send_all("hello\n"));
+  CHECK(client.receive_exactly(6, 5s) == "hello\n");
+
+  // 8 MiB sent before anything is read back: far more than the 1 MiB
+  // high-water mark plus the socket buffers, so the server must pause
+  // reading and resume once we drain, losing nothing.
+  std::string payload(8 * 1024 * 1024, '\0');
+  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 23);
+  bool sent = false;
+  std::thread sender([&] { sent = client.send_all(payload); });
+  std::this_thread::sleep_for(300ms);
+  std::string echoed = client.receive_exactly(payload.size(), 20s);
+  sender.join();
+  CHECK(sent);
+  CHECK(echoed.size() == payload.size());
+  CHECK(echoed == payload);
+
+  stop_cleanly(server);
+}
+
+TEST_CASE("client example sends a line, prints the echo and exits 0 when the server closes") {
+  ChildProcess server({program_from_env("REACTOR_EXAMPLE_ECHO_SERVER"), "0"});
+  int port = server.wait_for_port();
+
+  auto result = run_command(
+      {program_from_env("REACTOR_EXAMPLE_CLIENT"), std::to_string(port), "ping pong"}, 10s);
+  CHECK(result.status == 0);
+  CHECK(result.out == "ping pong\n");
+
+  stop_cleanly(server);
+}
+
+TEST_CASE("client example reports a refused connection with exit status 1") {
+  auto result =
+      run_command({program_from_env("REACTOR_EXAMPLE_CLIENT"), std::to_string(unused_port())}, 10s);
+  CHECK(result.status == 1);
+  CHECK(result.out.empty());
+}
+
+TEST_CASE("timers_and_post example runs its timers and the posted result, then exits") {
+  auto result = run_command({program_from_env("REACTOR_EXAMPLE_TIMERS_AND_POST")}, 10s);
+  const std::string& out = result.out;
+  INFO("output:\n" << out);
+  CHECK(result.status == 0);
+  CHECK(out.find("run_after: 50 ms have passed\n") != std::string::npos);
+  size_t tick1 = out.find("run_every: tick 1\n");
+  size_t tick2 = out.find("run_every: tick 2\n");
+  size_t tick3 = out.find("run_every: tick 3\n");
+  CHECK(tick1 != std::string::npos);
+  CHECK(tick2 != std::string::npos);
+  CHECK(tick3 != std::string::npos);
+  CHECK(tick1 < tick2);
+  CHECK(tick2 < tick3);
+  CHECK(out.find("run_every: tick 4") == std::string::npos);
+  CHECK(out.find("never") == std::string::npos);
+  CHECK(out.find("post: the worker computed 50000005000000; this line runs on the loop thread\n") !=
+        std::string::npos);
+  CHECK(out.ends_with("done\n"));
+}
+
+TEST_CASE("chat_server example broadcasts whole lines to the others only") {
+  ChildProcess server({program_from_env("REACTOR_EXAMPLE_CHAT_SERVER"), "0"});
+  int port = server.wait_for_port();
+
+  ClientSocket alice(port);
+  std::string alice_seen;
+  REQUIRE(wait_for_text(alice, alice_seen, "* welcome, you are user1\n"));
+  ClientSocket bob(port);
+  std::string bob_seen;
+  REQUIRE(wait_for_text(bob, bob_seen, "* welcome, you are user2\n"));
+  CHECK(wait_for_text(alice, alice_seen, "* user2 joined\n"));
+
+  // A line split across two writes (and two reads on the server) arrives
+  // whole; two lines in one write arrive as two messages; CRLF is trimmed.
+  REQUIRE(alice.send_all("hel"));
+  std::this_thread::sleep_for(100ms);
+  CHECK(bob.receive_some(100ms).empty());  // half a line is not a message
+  REQUIRE(alice.send_all("lo\r\nsecond line\n"));
+  CHECK(wait_for_text(bob, bob_seen, "[user1] hello\n[user1] second line\n"));
+
+  // Nothing comes back to the sender.
+  REQUIRE(bob.send_all("hi alice\n"));
+  CHECK(wait_for_text(alice, alice_seen, "[user2] hi alice\n"));
+  CHECK(alice_seen.find("[user1]") == std::string::npos);
+
+  // A disconnect is announced to the others.
+  bob.shutdown_write();
+  CHECK(wait_for_text(alice, alice_seen, "* user2 left\n"));
+
+  stop_cleanly(server);
+}
+
+TEST_CASE("chat_server example drops a client that does not read instead of queueing for it") {
+  ChildProcess server({program_from_env("REACTOR_EXAMPLE_CHAT_SERVER"), "0"});
+  int port = server.wait_for_port();
+
+  ClientSocket talker(port);
+  std::string talker_seen;
+  REQUIRE(wait_for_text(talker, talker_seen, "* welcome, you are user1\n"));
+  ClientSocket sleeper(port);
+  sleeper.set_receive_buffer(4096);
+  CHECK(wait_for_text(talker, talker_seen, "* user2 joined\n"));
+
+  // 16 MiB of lines for a reader that never reads: the server must not
+  // buffer them; it drops the sleeper once 64 KiB are queued for it.
+  std::string line(1023, 'x');
+  line += '\n';
+  std::string burst;
+  for (int i = 0; i < 1024; ++i) burst += line;
+  bool sent = true;
+  for (int i = 0; i < 16 && sent; ++i) sent = talker.send_all(burst);
+  CHECK(sent);
+
+  CHECK(wait_for_text(talker, talker_seen, "* user2 left\n", 10s));
+  CHECK(server.wait_for_output("dropping user2", 5s));
+  CHECK(sleeper.closed_by_peer(5s));
+  // The talker itself is still welcome.
+  ClientSocket late(port);
+  std::string late_seen;
+  CHECK(wait_for_text(late, late_seen, "* welcome, you are user3\n"));
+  CHECK(wait_for_text(talker, talker_seen, "* user3 joined\n"));
+
+  stop_cleanly(server);
+}
