@@ -92,8 +92,16 @@ std::string SocketAddress::ip() const {
 }
 
 std::string SocketAddress::to_string() const {
-  if (family() == AF_INET6) return "[" + ip() + "]:" + std::to_string(port());
-  return ip() + ":" + std::to_string(port());
+  // Built with append: GCC 12 at -O3 reports a false -Wrestrict for
+  // "[" + std::string(...).
+  std::string text;
+  if (family() == AF_INET6) {
+    text.append("[").append(ip()).append("]");
+  } else {
+    text.append(ip());
+  }
+  text.append(":").append(std::to_string(port()));
+  return text;
 }
 
 socklen_t SocketAddress::length() const {

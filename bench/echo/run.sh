@@ -226,6 +226,13 @@ echo "echo pingpong: ${#servers[@]} servers x ${#cases[@]} cases x $rounds round
 echo "machine: ${cpu_model:-unknown CPU}, $cpu_count CPUs, kernel $(uname -r)," \
   "load average $(cut -d' ' -f1-3 /proc/loadavg); server on CPU $server_cpu, client on CPU $client_cpu"
 
+# Neighbours on the machine (other builds, other tenants) show up here
+# before they show up as unexplained slow runs.
+if awk -v cpus="$cpu_count" '{ exit !($1 > cpus / 2) }' /proc/loadavg; then
+  echo "run.sh: warning: the machine is busy (load average $(cut -d' ' -f1 /proc/loadavg)" \
+    "on $cpu_count CPUs); expect low, noisy numbers" >&2
+fi
+
 results_csv=$build_dir/bench-echo-results.csv
 echo "connections,size,server,round,mib_per_second,server_cpu_percent,client_cpu_percent" \
   >"$results_csv"
@@ -347,7 +354,7 @@ if ((have_reactor)); then
   done
 fi
 echo
-echo "raw runs: $results_csv"
+echo "raw runs: $results_csv; load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if ((failures > 0)); then
   echo "run.sh: $failures run(s) failed" >&2
