@@ -12,7 +12,7 @@ void print_error(const std::string& message) {
 
 std::string describe_server_error(const ErrorReply& error) {
   std::string text = error.message.empty() ? error_code_name(error.code) : error.message;
-  return text + " (error " + std::to_string(error.code) + ": " + error_code_name(error.code) + ")";
+  return text + " (error " + std::to_string(error.code) + ")";
 }
 
 void Command::on_failure(CommandContext& context, const FileClient::Failure& failure) {

@@ -1,6 +1,8 @@
 #include "protocols/file/server_session.h"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -160,7 +162,7 @@ void ServerSession::handle_hello(const Hello& hello) {
 
 void ServerSession::handle_list(const ListRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
   auto listing = list_directory(context_->root, std::get<RequestPath>(parsed));
   if (auto* error = std::get_if<RequestError>(&listing)) return emit_error(*error);
   emit(std::move(std::get<ListOk>(listing)));
@@ -168,7 +170,7 @@ void ServerSession::handle_list(const ListRequest& request) {
 
 void ServerSession::handle_stat(const StatRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
   const RequestPath& path = std::get<RequestPath>(parsed);
   std::optional<UnfinishedUpload> unfinished;
   if (!path.is_root() && !context_->root.is_hidden(path)) unfinished = context_->uploads.find(path);
@@ -195,7 +197,7 @@ void ServerSession::handle_stat(const StatRequest& request) {
 
 void ServerSession::handle_get(const GetRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
   const RequestPath& path = std::get<RequestPath>(parsed);
   auto opened = context_->root.open(path, O_RDONLY);
   if (auto* error = std::get_if<RequestError>(&opened)) return emit_error(*error);
@@ -260,7 +262,7 @@ void ServerSession::handle_put(const PutRequest& request) {
     return emit_error({ErrorCode::kForbidden, "the server is read-only"});
   }
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
   RequestPath& path = std::get<RequestPath>(parsed);
   if (context_->root.is_hidden(path)) {
     return emit_error({ErrorCode::kForbidden, path.joined() + ": reserved for the server"});
@@ -338,7 +340,7 @@ void ServerSession::commit_upload() {
 
 void ServerSession::handle_hash(const HashRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return emit_error(*error);
+  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
   const RequestPath& path = std::get<RequestPath>(parsed);
   auto opened = context_->root.open(path, O_RDONLY);
   if (auto* error = std::get_if<RequestError>(&opened)) return emit_error(*error);
@@ -379,6 +381,12 @@ void ServerSession::finish_job(uint64_t sequence, std::string reply,
 }
 
 // ---- replies ---------------------------------------------------------------
+
+void ServerSession::refuse_path(const std::string& raw_path, const RequestError& error) {
+  // Lexical refusals do not name the path; the client wants to know which.
+  std::string shown = raw_path.size() > 200 ? raw_path.substr(0, 200) + "..." : raw_path;
+  emit_error({error.code, (shown.empty() ? std::string("/") : shown) + ": " + error.message});
+}
 
 void ServerSession::emit(const Reply& reply) {
   std::string bytes = encode_frame(reply);
@@ -453,6 +461,20 @@ void ServerSession::handle_idle() {
   if (!connection) return;
   // Pool work (a long HASH, a slow fsync) moves no bytes but is not idleness.
   if (jobs_in_flight_ > 0) {
+    connection->set_idle_timeout(context_->idle_timeout);
+    return;
+  }
+  // The connection stamps activity only when *it* reads or writes. A slow
+  // reader draining a large kernel send buffer moves bytes for seconds
+  // without the socket turning writable, so look at the queues: if what is
+  // still unsent shrank since the last look, bytes are moving.
+  uint64_t unsent = connection->queued_output_bytes();
+  int kernel_unsent = 0;
+  if (::ioctl(connection->fd(), SIOCOUTQ, &kernel_unsent) == 0 && kernel_unsent > 0) {
+    unsent += static_cast<uint64_t>(kernel_unsent);
+  }
+  if (unsent > 0 && unsent != unsent_at_last_idle_check_) {
+    unsent_at_last_idle_check_ = unsent;
     connection->set_idle_timeout(context_->idle_timeout);
     return;
   }

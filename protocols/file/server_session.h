@@ -89,6 +89,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   // Replies, in request order.
   void emit(const Reply& reply);
   void emit_error(const RequestError& error);
+  void refuse_path(const std::string& raw_path, const RequestError& error);
   void emit_fatal(ErrorCode code, const std::string& message);
   uint64_t reserve_reply();
   void fill_reply(uint64_t sequence, std::string bytes);
@@ -115,6 +116,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   std::deque<PendingReply> replies_;
   uint64_t first_reply_sequence_ = 0;  // sequence number of replies_.front()
   size_t jobs_in_flight_ = 0;
+  // Output not yet on the wire when the idle timer last fired.
+  uint64_t unsent_at_last_idle_check_ = 0;
   std::multiset<std::string> committing_keys_;
 };
 

@@ -163,11 +163,11 @@ TEST_CASE("chat_server example drops a client that does not read instead of queu
   std::string talker_seen;
   REQUIRE(wait_for_text(talker, talker_seen, "* welcome, you are user1\n"));
   ClientSocket sleeper(port);
-  sleeper.set_receive_buffer(4096);
   CHECK(wait_for_text(talker, talker_seen, "* user2 joined\n"));
 
-  // 16 MiB of lines for a reader that never reads: the server must not
-  // buffer them; it drops the sleeper once 64 KiB are queued for it.
+  // 16 MiB of lines for a reader that never reads: far beyond what the
+  // socket buffers hold, so the server would have to queue them; instead it
+  // drops the sleeper once 64 KiB are queued for it.
   std::string line(1023, 'x');
   line += '\n';
   std::string burst;

@@ -1,0 +1,189 @@
+// reactor-fileclient: the command-line client of RFTP (docs/PROTOCOL.md).
+//
+//   reactor-fileclient HOST:PORT ls [PATH]
+//   reactor-fileclient HOST:PORT stat PATH | hash PATH | ping
+//   reactor-fileclient HOST:PORT get REMOTE [LOCAL] [--verify]
+//   reactor-fileclient HOST:PORT put LOCAL... [--to REMOTE_DIR]
+//   reactor-fileclient HOST:PORT put --watch DIR [--to REMOTE_DIR]
+//
+// Exit codes: 0 ok; 1 the server answered with an error or --verify found
+// a mismatch; 2 usage; 3 connection or protocol failure; 4 local I/O error.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "apps/fileclient/command.h"
+#include "apps/fileclient/download_command.h"
+#include "apps/fileclient/endpoint.h"
+#include "apps/fileclient/exit_codes.h"
+#include "apps/fileclient/output_format.h"
+#include "apps/fileclient/query_commands.h"
+#include "apps/fileclient/upload_command.h"
+#include "apps/fileclient/watch_command.h"
+#include "reactor/log.h"
+
+namespace rfc = reactor::file::client;
+
+namespace {
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "reactor-fileclient: %s (see --help)\n", message.c_str());
+  return static_cast<int>(rfc::ExitCode::kUsage);
+}
+
+// get's LOCAL: the remote name in the current directory, or inside LOCAL
+// when that is an existing directory.
+std::string download_target(const std::string& remote, const std::string& local) {
+  std::string name = rfc::last_component(remote);
+  if (local.empty()) return name;
+  struct stat info {};
+  if (::stat(local.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    if (name.empty()) return "";
+    return local.back() == '/' ? local + name : local + "/" + name;
+  }
+  return local;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "reactor-fileclient: list, download and upload files on an RFTP server\n"
+      "(reactor-fileserver). Downloads and uploads resume where they stopped.\n"
+      "Exit codes: 0 ok, 1 server error or --verify mismatch, 2 usage,\n"
+      "3 connection or protocol failure, 4 local I/O error."};
+  app.require_subcommand(1);
+  std::string endpoint_text;
+  double connect_timeout = 10;
+  bool no_progress = false;
+  std::string log_level = "warn";
+  app.add_option("HOST:PORT", endpoint_text, "Server address (127.0.0.1:9000, [::1]:9000, name:9000)")
+      ->required();
+  app.add_option("--connect-timeout", connect_timeout, "Seconds to wait for the connection")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_flag("--no-progress", no_progress, "No progress bar, even on a terminal");
+  app.add_option("--log-level", log_level, "Library log level: " +
+                                               std::string(reactor::log_level_names()))
+      ->capture_default_str();
+
+  std::string list_path;
+  auto* ls = app.add_subcommand("ls", "List a remote directory (one entry per line: kind, size, "
+                                      "modification time (UTC), name)");
+  ls->add_option("PATH", list_path, "Remote directory (default: the root)");
+
+  std::string stat_path;
+  auto* stat = app.add_subcommand("stat", "Show a remote path's kind, size, modification time "
+                                          "and any unfinished upload of it");
+  stat->add_option("PATH", stat_path, "Remote path")->required();
+
+  std::string hash_path;
+  auto* hash = app.add_subcommand("hash", "Print the SHA-256 of a remote file (sha256sum format)");
+  hash->add_option("PATH", hash_path, "Remote file")->required();
+
+  auto* ping = app.add_subcommand("ping", "Check that the server answers; print the round trip");
+
+  std::string get_remote;
+  std::string get_local;
+  bool verify = false;
+  auto* get = app.add_subcommand(
+      "get", "Download REMOTE to LOCAL (default: its name, in the current directory). Data goes "
+             "to LOCAL.part first and resumes from it; LOCAL appears only when complete");
+  get->add_option("REMOTE", get_remote, "Remote file")->required();
+  get->add_option("LOCAL", get_local, "Local file or existing directory");
+  get->add_flag("--verify", verify, "Compare the SHA-256 with the server's before finishing");
+
+  std::vector<std::string> put_locals;
+  std::string put_to;
+  std::string watch_directory;
+  double heartbeat = 15;
+  bool verbose = false;
+  auto* put = app.add_subcommand(
+      "put", "Upload files (pipelined, resuming unfinished uploads), or with --watch keep "
+             "uploading every file closed after writing in DIR");
+  put->add_option("LOCAL", put_locals, "Local files");
+  put->add_option("--to", put_to, "Remote directory to upload into (default: the root)");
+  put->add_option("--watch", watch_directory, "Watch DIR and upload what appears in it")
+      ->check(CLI::ExistingDirectory);
+  put->add_option("--heartbeat", heartbeat, "--watch: seconds of quiet before a PING")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  put->add_flag("-v,--verbose", verbose, "Print a line per acknowledged file");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) return app.exit(error);
+    return usage_error(error.what());
+  }
+  if (!reactor::set_log_level(log_level)) return usage_error("unknown log level '" + log_level + "'");
+
+  rfc::Endpoint endpoint = rfc::resolve_endpoint(endpoint_text);
+  if (endpoint.error) {
+    if (endpoint.error->usage) return usage_error(endpoint.error->message);
+    rfc::print_error(endpoint.error->message);
+    return static_cast<int>(rfc::ExitCode::kConnection);
+  }
+  rfc::ConnectOptions connect;
+  connect.server = *endpoint.address;
+  connect.timeout = std::chrono::milliseconds(static_cast<long long>(connect_timeout * 1000));
+  bool progress = !no_progress && ::isatty(STDERR_FILENO) == 1;
+
+  std::unique_ptr<rfc::Command> command;
+  if (*ls) {
+    command = std::make_unique<rfc::ListCommand>(list_path);
+  } else if (*stat) {
+    command = std::make_unique<rfc::StatCommand>(stat_path);
+  } else if (*hash) {
+    command = std::make_unique<rfc::HashCommand>(hash_path);
+  } else if (*ping) {
+    command = std::make_unique<rfc::PingCommand>();
+  } else if (*get) {
+    rfc::DownloadOptions options;
+    options.remote = get_remote;
+    options.local = download_target(get_remote, get_local);
+    if (options.local.empty()) {
+      return usage_error("'" + get_remote + "' has no file name; give LOCAL");
+    }
+    options.verify = verify;
+    options.show_progress = progress;
+    command = std::make_unique<rfc::DownloadCommand>(std::move(options));
+  } else if (*put) {
+    if (!watch_directory.empty()) {
+      if (!put_locals.empty()) return usage_error("put takes either LOCAL files or --watch DIR");
+      rfc::WatchOptions options;
+      options.directory = watch_directory;
+      options.remote_directory = put_to;
+      options.heartbeat = std::chrono::milliseconds(static_cast<long long>(heartbeat * 1000));
+      command = std::make_unique<rfc::WatchCommand>(std::move(options));
+    } else {
+      if (put_locals.empty()) return usage_error("put needs LOCAL files or --watch DIR");
+      rfc::UploadOptions options;
+      options.local_paths = put_locals;
+      options.remote_directory = put_to;
+      options.show_progress = progress;
+      options.verbose = verbose;
+      auto upload = std::make_unique<rfc::UploadCommand>(std::move(options));
+      std::string problem = upload->check_local_files();
+      if (!problem.empty()) {
+        rfc::print_error(problem);
+        return static_cast<int>(rfc::ExitCode::kLocalIo);
+      }
+      command = std::move(upload);
+    }
+  }
+
+  try {
+    return rfc::run_command(connect, *command);
+  } catch (const std::exception& error) {
+    rfc::print_error(error.what());
+    return static_cast<int>(rfc::ExitCode::kConnection);
+  }
+}

@@ -1,0 +1,147 @@
+#include "apps/fileclient/upload_pipeline.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "apps/fileclient/command.h"
+
+namespace reactor::file::client {
+
+namespace {
+
+// The server's messages usually name the path already.
+std::string describe_refusal(const std::string& remote_path, const ErrorReply& error) {
+  std::string text = describe_server_error(error);
+  if (error.message.starts_with(remote_path)) return text;
+  return remote_path + ": " + text;
+}
+
+}  // namespace
+
+struct UploadPipeline::Transfer {
+  UploadItem item;
+  SharedFile file;
+  uint64_t size = 0;
+  uint64_t offset = 0;
+  bool retried_from_zero = false;
+};
+
+UploadPipeline::UploadPipeline(FileClient* client, Callbacks callbacks, size_t window,
+                               size_t max_queued_bytes)
+    : client_(client),
+      callbacks_(std::move(callbacks)),
+      window_(window),
+      max_queued_bytes_(max_queued_bytes) {}
+
+bool UploadPipeline::enqueue(UploadItem item) {
+  if (!waiting_.insert(item.local_path).second) return false;
+  queue_.push_back(std::move(item));
+  return true;
+}
+
+uint64_t UploadPipeline::bytes_sent() const {
+  uint64_t queued = client_->queued_output_bytes();
+  return bytes_submitted_ > queued ? bytes_submitted_ - queued : 0;
+}
+
+void UploadPipeline::pump() {
+  if (pumping_ || !client_->ready()) return;  // re-entered from a callback
+  pumping_ = true;
+  while (!queue_.empty() && in_flight_ < window_ &&
+         client_->queued_output_bytes() <= max_queued_bytes_ && client_->ready()) {
+    UploadItem item = std::move(queue_.front());
+    queue_.pop_front();
+    waiting_.erase(item.local_path);
+    begin(std::move(item));
+  }
+  pumping_ = false;
+  if (idle() && callbacks_.on_idle) callbacks_.on_idle();
+}
+
+void UploadPipeline::begin(UploadItem item) {
+  auto transfer = std::make_shared<Transfer>();
+  transfer->item = std::move(item);
+  UniqueFd fd(::open(transfer->item.local_path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat info {};
+  if (!fd || ::fstat(fd.get(), &info) < 0) {
+    callbacks_.on_failed(transfer->item, ExitCode::kLocalIo,
+                         "cannot read " + transfer->item.local_path + ": " + std::strerror(errno));
+    return;
+  }
+  if (!S_ISREG(info.st_mode)) {
+    callbacks_.on_failed(transfer->item, ExitCode::kLocalIo,
+                         transfer->item.local_path + ": not a regular file");
+    return;
+  }
+  transfer->size = static_cast<uint64_t>(info.st_size);
+  transfer->file = std::make_shared<const UniqueFd>(std::move(fd));
+  ++in_flight_;
+  client_->stat(transfer->item.remote_path,
+                [this, transfer](const Reply& reply) { handle_stat(transfer, reply); });
+}
+
+void UploadPipeline::handle_stat(const std::shared_ptr<Transfer>& transfer, const Reply& reply) {
+  uint64_t offset = 0;
+  if (const auto* error = std::get_if<ErrorReply>(&reply)) {
+    if (error->code != static_cast<uint16_t>(ErrorCode::kNotFound)) {
+      // The path itself is refused (forbidden, too long...): a PUT would be too.
+      callbacks_.on_failed(transfer->item, ExitCode::kServerError,
+                           describe_refusal(transfer->item.remote_path, *error));
+      finish_transfer();
+      return;
+    }
+  } else {
+    const auto& stat = std::get<StatOk>(reply);
+    if (transfer->item.skip_if_present && stat.kind == EntryKind::kFile &&
+        stat.size == transfer->size && stat.upload_offset == 0) {
+      callbacks_.on_uploaded(transfer->item, transfer->size, true);
+      finish_transfer();
+      return;
+    }
+    // Resume what the server holds. With only an unfinished upload we know
+    // its declared size and can tell a mismatch at once; next to a final
+    // file we cannot, and the server's ERROR 4 sends us back to 0.
+    bool declared_size_fits =
+        stat.kind != EntryKind::kUnfinishedUpload || stat.size == transfer->size;
+    if (stat.upload_offset > 0 && stat.upload_offset <= transfer->size && declared_size_fits) {
+      offset = stat.upload_offset;
+    }
+  }
+  send_put(transfer, offset);
+}
+
+void UploadPipeline::send_put(const std::shared_ptr<Transfer>& transfer, uint64_t offset) {
+  transfer->offset = offset;
+  bytes_submitted_ += transfer->size - offset;
+  client_->put(transfer->item.remote_path, transfer->file, transfer->size, offset,
+               [this, transfer](const Reply& reply) { handle_put(transfer, reply); });
+}
+
+void UploadPipeline::handle_put(const std::shared_ptr<Transfer>& transfer, const Reply& reply) {
+  if (const auto* error = std::get_if<ErrorReply>(&reply)) {
+    if (error->code == static_cast<uint16_t>(ErrorCode::kConflict) && transfer->offset > 0 &&
+        !transfer->retried_from_zero) {
+      transfer->retried_from_zero = true;
+      send_put(transfer, 0);
+      return;
+    }
+    callbacks_.on_failed(transfer->item, ExitCode::kServerError,
+                         describe_refusal(transfer->item.remote_path, *error));
+    finish_transfer();
+    return;
+  }
+  callbacks_.on_uploaded(transfer->item, transfer->size, false);
+  transfer->file.reset();
+  finish_transfer();
+}
+
+void UploadPipeline::finish_transfer() {
+  --in_flight_;
+  pump();
+}
+
+}  // namespace reactor::file::client
