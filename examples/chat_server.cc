@@ -68,23 +68,23 @@ int main(int argc, char** argv) {
       }
     });
 
-    server.set_message_callback([&](const reactor::ConnectionPtr& connection,
-                                    reactor::Buffer& input) {
-      std::string prefix = "[" + name_of(connection) + "] ";
-      for (;;) {
-        std::string_view pending = input.view();
-        size_t end = pending.find('\n');
-        if (end == std::string_view::npos) break;  // the rest of the line comes later
-        std::string_view line = pending.substr(0, end);
-        if (line.ends_with('\r')) line.remove_suffix(1);  // telnet sends CRLF
-        broadcast(connection, prefix + std::string(line) + "\n");
-        input.retrieve(end + 1);
-      }
-      if (input.readable_bytes() > kMaxLineLength) {
-        connection->send("* line too long, bye\n");
-        connection->close_after_flush();
-      }
-    });
+    server.set_message_callback(
+        [&](const reactor::ConnectionPtr& connection, reactor::Buffer& input) {
+          std::string prefix = "[" + name_of(connection) + "] ";
+          for (;;) {
+            std::string_view pending = input.view();
+            size_t end = pending.find('\n');
+            if (end == std::string_view::npos) break;  // the rest of the line comes later
+            std::string_view line = pending.substr(0, end);
+            if (line.ends_with('\r')) line.remove_suffix(1);  // telnet sends CRLF
+            broadcast(connection, prefix + std::string(line) + "\n");
+            input.retrieve(end + 1);
+          }
+          if (input.readable_bytes() > kMaxLineLength) {
+            connection->send("* line too long, bye\n");
+            connection->close_after_flush();
+          }
+        });
 
     // Fires when one client's queued output crosses the mark. close()
     // discards what is queued for it; the loop will not call this

@@ -35,19 +35,15 @@ int main(int argc, char** argv) {
 
     // Called whenever bytes arrived. `input` holds everything not consumed
     // yet; send(Buffer&) takes it all over, so nothing is left for next time.
-    server.set_message_callback(
-        [](const reactor::ConnectionPtr& connection, reactor::Buffer& input) {
-          connection->send(input);
-        });
+    server.set_message_callback([](const reactor::ConnectionPtr& connection,
+                                   reactor::Buffer& input) { connection->send(input); });
 
     // Without these two, a client that sends but never reads would make us
     // queue its echo forever. Past the mark we stop reading from it (TCP
     // flow control then slows the client down); once its queue has drained
     // we read again.
-    server.set_high_water_mark_callback(
-        [](const reactor::ConnectionPtr& connection, size_t /*queued*/) {
-          connection->stop_reading();
-        });
+    server.set_high_water_mark_callback([](const reactor::ConnectionPtr& connection,
+                                           size_t /*queued*/) { connection->stop_reading(); });
     server.set_write_complete_callback(
         [](const reactor::ConnectionPtr& connection) { connection->start_reading(); });
 

@@ -53,8 +53,8 @@ Endpoint resolve_endpoint(std::string_view text) {
   addrinfo* found = nullptr;
   int status = ::getaddrinfo(parts->first.c_str(), nullptr, &hints, &found);
   if (status != 0 || found == nullptr) {
-    result.error = EndpointError{false, "cannot resolve '" + parts->first +
-                                            "': " + ::gai_strerror(status)};
+    result.error =
+        EndpointError{false, "cannot resolve '" + parts->first + "': " + ::gai_strerror(status)};
     return result;
   }
   SocketAddress address = SocketAddress::from_sockaddr(found->ai_addr, found->ai_addrlen);

@@ -64,24 +64,27 @@ int main(int argc, char** argv) {
   double connect_timeout = 10;
   bool no_progress = false;
   std::string log_level = "warn";
-  app.add_option("HOST:PORT", endpoint_text, "Server address (127.0.0.1:9000, [::1]:9000, name:9000)")
+  app.add_option("HOST:PORT", endpoint_text,
+                 "Server address (127.0.0.1:9000, [::1]:9000, name:9000)")
       ->required();
   app.add_option("--connect-timeout", connect_timeout, "Seconds to wait for the connection")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--no-progress", no_progress, "No progress bar, even on a terminal");
-  app.add_option("--log-level", log_level, "Library log level: " +
-                                               std::string(reactor::log_level_names()))
+  app.add_option("--log-level", log_level,
+                 "Library log level: " + std::string(reactor::log_level_names()))
       ->capture_default_str();
 
   std::string list_path;
-  auto* ls = app.add_subcommand("ls", "List a remote directory (one entry per line: kind, size, "
-                                      "modification time (UTC), name)");
+  auto* ls = app.add_subcommand("ls",
+                                "List a remote directory (one entry per line: kind, size, "
+                                "modification time (UTC), name)");
   ls->add_option("PATH", list_path, "Remote directory (default: the root)");
 
   std::string stat_path;
-  auto* stat = app.add_subcommand("stat", "Show a remote path's kind, size, modification time "
-                                          "and any unfinished upload of it");
+  auto* stat = app.add_subcommand("stat",
+                                  "Show a remote path's kind, size, modification time "
+                                  "and any unfinished upload of it");
   stat->add_option("PATH", stat_path, "Remote path")->required();
 
   std::string hash_path;
@@ -94,8 +97,9 @@ int main(int argc, char** argv) {
   std::string get_local;
   bool verify = false;
   auto* get = app.add_subcommand(
-      "get", "Download REMOTE to LOCAL (default: its name, in the current directory). Data goes "
-             "to LOCAL.part first and resumes from it; LOCAL appears only when complete");
+      "get",
+      "Download REMOTE to LOCAL (default: its name, in the current directory). Data goes "
+      "to LOCAL.part first and resumes from it; LOCAL appears only when complete");
   get->add_option("REMOTE", get_remote, "Remote file")->required();
   get->add_option("LOCAL", get_local, "Local file or existing directory");
   get->add_flag("--verify", verify, "Compare the SHA-256 with the server's before finishing");
@@ -106,8 +110,9 @@ int main(int argc, char** argv) {
   double heartbeat = 15;
   bool verbose = false;
   auto* put = app.add_subcommand(
-      "put", "Upload files (pipelined, resuming unfinished uploads), or with --watch keep "
-             "uploading every file closed after writing in DIR");
+      "put",
+      "Upload files (pipelined, resuming unfinished uploads), or with --watch keep "
+      "uploading every file closed after writing in DIR");
   put->add_option("LOCAL", put_locals, "Local files");
   put->add_option("--to", put_to, "Remote directory to upload into (default: the root)");
   put->add_option("--watch", watch_directory, "Watch DIR and upload what appears in it")
@@ -123,7 +128,8 @@ int main(int argc, char** argv) {
     if (error.get_exit_code() == 0) return app.exit(error);
     return usage_error(error.what());
   }
-  if (!reactor::set_log_level(log_level)) return usage_error("unknown log level '" + log_level + "'");
+  if (!reactor::set_log_level(log_level))
+    return usage_error("unknown log level '" + log_level + "'");
 
   rfc::Endpoint endpoint = rfc::resolve_endpoint(endpoint_text);
   if (endpoint.error) {

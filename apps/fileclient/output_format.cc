@@ -17,20 +17,28 @@ std::string format_time(int64_t unix_seconds) {
 
 char kind_letter(EntryKind kind) {
   switch (kind) {
-    case EntryKind::kFile: return '-';
-    case EntryKind::kDirectory: return 'd';
-    case EntryKind::kOther: return '?';
-    case EntryKind::kUnfinishedUpload: return 'u';
+    case EntryKind::kFile:
+      return '-';
+    case EntryKind::kDirectory:
+      return 'd';
+    case EntryKind::kOther:
+      return '?';
+    case EntryKind::kUnfinishedUpload:
+      return 'u';
   }
   return '?';
 }
 
 std::string_view kind_word(EntryKind kind) {
   switch (kind) {
-    case EntryKind::kFile: return "file";
-    case EntryKind::kDirectory: return "directory";
-    case EntryKind::kOther: return "other";
-    case EntryKind::kUnfinishedUpload: return "unfinished upload";
+    case EntryKind::kFile:
+      return "file";
+    case EntryKind::kDirectory:
+      return "directory";
+    case EntryKind::kOther:
+      return "other";
+    case EntryKind::kUnfinishedUpload:
+      return "unfinished upload";
   }
   return "other";
 }
@@ -54,13 +62,15 @@ std::string format_stat(std::string_view path, const StatOk& stat) {
   return text;
 }
 
-std::string format_hash_line(const HashOk& hash) { return to_hex(hash.digest) + "  " + hash.path; }
+std::string format_hash_line(const HashOk& hash) {
+  return to_hex(hash.digest) + "  " + hash.path;
+}
 
 std::string last_component(std::string_view remote_path) {
   while (!remote_path.empty() && remote_path.back() == '/') remote_path.remove_suffix(1);
   size_t slash = remote_path.rfind('/');
-  std::string_view name = slash == std::string_view::npos ? remote_path
-                                                          : remote_path.substr(slash + 1);
+  std::string_view name =
+      slash == std::string_view::npos ? remote_path : remote_path.substr(slash + 1);
   if (name == "." || name == "..") return "";
   return std::string(name);
 }

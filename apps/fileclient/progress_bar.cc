@@ -56,8 +56,8 @@ std::string shorten_middle(const std::string& text, size_t width) {
 std::string format_progress_line(const ProgressSnapshot& snapshot, size_t width) {
   std::string percent;
   if (snapshot.total > 0) {
-    double fraction = std::min(1.0, static_cast<double>(snapshot.done) /
-                                        static_cast<double>(snapshot.total));
+    double fraction =
+        std::min(1.0, static_cast<double>(snapshot.done) / static_cast<double>(snapshot.total));
     char text[8];
     std::snprintf(text, sizeof text, "%3d%%", static_cast<int>(fraction * 100));
     percent = text;
@@ -68,9 +68,9 @@ std::string format_progress_line(const ProgressSnapshot& snapshot, size_t width)
   std::string eta;
   if (snapshot.total > 0 && snapshot.done < snapshot.total) {
     double left = static_cast<double>(snapshot.total - snapshot.done);
-    eta = "ETA " + (snapshot.bytes_per_second > 0
-                        ? format_duration(left / snapshot.bytes_per_second)
-                        : std::string("--:--"));
+    eta =
+        "ETA " + (snapshot.bytes_per_second > 0 ? format_duration(left / snapshot.bytes_per_second)
+                                                : std::string("--:--"));
   } else if (snapshot.total > 0) {
     eta = "done";
   }
@@ -83,8 +83,8 @@ std::string format_progress_line(const ProgressSnapshot& snapshot, size_t width)
   std::string bar;
   if (snapshot.total > 0 && width > fixed + 12) {
     size_t inner = std::min<size_t>(width - fixed - 3, 40);
-    double fraction = std::min(1.0, static_cast<double>(snapshot.done) /
-                                        static_cast<double>(snapshot.total));
+    double fraction =
+        std::min(1.0, static_cast<double>(snapshot.done) / static_cast<double>(snapshot.total));
     auto filled = static_cast<size_t>(fraction * static_cast<double>(inner));
     bar = "[" + std::string(filled, '=');
     if (filled < inner) bar += ">" + std::string(inner - filled - 1, ' ');
@@ -95,7 +95,8 @@ std::string format_progress_line(const ProgressSnapshot& snapshot, size_t width)
   if (line.size() > width) line = head_percent + amount;
   if (line.size() >= width) return shorten_middle(line, width);
   if (!snapshot.label.empty() && line.size() + 3 < width) {
-    std::string label = shorten_middle(snapshot.label, std::min(label_width, width - line.size() - 2));
+    std::string label =
+        shorten_middle(snapshot.label, std::min(label_width, width - line.size() - 2));
     line = label + "  " + line;
   }
   return line;

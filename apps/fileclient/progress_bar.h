@@ -16,9 +16,9 @@ std::string format_bytes(uint64_t bytes);
 std::string format_duration(double seconds);
 
 struct ProgressSnapshot {
-  std::string label;      // what is moving (a file name)
-  uint64_t done = 0;      // bytes so far
-  uint64_t total = 0;     // bytes expected; 0 = unknown
+  std::string label;   // what is moving (a file name)
+  uint64_t done = 0;   // bytes so far
+  uint64_t total = 0;  // bytes expected; 0 = unknown
   double bytes_per_second = 0;
 };
 

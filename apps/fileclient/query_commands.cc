@@ -60,8 +60,8 @@ void PingCommand::start(CommandContext& context) {
     }
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count();
-    std::printf("pong from %s (%s): %.3f ms\n", context.client().server_address().to_string().c_str(),
-                server.c_str(), ms);
+    std::printf("pong from %s (%s): %.3f ms\n",
+                context.client().server_address().to_string().c_str(), server.c_str(), ms);
     std::fflush(stdout);
     context.finish(ExitCode::kOk);
   });

@@ -60,9 +60,8 @@ void UploadCommand::start(CommandContext& context) {
                           : std::to_string(options_.local_paths.size()) + " files";
   progress_.start(label, total_bytes_);
   if (progress_.enabled()) {
-    progress_timer_ = context.loop().run_every(std::chrono::milliseconds(100), [this] {
-      progress_.update(pipeline_->bytes_sent());
-    });
+    progress_timer_ = context.loop().run_every(
+        std::chrono::milliseconds(100), [this] { progress_.update(pipeline_->bytes_sent()); });
   }
   pipeline_->pump();
 }

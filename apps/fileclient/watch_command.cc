@@ -50,8 +50,7 @@ void WatchCommand::start(CommandContext& context) {
   // queued once), never missed.
   if (!start_watching()) return;
   scan_directory();
-  heartbeat_timer_ =
-      context.loop().run_every(options_.heartbeat, [this] { handle_heartbeat(); });
+  heartbeat_timer_ = context.loop().run_every(options_.heartbeat, [this] { handle_heartbeat(); });
   std::printf("watching %s\n", options_.directory.c_str());
   std::fflush(stdout);
   pipeline_->pump();
@@ -91,7 +90,8 @@ void WatchCommand::consider(const std::string& name, bool skip_if_present) {
   std::string local = options_.directory + "/" + name;
   struct stat info {};
   if (::stat(local.c_str(), &info) < 0 || !S_ISREG(info.st_mode)) return;
-  pipeline_->enqueue(UploadItem{local, join_remote(options_.remote_directory, name), skip_if_present});
+  pipeline_->enqueue(
+      UploadItem{local, join_remote(options_.remote_directory, name), skip_if_present});
 }
 
 void WatchCommand::handle_inotify() {
@@ -149,10 +149,11 @@ void WatchCommand::stop_watching() {
 
 void WatchCommand::on_signal(CommandContext& context) {
   if (stopping_) {
-    context.finish(ExitCode::kConnection,
-                   "interrupted with " +
-                       std::to_string(pipeline_ ? pipeline_->in_flight() + pipeline_->queued() : 0) +
-                       " upload(s) not acknowledged");
+    context.finish(
+        ExitCode::kConnection,
+        "interrupted with " +
+            std::to_string(pipeline_ ? pipeline_->in_flight() + pipeline_->queued() : 0) +
+            " upload(s) not acknowledged");
     return;
   }
   stopping_ = true;

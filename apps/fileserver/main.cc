@@ -6,8 +6,8 @@
 #include <string>
 #include <system_error>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "protocols/file/file_server.h"
 #include "reactor/event_loop.h"
@@ -51,8 +51,7 @@ int main(int argc, char** argv) {
   app.add_option("--max-connections", max_connections,
                  "Stop accepting while this many clients are connected (0: no limit)")
       ->capture_default_str();
-  app.add_option("--grace", grace,
-                 "On SIGINT/SIGTERM, seconds to let transfers in flight finish")
+  app.add_option("--grace", grace, "On SIGINT/SIGTERM, seconds to let transfers in flight finish")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--workers", workers, "Worker threads for fsync and SHA-256")

@@ -1,7 +1,6 @@
 // LIST: the entries of one directory beneath a ServedRoot.
 #pragma once
 
-
 #include "protocols/file/messages.h"
 #include "protocols/file/request_path.h"
 #include "protocols/file/served_root.h"

@@ -1,15 +1,14 @@
 #include "protocols/file/file_client.h"
 
-#include <cstring>
 #include <spdlog/spdlog.h>
+#include <cstring>
 
 namespace reactor::file {
 
 FileClient::FileClient(EventLoop* loop, const SocketAddress& server)
     : loop_(loop), tcp_(loop, server), last_reply_time_(loop->now()) {
-  tcp_.set_connection_callback([this](const ConnectionPtr& connection) {
-    handle_connection(connection);
-  });
+  tcp_.set_connection_callback(
+      [this](const ConnectionPtr& connection) { handle_connection(connection); });
   tcp_.set_message_callback([this](const ConnectionPtr&, Buffer& input) { handle_input(input); });
   tcp_.set_write_complete_callback([this](const ConnectionPtr&) {
     if (write_complete_callback_) write_complete_callback_();
@@ -144,9 +143,9 @@ void FileClient::handle_input(Buffer& input) {
 
 void FileClient::handle_reply(Reply reply) {
   if (pending_.empty()) {
-    fail(Failure::Kind::kProtocol,
-         "unsolicited " + message_type_name(static_cast<uint8_t>(type_of(reply))) +
-             " from the server");
+    fail(Failure::Kind::kProtocol, "unsolicited " +
+                                       message_type_name(static_cast<uint8_t>(type_of(reply))) +
+                                       " from the server");
     return;
   }
   Pending pending = std::move(pending_.front());
@@ -159,8 +158,8 @@ void FileClient::handle_reply(Reply reply) {
       return;
     }
     if (type != MessageType::kHelloOk) {
-      fail(Failure::Kind::kProtocol, "expected HELLO_OK, got " +
-                                         message_type_name(static_cast<uint8_t>(type)));
+      fail(Failure::Kind::kProtocol,
+           "expected HELLO_OK, got " + message_type_name(static_cast<uint8_t>(type)));
       return;
     }
     const auto& hello = std::get<HelloOk>(reply);
@@ -176,9 +175,9 @@ void FileClient::handle_reply(Reply reply) {
   }
 
   if (type != pending.expected && type != MessageType::kError) {
-    fail(Failure::Kind::kProtocol,
-         "expected " + message_type_name(static_cast<uint8_t>(pending.expected)) + ", got " +
-             message_type_name(static_cast<uint8_t>(type)));
+    fail(Failure::Kind::kProtocol, "expected " +
+                                       message_type_name(static_cast<uint8_t>(pending.expected)) +
+                                       ", got " + message_type_name(static_cast<uint8_t>(type)));
     return;
   }
   if (pending.expected != MessageType::kData) {

@@ -32,9 +32,8 @@ FileServer::FileServer(EventLoop* loop, FileServerOptions options)
   workers_ = std::make_unique<ThreadPool>(options_.worker_threads);
   context_->workers = workers_.get();
 
-  server_->set_connection_callback([this](const ConnectionPtr& connection) {
-    handle_connection(connection);
-  });
+  server_->set_connection_callback(
+      [this](const ConnectionPtr& connection) { handle_connection(connection); });
   server_->set_message_callback([](const ConnectionPtr& connection, Buffer& input) {
     if (auto session = session_of(connection)) session->handle_input(input);
   });
@@ -52,7 +51,9 @@ FileServer::~FileServer() {
   workers_.reset();
 }
 
-void FileServer::start() { server_->start(); }
+void FileServer::start() {
+  server_->start();
+}
 
 void FileServer::handle_connection(const ConnectionPtr& connection) {
   if (connection->connected()) {

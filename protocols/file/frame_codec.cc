@@ -3,15 +3,11 @@
 #include <limits>
 #include <stdexcept>
 
+#include "protocols/file/overloaded.h"
 #include "protocols/file/wire_format.h"
 
 namespace reactor::file {
 namespace {
-
-template <class... Visitors>
-struct Overloaded : Visitors... {
-  using Visitors::operator()...;
-};
 
 // Smallest encoded size of one LIST_OK entry: kind, size, mtime, empty name.
 constexpr size_t kMinListEntryBytes = 1 + 8 + 8 + 2;
@@ -65,8 +61,12 @@ Parsed<Request> parse_request(uint8_t type, std::string_view payload) {
       result.message = Hello{version};
       break;
     }
-    case MessageType::kList: result.message = ListRequest{reader.str()}; break;
-    case MessageType::kStat: result.message = StatRequest{reader.str()}; break;
+    case MessageType::kList:
+      result.message = ListRequest{reader.str()};
+      break;
+    case MessageType::kStat:
+      result.message = StatRequest{reader.str()};
+      break;
     case MessageType::kGet: {
       GetRequest get;
       get.path = reader.str();
@@ -86,8 +86,12 @@ Parsed<Request> parse_request(uint8_t type, std::string_view payload) {
       result.message = std::move(put);
       break;
     }
-    case MessageType::kPing: result.message = Ping{reader.u64()}; break;
-    case MessageType::kHash: result.message = HashRequest{reader.str()}; break;
+    case MessageType::kPing:
+      result.message = Ping{reader.u64()};
+      break;
+    case MessageType::kHash:
+      result.message = HashRequest{reader.str()};
+      break;
     default:
       result.error = "unexpected frame type " + message_type_name(type);
       return result;
@@ -169,7 +173,9 @@ Parsed<Reply> parse_reply(uint8_t type, std::string_view payload) {
       result.message = std::move(put);
       break;
     }
-    case MessageType::kPong: result.message = Pong{reader.u64()}; break;
+    case MessageType::kPong:
+      result.message = Pong{reader.u64()};
+      break;
     case MessageType::kHashOk: {
       HashOk hash;
       hash.path = reader.str();
@@ -315,7 +321,8 @@ DecodeStep<Message> FrameDecoder<Message>::next(std::string_view input) {
   }
   if (raw_remaining_ > 0) {
     if (input.empty()) return step;
-    size_t take = input.size() < raw_remaining_ ? input.size() : static_cast<size_t>(raw_remaining_);
+    size_t take =
+        input.size() < raw_remaining_ ? input.size() : static_cast<size_t>(raw_remaining_);
     raw_remaining_ -= take;
     step.status = DecodeStatus::kRawBytes;
     step.consumed = take;

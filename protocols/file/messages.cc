@@ -1,15 +1,8 @@
 #include "protocols/file/messages.h"
 
+#include "protocols/file/overloaded.h"
+
 namespace reactor::file {
-namespace {
-
-template <class... Visitors>
-struct Overloaded : Visitors... {
-  using Visitors::operator()...;
-};
-
-}  // namespace
-
 MessageType type_of(const Request& request) {
   return std::visit(Overloaded{
                         [](const Hello&) { return MessageType::kHello; },

@@ -89,8 +89,7 @@ struct ErrorReply {
   std::string message;
 };
 
-using Reply =
-    std::variant<HelloOk, ListOk, StatOk, DataHeader, PutOk, Pong, HashOk, ErrorReply>;
+using Reply = std::variant<HelloOk, ListOk, StatOk, DataHeader, PutOk, Pong, HashOk, ErrorReply>;
 
 // The frame type of a message.
 MessageType type_of(const Request& request);

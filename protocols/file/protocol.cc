@@ -6,21 +6,36 @@ namespace reactor::file {
 
 std::string message_type_name(uint8_t type) {
   switch (static_cast<MessageType>(type)) {
-    case MessageType::kHello: return "HELLO";
-    case MessageType::kList: return "LIST";
-    case MessageType::kStat: return "STAT";
-    case MessageType::kGet: return "GET";
-    case MessageType::kPut: return "PUT";
-    case MessageType::kPing: return "PING";
-    case MessageType::kHash: return "HASH";
-    case MessageType::kHelloOk: return "HELLO_OK";
-    case MessageType::kListOk: return "LIST_OK";
-    case MessageType::kStatOk: return "STAT_OK";
-    case MessageType::kData: return "DATA";
-    case MessageType::kPutOk: return "PUT_OK";
-    case MessageType::kPong: return "PONG";
-    case MessageType::kHashOk: return "HASH_OK";
-    case MessageType::kError: return "ERROR";
+    case MessageType::kHello:
+      return "HELLO";
+    case MessageType::kList:
+      return "LIST";
+    case MessageType::kStat:
+      return "STAT";
+    case MessageType::kGet:
+      return "GET";
+    case MessageType::kPut:
+      return "PUT";
+    case MessageType::kPing:
+      return "PING";
+    case MessageType::kHash:
+      return "HASH";
+    case MessageType::kHelloOk:
+      return "HELLO_OK";
+    case MessageType::kListOk:
+      return "LIST_OK";
+    case MessageType::kStatOk:
+      return "STAT_OK";
+    case MessageType::kData:
+      return "DATA";
+    case MessageType::kPutOk:
+      return "PUT_OK";
+    case MessageType::kPong:
+      return "PONG";
+    case MessageType::kHashOk:
+      return "HASH_OK";
+    case MessageType::kError:
+      return "ERROR";
   }
   char text[8];
   std::snprintf(text, sizeof text, "0x%02x", type);
@@ -29,15 +44,24 @@ std::string message_type_name(uint8_t type) {
 
 std::string error_code_name(uint16_t code) {
   switch (static_cast<ErrorCode>(code)) {
-    case ErrorCode::kMalformed: return "malformed request";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kForbidden: return "forbidden";
-    case ErrorCode::kConflict: return "conflict";
-    case ErrorCode::kIoError: return "I/O error";
-    case ErrorCode::kTooLarge: return "too large";
-    case ErrorCode::kUnsupportedVersion: return "unsupported version";
-    case ErrorCode::kNotRegularFile: return "not a regular file";
-    case ErrorCode::kNotDirectory: return "not a directory";
+    case ErrorCode::kMalformed:
+      return "malformed request";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kForbidden:
+      return "forbidden";
+    case ErrorCode::kConflict:
+      return "conflict";
+    case ErrorCode::kIoError:
+      return "I/O error";
+    case ErrorCode::kTooLarge:
+      return "too large";
+    case ErrorCode::kUnsupportedVersion:
+      return "unsupported version";
+    case ErrorCode::kNotRegularFile:
+      return "not a regular file";
+    case ErrorCode::kNotDirectory:
+      return "not a directory";
   }
   return "error " + std::to_string(code);
 }

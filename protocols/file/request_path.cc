@@ -67,8 +67,8 @@ bool is_valid_utf8(std::string_view text) {
 
 std::variant<RequestPath, RequestError> parse_request_path(std::string_view raw) {
   if (raw.size() > kMaxPathBytes) {
-    return RequestError{ErrorCode::kTooLarge, "path longer than " + std::to_string(kMaxPathBytes) +
-                                               " bytes"};
+    return RequestError{ErrorCode::kTooLarge,
+                        "path longer than " + std::to_string(kMaxPathBytes) + " bytes"};
   }
   if (!raw.empty() && raw.front() == '/') {
     return RequestError{ErrorCode::kForbidden, "absolute paths are not allowed"};
@@ -96,9 +96,8 @@ std::variant<RequestPath, RequestError> parse_request_path(std::string_view raw)
       continue;
     }
     if (component.size() > kMaxNameBytes) {
-      return RequestError{ErrorCode::kTooLarge,
-                       "a path component is longer than " + std::to_string(kMaxNameBytes) +
-                           " bytes"};
+      return RequestError{ErrorCode::kTooLarge, "a path component is longer than " +
+                                                    std::to_string(kMaxNameBytes) + " bytes"};
     }
     path.components.emplace_back(component);
   }

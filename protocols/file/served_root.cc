@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
@@ -103,9 +103,8 @@ bool ServedRoot::resolves_into_hidden(int fd) const {
   if (length <= 0 || static_cast<size_t>(length) >= sizeof target) return false;
   std::string_view resolved(target, static_cast<size_t>(length));
   std::string hidden = real_path_ == "/" ? "/" + hidden_name_ : real_path_ + "/" + hidden_name_;
-  return resolved == hidden ||
-         (resolved.starts_with(hidden) && resolved.size() > hidden.size() &&
-          resolved[hidden.size()] == '/');
+  return resolved == hidden || (resolved.starts_with(hidden) && resolved.size() > hidden.size() &&
+                                resolved[hidden.size()] == '/');
 }
 
 Outcome<UniqueFd> ServedRoot::open(const RequestPath& path, int flags) const {
@@ -121,7 +120,8 @@ Outcome<UniqueFd> ServedRoot::open(const RequestPath& path, int flags) const {
   } else {
     return error_from_errno(errno, path);
   }
-  if (auto* opened = std::get_if<UniqueFd>(&result); opened && resolves_into_hidden(opened->get())) {
+  if (auto* opened = std::get_if<UniqueFd>(&result);
+      opened && resolves_into_hidden(opened->get())) {
     return RequestError{ErrorCode::kForbidden, path.joined() + ": reserved for the server"};
   }
   return result;

@@ -6,10 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <spdlog/spdlog.h>
+#include <cerrno>
 
 #include "protocols/file/directory_listing.h"
+#include "protocols/file/overloaded.h"
 #include "protocols/file/sha256.h"
 
 namespace reactor::file {
@@ -26,11 +27,6 @@ constexpr size_t kMaxPendingReplies = 1024;
 // Pool jobs (commits) one connection may have queued at once.
 constexpr size_t kMaxJobsPerConnection = 64;
 
-template <class... Visitors>
-struct Overloaded : Visitors... {
-  using Visitors::operator()...;
-};
-
 }  // namespace
 
 ServerSession::ServerSession(ServerContext* context, const ConnectionPtr& connection)
@@ -40,7 +36,9 @@ ServerSession::~ServerSession() = default;
 
 // ---- input -----------------------------------------------------------------
 
-void ServerSession::handle_input(Buffer& /*input*/) { process_input(); }
+void ServerSession::handle_input(Buffer& /*input*/) {
+  process_input();
+}
 
 bool ServerSession::can_run_now(const Request& request) const {
   auto connection = connection_.lock();
@@ -151,9 +149,9 @@ void ServerSession::handle_hello(const Hello& hello) {
     return;
   }
   if (hello.version != kProtocolVersion) {
-    emit_fatal(ErrorCode::kUnsupportedVersion,
-               "protocol version " + std::to_string(hello.version) + " is not supported (only " +
-                   std::to_string(kProtocolVersion) + ")");
+    emit_fatal(ErrorCode::kUnsupportedVersion, "protocol version " + std::to_string(hello.version) +
+                                                   " is not supported (only " +
+                                                   std::to_string(kProtocolVersion) + ")");
     return;
   }
   greeted_ = true;
@@ -272,8 +270,8 @@ void ServerSession::handle_put(const PutRequest& request) {
   std::string key = UploadStore::key_of(path);
   auto claim = context_->registry.claim(key, connection_id_);
   if (!claim) {
-    return emit_error({ErrorCode::kConflict,
-                       path.joined() + ": being uploaded on another connection"});
+    return emit_error(
+        {ErrorCode::kConflict, path.joined() + ": being uploaded on another connection"});
   }
   Outcome<UniqueFd> part = request.offset == 0
                                ? context_->uploads.begin(path, request.size)
@@ -326,9 +324,9 @@ void ServerSession::commit_upload() {
   const UploadStore* store = &context_->uploads;
   context_->workers->submit([=]() mutable {
     std::optional<RequestError> error = store->commit(upload.path, upload.part->get());
-    std::string reply = error ? encode_frame(Reply{ErrorReply{static_cast<uint16_t>(error->code),
-                                                              error->message}})
-                              : encode_frame(Reply{PutOk{upload.requested_path, upload.size}});
+    std::string reply =
+        error ? encode_frame(Reply{ErrorReply{static_cast<uint16_t>(error->code), error->message}})
+              : encode_frame(Reply{PutOk{upload.requested_path, upload.size}});
     if (error) spdlog::warn("committing upload {}: {}", upload.path.joined(), error->message);
     loop->post([weak, sequence, reply = std::move(reply), key = upload.key,
                 claim = std::move(upload.claim)]() mutable {
@@ -357,11 +355,11 @@ void ServerSession::handle_hash(const HashRequest& request) {
   context_->workers->submit([=, requested = request.path]() {
     Digest digest{};
     int error = sha256_of_file(file->get(), digest);
-    std::string reply =
-        error != 0 ? encode_frame(Reply{ErrorReply{
-                         static_cast<uint16_t>(ErrorCode::kIoError),
-                         requested + ": reading for the hash: " + std::strerror(error)}})
-                   : encode_frame(Reply{HashOk{requested, digest}});
+    std::string reply = error != 0
+                            ? encode_frame(Reply{ErrorReply{
+                                  static_cast<uint16_t>(ErrorCode::kIoError),
+                                  requested + ": reading for the hash: " + std::strerror(error)}})
+                            : encode_frame(Reply{HashOk{requested, digest}});
     loop->post([weak, sequence, reply = std::move(reply)]() mutable {
       if (auto self = weak.lock()) self->finish_job(sequence, std::move(reply), "");
     });
@@ -406,8 +404,8 @@ void ServerSession::emit_error(const RequestError& error) {
 }
 
 void ServerSession::emit_fatal(ErrorCode code, const std::string& message) {
-  spdlog::debug("connection {}: closing after ERROR {}: {}", connection_id_,
-                static_cast<int>(code), message);
+  spdlog::debug("connection {}: closing after ERROR {}: {}", connection_id_, static_cast<int>(code),
+                message);
   emit_error({code, message});
   fatal_ = true;
   stalled_request_.reset();

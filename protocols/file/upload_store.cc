@@ -17,8 +17,12 @@ namespace {
 constexpr std::string_view kRecordMagic = "rftp-upload 1\n";
 constexpr size_t kMaxRecordBytes = kRecordMagic.size() + 32 + kMaxPathBytes + 2;
 
-std::string part_name(const std::string& key) { return key + ".part"; }
-std::string record_name(const std::string& key) { return key + ".meta"; }
+std::string part_name(const std::string& key) {
+  return key + ".part";
+}
+std::string record_name(const std::string& key) {
+  return key + ".meta";
+}
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -77,8 +81,8 @@ std::string UploadStore::key_of(const RequestPath& path) {
 std::optional<UnfinishedUpload> UploadStore::find(const RequestPath& path) const {
   if (!directory_) return std::nullopt;
   std::string key = key_of(path);
-  UniqueFd record(::openat(directory_.get(), record_name(key).c_str(),
-                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd record(
+      ::openat(directory_.get(), record_name(key).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!record) return std::nullopt;
   char text[kMaxRecordBytes];
   ssize_t length = ::pread(record.get(), text, sizeof text, 0);
@@ -105,8 +109,8 @@ std::optional<RequestError> UploadStore::write_record(const std::string& key,
   std::string text(kRecordMagic);
   text += std::to_string(size) + "\n" + path.joined() + "\n";
   if (!write_all(fd.get(), text)) return error_from_errno(errno, path);
-  if (::renameat(directory_.get(), temporary.c_str(), directory_.get(),
-                 record_name(key).c_str()) < 0) {
+  if (::renameat(directory_.get(), temporary.c_str(), directory_.get(), record_name(key).c_str()) <
+      0) {
     return error_from_errno(errno, path);
   }
   return std::nullopt;
@@ -130,14 +134,14 @@ Outcome<UniqueFd> UploadStore::resume(const RequestPath& path, uint64_t size, ui
     return RequestError{ErrorCode::kConflict, shown + ": no unfinished upload to resume"};
   }
   if (held->declared_size != size) {
-    return RequestError{ErrorCode::kConflict,
-                        shown + ": the unfinished upload has size " +
-                            std::to_string(held->declared_size) + ", not " + std::to_string(size)};
+    return RequestError{ErrorCode::kConflict, shown + ": the unfinished upload has size " +
+                                                  std::to_string(held->declared_size) + ", not " +
+                                                  std::to_string(size)};
   }
   if (held->held_bytes != offset) {
-    return RequestError{ErrorCode::kConflict,
-                        shown + ": the server holds " + std::to_string(held->held_bytes) +
-                            " bytes, not " + std::to_string(offset)};
+    return RequestError{ErrorCode::kConflict, shown + ": the server holds " +
+                                                  std::to_string(held->held_bytes) +
+                                                  " bytes, not " + std::to_string(offset)};
   }
   UniqueFd part(::openat(directory_.get(), part_name(key_of(path)).c_str(),
                          O_WRONLY | O_NOFOLLOW | O_CLOEXEC));

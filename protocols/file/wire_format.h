@@ -11,16 +11,24 @@
 
 namespace reactor::file::wire {
 
-inline void put_u8(std::string& out, uint8_t value) { out.push_back(static_cast<char>(value)); }
+inline void put_u8(std::string& out, uint8_t value) {
+  out.push_back(static_cast<char>(value));
+}
 
 inline void put_uint(std::string& out, uint64_t value, int bytes) {
   for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) {
     out.push_back(static_cast<char>((value >> shift) & 0xFF));
   }
 }
-inline void put_u16(std::string& out, uint16_t value) { put_uint(out, value, 2); }
-inline void put_u32(std::string& out, uint32_t value) { put_uint(out, value, 4); }
-inline void put_u64(std::string& out, uint64_t value) { put_uint(out, value, 8); }
+inline void put_u16(std::string& out, uint16_t value) {
+  put_uint(out, value, 2);
+}
+inline void put_u32(std::string& out, uint32_t value) {
+  put_uint(out, value, 4);
+}
+inline void put_u64(std::string& out, uint64_t value) {
+  put_uint(out, value, 8);
+}
 inline void put_i64(std::string& out, int64_t value) {
   put_uint(out, static_cast<uint64_t>(value), 8);
 }

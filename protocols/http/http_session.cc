@@ -57,14 +57,19 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
       break;
     }
     serve_request(connection, input);
+    const size_t limit = context_.options.pipeline_output_limit;
     if (phase_ != Phase::kClosing &&
-        connection->queued_output_bytes() + output.total_size() >
-            context_.options.pipeline_output_limit) {
-      // The client is not keeping up (or pipelines hard): answer the rest
-      // once this has drained, and stop reading meanwhile.
-      waiting_for_output_ = true;
-      connection->stop_reading();
-      break;
+        connection->queued_output_bytes() + output.total_size() > limit) {
+      // Hand the batch over first: the socket may well take it all at once
+      // (and then no write-complete callback would ever come to wake us).
+      output.flush_to(*connection);
+      if (connection->queued_output_bytes() > limit) {
+        // The client is not keeping up (or pipelines hard): answer the rest
+        // once this has drained, and stop reading meanwhile.
+        waiting_for_output_ = true;
+        connection->stop_reading();
+        break;
+      }
     }
   }
   if (!output.empty()) output.flush_to(*connection);

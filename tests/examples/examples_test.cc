@@ -8,6 +8,9 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -49,6 +52,37 @@ int unused_port() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   ::close(fd);
   return ntohs(address.sin_port);
+}
+
+// A directory under $TMPDIR that removes itself.
+class TemporaryDirectory {
+ public:
+  TemporaryDirectory() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "reactor-examples-test.XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TemporaryDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// One HTTP/1.1 exchange on a fresh connection; the server closes after it.
+std::string http_get(int port, const std::string& target, const std::string& method = "GET") {
+  ClientSocket client(port);
+  REQUIRE(client.send_all(method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  return client.receive_until_close(5s);
+}
+
+std::string body_of(const std::string& response) {
+  size_t end_of_head = response.find("\r\n\r\n");
+  return end_of_head == std::string::npos ? std::string() : response.substr(end_of_head + 4);
 }
 
 void stop_cleanly(ChildProcess& server) {
@@ -184,6 +218,50 @@ TEST_CASE("chat_server example drops a client that does not read instead of queu
   std::string late_seen;
   CHECK(wait_for_text(late, late_seen, "* welcome, you are user3\n"));
   CHECK(wait_for_text(talker, talker_seen, "* user3 joined\n"));
+
+  stop_cleanly(server);
+}
+
+TEST_CASE("http_embed example serves files through the static handler next to its own route") {
+  TemporaryDirectory site;
+  std::ofstream(site.path() / "hello.txt") << "hello from a file\n";
+  std::filesystem::create_directory(site.path() / "docs");
+  std::ofstream(site.path() / "docs" / "index.html") << "<h1>docs</h1>\n";
+
+  ChildProcess server({program_from_env("REACTOR_EXAMPLE_HTTP_EMBED"), "0", site.path().string()});
+  int port = server.wait_for_port();
+
+  std::string file = http_get(port, "/hello.txt");
+  CHECK(file.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(file.find("Connection: close\r\n") != std::string::npos);
+  CHECK(file.find("Content-Type: text/plain") != std::string::npos);
+  CHECK(body_of(file) == "hello from a file\n");
+
+  std::string index = http_get(port, "/docs/");
+  CHECK(index.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(body_of(index) == "<h1>docs</h1>\n");
+
+  CHECK(http_get(port, "/missing.txt").starts_with("HTTP/1.1 404 "));
+  CHECK(http_get(port, "/../etc/passwd").find("root:") == std::string::npos);
+  CHECK(http_get(port, "/hello.txt", "DELETE").starts_with("HTTP/1.1 405 "));
+
+  std::string status = http_get(port, "/api/status");
+  CHECK(status.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(status.find("Content-Type: application/json\r\n") != std::string::npos);
+  CHECK(body_of(status) == "{\"requests\": 6, \"connections\": 1}\n");
+
+  std::string head = http_get(port, "/api/status", "HEAD");
+  CHECK(head.starts_with("HTTP/1.1 200 OK\r\n"));
+  CHECK(body_of(head).empty());
+
+  // A head split into pieces is parsed across reads.
+  ClientSocket slow(port);
+  REQUIRE(slow.send_all("GET /hello.txt HT"));
+  std::this_thread::sleep_for(100ms);
+  REQUIRE(slow.send_all("TP/1.1\r\nHost: 127.0.0.1\r\n"));
+  std::this_thread::sleep_for(100ms);
+  REQUIRE(slow.send_all("\r\n"));
+  CHECK(body_of(slow.receive_until_close(5s)) == "hello from a file\n");
 
   stop_cleanly(server);
 }

@@ -137,9 +137,9 @@ TEST_CASE("a .part is resumed only while the remote size and mtime are unchanged
   std::string junk(40000, 'J');
   auto plant_partial = [&](uint64_t size, int64_t mtime) {
     write_file(setup.local / "data.bin.part", junk);
-    write_file(setup.local / "data.bin.part.info",
-               "rftp-partial 1\nsize " + std::to_string(size) + "\nmtime " +
-                   std::to_string(mtime) + "\nremote data.bin\n");
+    write_file(setup.local / "data.bin.part.info", "rftp-partial 1\nsize " + std::to_string(size) +
+                                                       "\nmtime " + std::to_string(mtime) +
+                                                       "\nremote data.bin\n");
   };
 
   SUBCASE("a different mtime: start over, never splice") {
@@ -182,8 +182,8 @@ TEST_CASE("put: into directories, refusals reported, output clean when not a ter
   Setup setup;
   write_file(setup.local / "one.txt", "1");
   write_file(setup.local / "two.txt", "22");
-  auto put = setup.client({"put", setup.local / "one.txt", setup.local / "two.txt", "--to",
-                           "up/load"});
+  auto put =
+      setup.client({"put", setup.local / "one.txt", setup.local / "two.txt", "--to", "up/load"});
   REQUIRE(put.status == 0);
   CHECK(put.out.empty());
   CHECK(read_file(setup.served / "up/load/one.txt") == "1");

@@ -208,8 +208,8 @@ TEST_CASE("DATA frames have length 25 and announce their raw bytes") {
 }
 
 TEST_CASE("raw bytes never swallow the next frame") {
-  std::string stream = rf::encode_frame(rf::PutRequest{"f", 3, 0}) + "abc" +
-                       rf::encode_frame(rf::Ping{9});
+  std::string stream =
+      rf::encode_frame(rf::PutRequest{"f", 3, 0}) + "abc" + rf::encode_frame(rf::Ping{9});
   rf::RequestDecoder decoder;
   auto put = decoder.next(stream);
   REQUIRE(put.status == rf::DecodeStatus::kMessage);
@@ -235,7 +235,9 @@ TEST_CASE("malformed requests are refused with the contract's codes") {
     CHECK(step.error == code);
     CHECK_FALSE(step.detail.empty());
   };
-  SUBCASE("zero length") { expect_error(length_field(0), rf::ErrorCode::kMalformed); }
+  SUBCASE("zero length") {
+    expect_error(length_field(0), rf::ErrorCode::kMalformed);
+  }
   SUBCASE("oversized length, refused from the length field alone") {
     expect_error(length_field(65537), rf::ErrorCode::kTooLarge);
     expect_error(length_field(0xFFFFFFFF), rf::ErrorCode::kTooLarge);
@@ -252,12 +254,18 @@ TEST_CASE("malformed requests are refused with the contract's codes") {
   }
   SUBCASE("payload shorter than its fields") {
     expect_error(frame_with(0x06, "1234567"), rf::ErrorCode::kMalformed);
-    expect_error(frame_with(0x02, std::string("\x00\x05" "abc", 5)), rf::ErrorCode::kMalformed);
+    expect_error(frame_with(0x02, std::string("\x00\x05"
+                                              "abc",
+                                              5)),
+                 rf::ErrorCode::kMalformed);
     expect_error(frame_with(0x02, ""), rf::ErrorCode::kMalformed);
   }
   SUBCASE("payload longer than its fields") {
     expect_error(frame_with(0x06, "123456789"), rf::ErrorCode::kMalformed);
-    expect_error(frame_with(0x02, std::string("\x00\x01" "ab", 4)), rf::ErrorCode::kMalformed);
+    expect_error(frame_with(0x02, std::string("\x00\x01"
+                                              "ab",
+                                              4)),
+                 rf::ErrorCode::kMalformed);
   }
   SUBCASE("HELLO with the wrong magic") {
     expect_error(frame_with(0x01, std::string("RFTX\x00\x01", 6)), rf::ErrorCode::kMalformed);

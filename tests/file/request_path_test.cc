@@ -59,7 +59,8 @@ TEST_CASE("absolute paths, NUL and invalid UTF-8 are forbidden") {
 }
 
 TEST_CASE("valid UTF-8 names pass") {
-  CHECK(joined("caf\xC3\xA9/\xE2\x82\xAC/\xF0\x9F\x98\x80") == "caf\xC3\xA9/\xE2\x82\xAC/\xF0\x9F\x98\x80");
+  CHECK(joined("caf\xC3\xA9/\xE2\x82\xAC/\xF0\x9F\x98\x80") ==
+        "caf\xC3\xA9/\xE2\x82\xAC/\xF0\x9F\x98\x80");
   CHECK(joined("back\\slash") == "back\\slash");
 }
 

@@ -104,7 +104,9 @@ bool files_equal(const std::string& a, const std::string& b) {
   }
 }
 
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+bool exists(const std::string& path) {
+  return ::access(path.c_str(), F_OK) == 0;
+}
 
 long long file_size(const std::string& path) {
   struct stat info {};
@@ -112,9 +114,12 @@ long long file_size(const std::string& path) {
   return static_cast<long long>(info.st_size);
 }
 
-void make_directories(const std::string& path) { std::filesystem::create_directories(path); }
+void make_directories(const std::string& path) {
+  std::filesystem::create_directories(path);
+}
 
-std::vector<std::string> files_with_suffix(const std::string& directory, const std::string& suffix) {
+std::vector<std::string> files_with_suffix(const std::string& directory,
+                                           const std::string& suffix) {
   std::vector<std::string> found;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
@@ -133,8 +138,12 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
-std::string server_program() { return test_support::program_from_env("REACTOR_FILESERVER"); }
-std::string client_program() { return test_support::program_from_env("REACTOR_FILECLIENT"); }
+std::string server_program() {
+  return test_support::program_from_env("REACTOR_FILESERVER");
+}
+std::string client_program() {
+  return test_support::program_from_env("REACTOR_FILECLIENT");
+}
 
 Server::Server(const std::string& directory, std::vector<std::string> extra_arguments) {
   std::vector<std::string> argv = {server_program(), "0", directory, "--bind", "127.0.0.1"};

@@ -6,8 +6,8 @@
 #include <sys/types.h>
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,9 +74,9 @@ class Server {
 };
 
 // Runs reactor-fileclient to completion in `working_directory`.
-test_support::CommandResult run_client(const std::vector<std::string>& arguments,
-                                       const std::string& working_directory = "",
-                                       std::chrono::milliseconds timeout = std::chrono::seconds(60));
+test_support::CommandResult run_client(
+    const std::vector<std::string>& arguments, const std::string& working_directory = "",
+    std::chrono::milliseconds timeout = std::chrono::seconds(60));
 // The argv to start reactor-fileclient in a ChildProcess (cd-less: paths
 // should be absolute).
 std::vector<std::string> client_argv(const std::vector<std::string>& arguments);

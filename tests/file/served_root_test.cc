@@ -23,7 +23,8 @@ rf::RequestPath path_of(std::string_view text) {
 
 uint16_t open_error(const rf::ServedRoot& root, std::string_view path) {
   auto opened = root.open(path_of(path), O_RDONLY);
-  if (auto* error = std::get_if<rf::RequestError>(&opened)) return static_cast<uint16_t>(error->code);
+  if (auto* error = std::get_if<rf::RequestError>(&opened))
+    return static_cast<uint16_t>(error->code);
   return 0;
 }
 
@@ -51,7 +52,7 @@ TEST_CASE("ServedRoot opens what is inside and refuses what leads out") {
   rf::ServedRoot root(tree.root.path(), ".rftp-uploads");
   CHECK(open_error(root, "file.txt") == 0);
   CHECK(open_error(root, "dir/rel-in") == 0);
-  CHECK(open_error(root, "abs-in") == 0);      // absolute, but inside
+  CHECK(open_error(root, "abs-in") == 0);  // absolute, but inside
   CHECK(open_error(root, "abs-out") == 3);
   CHECK(open_error(root, "dir/rel-out") == 3);  // dangling, and outside
   CHECK(open_error(root, "dir-out/secret") == 3);

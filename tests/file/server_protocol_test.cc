@@ -98,24 +98,42 @@ TEST_CASE("HELLO is answered with the version and the server's name") {
 
 TEST_CASE("frames that close the connection") {
   ServedTree tree;
-  SUBCASE("no HELLO first") { expect_fatal(tree, rf::encode_frame(rf::Ping{1}), 1, false); }
+  SUBCASE("no HELLO first") {
+    expect_fatal(tree, rf::encode_frame(rf::Ping{1}), 1, false);
+  }
   SUBCASE("HELLO with the wrong magic") {
     expect_fatal(tree, frame_bytes(0x01, std::string("XFTP\x00\x01", 6)), 1, false);
   }
-  SUBCASE("an unsupported version") { expect_fatal(tree, rf::encode_frame(rf::Hello{2}), 7, false); }
-  SUBCASE("a second HELLO") { expect_fatal(tree, rf::encode_frame(rf::Hello{1}), 1); }
-  SUBCASE("length zero") { expect_fatal(tree, std::string(4, '\0'), 1); }
+  SUBCASE("an unsupported version") {
+    expect_fatal(tree, rf::encode_frame(rf::Hello{2}), 7, false);
+  }
+  SUBCASE("a second HELLO") {
+    expect_fatal(tree, rf::encode_frame(rf::Hello{1}), 1);
+  }
+  SUBCASE("length zero") {
+    expect_fatal(tree, std::string(4, '\0'), 1);
+  }
   SUBCASE("oversized length, refused before any body arrives") {
     std::string header;
     rf::wire::put_u32(header, 65537);
     expect_fatal(tree, header + "\x02", 6);
   }
-  SUBCASE("a huge length") { expect_fatal(tree, std::string("\xFF\xFF\xFF\xFF", 4), 6); }
-  SUBCASE("an unknown type") { expect_fatal(tree, frame_bytes(0x42, ""), 1); }
-  SUBCASE("a server-side type") { expect_fatal(tree, rf::encode_frame(rf::Pong{1}), 1); }
+  SUBCASE("a huge length") {
+    expect_fatal(tree, std::string("\xFF\xFF\xFF\xFF", 4), 6);
+  }
+  SUBCASE("an unknown type") {
+    expect_fatal(tree, frame_bytes(0x42, ""), 1);
+  }
+  SUBCASE("a server-side type") {
+    expect_fatal(tree, rf::encode_frame(rf::Pong{1}), 1);
+  }
   SUBCASE("a truncated payload (shorter than its fields)") {
     expect_fatal(tree, frame_bytes(0x06, "1234"), 1);
-    expect_fatal(tree, frame_bytes(0x04, std::string("\x00\x09" "abc", 5)), 1);
+    expect_fatal(tree,
+                 frame_bytes(0x04, std::string("\x00\x09"
+                                               "abc",
+                                               5)),
+                 1);
   }
   SUBCASE("a payload longer than its fields") {
     expect_fatal(tree, frame_bytes(0x06, "123456789"), 1);
@@ -159,8 +177,8 @@ TEST_CASE("paths that leave the root or break the rules are refused, and the con
       {"/", 3},
       {std::string("hello.txt\0.png", 14), 3},
       {"bad\xC3(utf8", 3},
-      {"escape", 3},                // symlink to a file outside the root
-      {".rftp-uploads", 3},         // the server's own upload area
+      {"escape", 3},         // symlink to a file outside the root
+      {".rftp-uploads", 3},  // the server's own upload area
       {".rftp-uploads/x.part", 3},
       {long_name, 6},
       {long_path, 6},
@@ -475,8 +493,8 @@ TEST_CASE("idle connections are closed without a message; a slow download is not
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(received > 0);
-    std::string rest = client.socket().receive_exactly((24 << 20) + 29 - received,
-                                                       std::chrono::seconds(30));
+    std::string rest =
+        client.socket().receive_exactly((24 << 20) + 29 - received, std::chrono::seconds(30));
     CHECK(received + rest.size() == (24u << 20) + 29);
   }
   tree.check_still_serving(false);
@@ -510,8 +528,8 @@ TEST_CASE("graceful shutdown: transfers in flight finish, idle connections close
   tree.server->process().send_signal(SIGTERM);
   CHECK(idle.closed_by_server());
   // The download still completes.
-  std::string rest = downloader.socket().receive_exactly(size + 29 - start.size(),
-                                                         std::chrono::seconds(30));
+  std::string rest =
+      downloader.socket().receive_exactly(size + 29 - start.size(), std::chrono::seconds(30));
   CHECK(start.size() + rest.size() == size + 29);
   CHECK(tree.server->process().wait_exit(std::chrono::seconds(10)) == 0);
 }

@@ -67,9 +67,9 @@ TEST_CASE("a 200 MiB random file makes the round trip byte for byte") {
   REQUIRE(put.status == 0);
   CHECK(files_equal(local / "original.bin", served / "big/original.bin"));
 
-  auto get = run_client({server.endpoint(), "get", "big/original.bin", local / "copy.bin",
-                         "--verify"},
-                        "", std::chrono::seconds(120));
+  auto get =
+      run_client({server.endpoint(), "get", "big/original.bin", local / "copy.bin", "--verify"}, "",
+                 std::chrono::seconds(120));
   REQUIRE(get.status == 0);
   CHECK(file_size(local / "copy.bin") == static_cast<long long>(size));
   CHECK(files_equal(local / "original.bin", local / "copy.bin"));
@@ -217,8 +217,9 @@ TEST_CASE("put --watch uploads files as they are closed, and heartbeats keep it 
   // An idle timeout shorter than the quiet period below: only the
   // client's heartbeats keep the connection open.
   Server server(served.path(), {"--idle-timeout", "1"});
-  test_support::ChildProcess client(client_argv(
-      {server.endpoint(), "put", "--watch", watched.path(), "--to", "inbox", "--heartbeat", "0.3"}));
+  test_support::ChildProcess client(
+      client_argv({server.endpoint(), "put", "--watch", watched.path(), "--to", "inbox",
+                   "--heartbeat", "0.3"}));
   REQUIRE(client.wait_for_output("watching "));
   auto arrived = [&](const std::string& name, const std::string& content) {
     return wait_until([&] { return read_file(served / ("inbox/" + name)) == content; },

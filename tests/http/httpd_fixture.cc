@@ -8,8 +8,10 @@
 namespace http_test {
 
 Httpd::Httpd(const std::string& root, std::vector<std::string> args) {
-  std::vector<std::string> argv = {test_support::program_from_env("REACTOR_HTTPD"), "0", root,
-                                   "--bind", "127.0.0.1"};
+  std::vector<std::string> argv = {test_support::program_from_env("REACTOR_HTTPD"), "0", root};
+  bool has_bind = false;
+  for (const std::string& arg : args) has_bind = has_bind || arg == "--bind";
+  if (!has_bind) argv.insert(argv.end(), {"--bind", "127.0.0.1"});
   argv.insert(argv.end(), args.begin(), args.end());
   process_ = std::make_unique<test_support::ChildProcess>(argv);
   port_ = process_->wait_for_port();

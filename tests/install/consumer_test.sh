@@ -77,18 +77,6 @@ $(cat "$pc")"
   fi
 done
 
-# Every installed header must resolve its own includes from the installed
-# tree (a public header including one that is not installed breaks every
-# consumer that includes it).
-all_headers=$work/all_headers.cc
-(cd "$include_dir" && find reactor protocols -name '*.h' | sort) |
-  sed 's/.*/#include "&"/' >"$all_headers"
-echo 'int main() { return 0; }' >>"$all_headers"
-if ! "$cxx" -std=c++20 -fsyntax-only -I"$include_dir" "$all_headers" 2>"$work/headers.log"; then
-  head -n 30 "$work/headers.log" >&2
-  fail "the installed headers do not compile against the installed tree alone"
-fi
-
 # pkg-config as a consumer runs it, pointed at the staged tree: the .pc says
 # prefix=/usr/local (or wherever), and the sysroot maps that into DESTDIR.
 export PKG_CONFIG_PATH=$pc_dir
@@ -96,10 +84,11 @@ export PKG_CONFIG_SYSROOT_DIR=$dest
 cflags=$(pkg-config --cflags reactor) || fail "pkg-config --cflags reactor failed"
 libs=$(pkg-config --libs reactor) || fail "pkg-config --libs reactor failed"
 static_libs=$(pkg-config --static --libs reactor) || fail "pkg-config --static --libs reactor failed"
-echo_flags=$(pkg-config --cflags --libs reactor-echo) || fail "pkg-config reactor-echo failed"
+echo_cflags=$(pkg-config --cflags reactor-echo) || fail "pkg-config --cflags reactor-echo failed"
+echo_libs=$(pkg-config --libs reactor-echo) || fail "pkg-config --libs reactor-echo failed"
 echo "pkg-config --cflags --libs reactor: $cflags $libs"
 [[ $cflags == *"-I$include_dir"* ]] || fail "reactor.pc's Cflags ($cflags) do not point at $include_dir"
-for flags in "$cflags" "$libs" "$echo_flags"; do
+for flags in "$cflags" "$libs" "$echo_cflags" "$echo_libs"; do
   [[ $flags != *"$source_root"* && $flags != *"$build_root"* ]] ||
     fail "pkg-config flags point into the source or build tree: $flags"
 done
@@ -109,13 +98,6 @@ lib_dir=${lib_dir%% *}
 [[ -f $lib_dir/libreactor.a ]] || fail "libreactor.a (static) was not installed in $lib_dir"
 ls "$lib_dir"/libreactor.so* >/dev/null 2>&1 || fail "libreactor.so was not installed in $lib_dir"
 
-# --- 3. build out of tree -------------------------------------------------------
-consumer=$work/consumer
-mkdir -p "$consumer"
-cp "$source_root/examples/echo_server.cc" "$source_root/tests/install/echo_module_consumer.cc" \
-  "$consumer/"
-cd "$consumer" || fail "cannot enter $consumer"
-
 compile() {  # compile SOURCE OBJECT FLAGS...
   local source=$1 object=$2
   shift 2
@@ -123,7 +105,7 @@ compile() {  # compile SOURCE OBJECT FLAGS...
   "$cxx" -std=c++20 -Wall -Wextra -Werror "${sanitize_flags[@]}" "$@" -MD -MF "$object.d" \
     -c "$source" -o "$object" || fail "compiling $source out of tree failed"
   local used
-  used=$(tr -s ' \\' '\n\n' <"$object.d" | grep -E '/(reactor|protocols)/[^/]+\.h$')
+  used=$(tr -s ' \134' '\n' <"$object.d" | grep -E '/(reactor|protocols)/[^/]+\.h$')
   [[ -n $used ]] || fail "$source: no reactor header in its dependency list?"
   local header
   for header in $used; do
@@ -131,6 +113,22 @@ compile() {  # compile SOURCE OBJECT FLAGS...
     [[ $header == "$dest"/* ]] || fail "$source used $header, which is not an installed file"
   done
 }
+
+# Every installed header must compile, warning-free, from the installed tree
+# alone: a public header that includes one that was not installed breaks
+# every consumer that includes it.
+(cd "$include_dir" && find reactor protocols -name '*.h' | sort) |
+  sed 's/.*/#include "&"/' >"$work/all_headers.cc"
+step "every installed header compiles against the installed tree"
+# shellcheck disable=SC2086  # pkg-config output is a list of words
+compile "$work/all_headers.cc" "$work/all_headers.o" $cflags
+
+# --- 3. build out of tree -------------------------------------------------------
+consumer=$work/consumer
+mkdir -p "$consumer"
+cp "$source_root/examples/echo_server.cc" "$source_root/tests/install/echo_module_consumer.cc" \
+  "$consumer/"
+cd "$consumer" || fail "cannot enter $consumer"
 
 step "c++ \$(pkg-config --cflags --libs reactor) echo_server.cc"
 # shellcheck disable=SC2086  # pkg-config output is a list of words
@@ -140,15 +138,16 @@ compile echo_server.cc echo_server.o $cflags
   fail "linking echo_server against the installed libreactor.so failed"
 # The static archive: what `pkg-config --static` asks for, with libreactor
 # itself named by path so the linker cannot prefer the .so next to it.
+static_libs=" $static_libs "
 # shellcheck disable=SC2086
-"$cxx" "${sanitize_flags[@]}" echo_server.o ${static_libs//-lreactor /$lib_dir/libreactor.a } \
+"$cxx" "${sanitize_flags[@]}" echo_server.o ${static_libs// -lreactor / $lib_dir/libreactor.a } \
   -o echo_server_static || fail "linking echo_server against the installed libreactor.a failed"
 
 step "c++ \$(pkg-config --cflags --libs reactor-echo) echo_module_consumer.cc"
 # shellcheck disable=SC2086
-compile echo_module_consumer.cc echo_module_consumer.o $(pkg-config --cflags reactor-echo)
+compile echo_module_consumer.cc echo_module_consumer.o $echo_cflags
 # shellcheck disable=SC2086
-"$cxx" "${sanitize_flags[@]}" echo_module_consumer.o $(pkg-config --libs reactor-echo) \
+"$cxx" "${sanitize_flags[@]}" echo_module_consumer.o $echo_libs \
   -Wl,-rpath,"$lib_dir" -o echo_module_consumer ||
   fail "linking against the installed libreactor_echo failed"
 

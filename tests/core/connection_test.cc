@@ -1,0 +1,602 @@
+// Connection, TcpServer and TcpClient behaviour over real loopback sockets.
+// The server runs on a LoopThread; the test thread plays the client with
+// plain blocking sockets, so each test controls exactly when the client
+// reads, writes, half-closes or resets.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reactor/connection.h"
+#include "reactor/tcp_client.h"
+#include "reactor/tcp_server.h"
+#include "tests/core/core_test_support.h"
+
+using namespace std::chrono_literals;
+using core_test::SteadyClock;
+using reactor::Buffer;
+using reactor::ConnectionPtr;
+using reactor::TcpServer;
+using reactor::UniqueFd;
+
+namespace {
+
+// A small receive buffer on the client makes the server hit EAGAIN early.
+constexpr int kSmallReceiveBuffer = 16 * 1024;
+
+// A TcpServer on its own loop thread. Unless a test installs its own
+// message callback, the server echoes. Fields marked "loop" are touched
+// only on the loop thread; read them through thread.call().
+class ServerFixture {
+ public:
+  explicit ServerFixture(TcpServer::Options options = {}, bool ipv6 = false) {
+    server_ = thread.call([&] {
+      auto server = std::make_unique<TcpServer>(&thread.loop(), core_test::loopback(0, ipv6),
+                                                options);
+      server->set_connection_callback([this](const ConnectionPtr& connection) {
+        if (connection->connected()) {
+          accepted.push_back(connection);
+        } else {
+          ++closed;
+        }
+      });
+      server->set_message_callback([this](const ConnectionPtr& connection, Buffer& input) {
+        received += input.readable_bytes();
+        connection->send(input);
+      });
+      server->set_write_complete_callback([this](const ConnectionPtr&) { ++write_completes; });
+      return server;
+    });
+    address = thread.call([this] { return server_->listen_address(); });
+  }
+  ~ServerFixture() {
+    thread.call([this] { server_.reset(); });
+  }
+
+  // Runs `configure` on the loop thread, then starts accepting.
+  template <typename Configure>
+  void start(Configure configure) {
+    thread.call([&] {
+      configure(*server_);
+      server_->start();
+    });
+  }
+  void start() {
+    start([](TcpServer&) {});
+  }
+
+  // Connects a client and waits until the server has its Connection. The
+  // fixture itself keeps no reference to the connection.
+  std::pair<UniqueFd, std::weak_ptr<reactor::Connection>> connect_weak(int receive_buffer = 0) {
+    size_t before = thread.call([this] { return accepted.size(); });
+    UniqueFd client = core_test::connect_client(address, receive_buffer);
+    REQUIRE(thread.wait_until([&] { return accepted.size() > before; }));
+    auto connection = thread.call([this] { return accepted.back(); });
+    return {std::move(client), std::move(connection)};
+  }
+  // The same, but the test holds the connection.
+  std::pair<UniqueFd, ConnectionPtr> connect(int receive_buffer = 0) {
+    auto [client, weak] = connect_weak(receive_buffer);
+    ConnectionPtr connection = thread.call([&weak] { return weak.lock(); });
+    REQUIRE(connection != nullptr);
+    return {std::move(client), std::move(connection)};
+  }
+
+  size_t connection_count() {
+    return thread.call([this] { return server_->connection_count(); });
+  }
+
+  core_test::LoopThread thread;
+  reactor::SocketAddress address;
+  std::vector<std::weak_ptr<reactor::Connection>> accepted;  // loop
+  size_t closed = 0;                       // loop
+  size_t received = 0;                     // loop
+  size_t write_completes = 0;              // loop
+
+ private:
+  std::unique_ptr<TcpServer> server_;  // loop
+};
+
+// A temporary file with known contents, deleted on destruction.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& contents) {
+    const char* directory = std::getenv("TMPDIR");
+    path_ = std::string(directory != nullptr && *directory ? directory : "/tmp") +
+            "/reactor-core-test-XXXXXX";
+    int fd = ::mkstemp(path_.data());
+    REQUIRE(fd >= 0);
+    size_t written = 0;
+    while (written < contents.size()) {
+      ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+      REQUIRE(n > 0);
+      written += static_cast<size_t>(n);
+    }
+    ::close(fd);
+  }
+  ~TempFile() { ::unlink(path_.c_str()); }
+
+  reactor::SharedFile open() const {
+    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    return std::make_shared<const UniqueFd>(fd);
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+TEST_CASE("send writes at once while nothing is queued and queues in order after EAGAIN") {
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect(kSmallReceiveBuffer);
+
+  size_t queued_after_small = fixture.thread.call([&] {
+    connection->send("small|");
+    return connection->queued_output_bytes();
+  });
+  CHECK(queued_after_small == 0);  // went straight to the socket
+
+  const std::string big = core_test::pattern(8 * 1024 * 1024);
+  auto [queued_after_big, queued_after_tail] = fixture.thread.call([&] {
+    connection->send(big);
+    size_t after_big = connection->queued_output_bytes();
+    connection->send(std::string_view("|tail"));
+    return std::pair(after_big, connection->queued_output_bytes());
+  });
+  // The client reads nothing yet: the kernel took part, the rest is queued.
+  CHECK(queued_after_big > 0);
+  CHECK(queued_after_big < big.size());
+  CHECK(queued_after_tail == queued_after_big + 5);
+
+  core_test::ReadResult result = core_test::read_bytes(client.get(), 6 + big.size() + 5, 20s);
+  REQUIRE(result.data.size() == 6 + big.size() + 5);
+  CHECK(result.data.substr(0, 6) == "small|");
+  CHECK(core_test::matches_pattern(std::string_view(result.data).substr(6, big.size()), 0));
+  CHECK(result.data.substr(6 + big.size()) == "|tail");
+  CHECK(fixture.thread.wait_until([&] { return connection->queued_output_bytes() == 0; }));
+  // Write-complete fires once the queue drains (not for the direct write).
+  CHECK(fixture.thread.wait_until([&] { return fixture.write_completes == 1; }));
+}
+
+TEST_CASE("send(Buffer&) consumes the buffer and keeps order with queued bytes") {
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect(kSmallReceiveBuffer);
+  const std::string big = core_test::pattern(6 * 1024 * 1024);
+  auto left_in_buffers = fixture.thread.call([&] {
+    Buffer first;
+    first.append(big);
+    connection->send(first);
+    Buffer second;
+    second.append("|end");
+    connection->send(second);
+    return first.readable_bytes() + second.readable_bytes();
+  });
+  CHECK(left_in_buffers == 0);
+  core_test::ReadResult result = core_test::read_bytes(client.get(), big.size() + 4, 20s);
+  REQUIRE(result.data.size() == big.size() + 4);
+  CHECK(core_test::matches_pattern(std::string_view(result.data).substr(0, big.size()), 0));
+  CHECK(result.data.substr(big.size()) == "|end");
+}
+
+TEST_CASE("send_file sends exact file bytes between the bytes sent before and after it") {
+  const std::string contents = core_test::pattern(3 * 1024 * 1024 + 17, 99);
+  TempFile file(contents);
+  ServerFixture fixture;
+  fixture.start();
+
+  SUBCASE("with nothing queued before the file") {
+    auto [client, connection] = fixture.connect();
+    reactor::SharedFile shared = file.open();
+    fixture.thread.call([&] {
+      connection->send("<head>");
+      connection->send_file(shared, 1000, 2 * 1024 * 1024);
+      connection->send_file(shared, 10, 100);  // same file, its own offset
+      connection->send("<tail>");
+    });
+    std::string expected =
+        "<head>" + contents.substr(1000, 2 * 1024 * 1024) + contents.substr(10, 100) + "<tail>";
+    core_test::ReadResult result = core_test::read_bytes(client.get(), expected.size(), 20s);
+    CHECK(result.data.size() == expected.size());
+    CHECK(result.data == expected);
+    // Once sent, the connection no longer holds the file.
+    CHECK(fixture.thread.wait_until([&] { return shared.use_count() == 1; }));
+  }
+
+  SUBCASE("queued behind bytes the kernel did not take yet") {
+    auto [client, connection] = fixture.connect(kSmallReceiveBuffer);
+    reactor::SharedFile shared = file.open();
+    const std::string before = core_test::pattern(5 * 1024 * 1024, 7);
+    size_t queued = fixture.thread.call([&] {
+      connection->send(before);
+      size_t queued_before_file = connection->queued_output_bytes();
+      connection->send_file(shared, 0, contents.size());
+      connection->send("<after>");
+      return queued_before_file;
+    });
+    REQUIRE(queued > 0);  // the file really went behind queued bytes
+    std::string expected = before + contents + "<after>";
+    core_test::ReadResult result = core_test::read_bytes(client.get(), expected.size(), 30s);
+    CHECK(result.data.size() == expected.size());
+    CHECK(result.data == expected);
+    CHECK(fixture.thread.wait_until([&] { return shared.use_count() == 1; }));
+  }
+}
+
+TEST_CASE("the high-water-mark callback fires when queued output crosses the mark") {
+  TcpServer::Options options;
+  options.high_water_mark = 256 * 1024;
+  ServerFixture fixture(options);
+  std::vector<size_t> crossings;  // loop
+  fixture.start([&](TcpServer& server) {
+    server.set_high_water_mark_callback(
+        [&](const ConnectionPtr&, size_t queued) { crossings.push_back(queued); });
+  });
+  auto [client, connection] = fixture.connect(kSmallReceiveBuffer);
+  const std::string piece = core_test::pattern(64 * 1024);
+  auto queue_pieces = [&](int count) {
+    fixture.thread.call([&] {
+      for (int i = 0; i < count; ++i) connection->send(piece);
+    });
+  };
+
+  queue_pieces(128);  // 8 MiB, the client reads nothing
+  auto first = fixture.thread.call([&] { return crossings; });
+  REQUIRE(first.size() == 1);  // once per crossing, not once per send
+  CHECK(first[0] >= options.high_water_mark);
+  CHECK(first[0] < options.high_water_mark + piece.size());
+
+  core_test::ReadResult drained = core_test::read_bytes(client.get(), 128 * piece.size(), 20s);
+  CHECK(drained.data.size() == 128 * piece.size());
+  REQUIRE(fixture.thread.wait_until([&] { return connection->queued_output_bytes() == 0; }));
+
+  queue_pieces(128);  // crosses again after having drained
+  CHECK(fixture.thread.call([&] { return crossings.size(); }) == 2);
+  drained = core_test::read_bytes(client.get(), 128 * piece.size(), 20s);
+  CHECK(drained.data.size() == 128 * piece.size());
+}
+
+TEST_CASE("stop_reading holds input back and start_reading delivers it (edge-triggered resume)") {
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect();
+  fixture.thread.call([&] { connection->stop_reading(); });
+  const std::string data = core_test::pattern(200 * 1024, 3);
+  REQUIRE(core_test::write_all(client.get(), data));  // fits in the socket buffers
+  std::this_thread::sleep_for(200ms);
+  CHECK(fixture.thread.call([&] { return fixture.received; }) == 0);
+  fixture.thread.call([&] { connection->start_reading(); });
+  // No new bytes arrive to raise an edge: the resume alone must do it.
+  core_test::ReadResult echoed = core_test::read_bytes(client.get(), data.size(), 10s);
+  CHECK(echoed.data == data);
+}
+
+TEST_CASE("shutdown half-closes after the queued output is flushed") {
+  ServerFixture fixture;
+  std::string received_after_shutdown;  // loop
+  fixture.start([&](TcpServer& server) {
+    server.set_message_callback([&](const ConnectionPtr&, Buffer& input) {
+      received_after_shutdown += input.retrieve_as_string(input.readable_bytes());
+    });
+  });
+  auto [client, connection] = fixture.connect(kSmallReceiveBuffer);
+  const std::string data = core_test::pattern(4 * 1024 * 1024, 11);
+  size_t queued = fixture.thread.call([&] {
+    connection->send(data);
+    connection->shutdown();
+    connection->send("dropped: sent after shutdown");
+    return connection->queued_output_bytes();
+  });
+  REQUIRE(queued > 0);  // the FIN has to wait for these bytes
+
+  core_test::ReadResult result = core_test::read_until_eof(client.get(), 20s);
+  CHECK(result.eof);
+  CHECK(result.data.size() == data.size());
+  CHECK(result.data == data);
+
+  // Half-closed: the server still reads what the client sends.
+  REQUIRE(core_test::write_all(client.get(), "still listening?"));
+  CHECK(fixture.thread.wait_until([&] { return received_after_shutdown == "still listening?"; }));
+  CHECK(fixture.thread.call([&] { return connection->connected(); }));
+
+  // The client's FIN completes the close.
+  ::shutdown(client.get(), SHUT_WR);
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
+  CHECK(fixture.connection_count() == 0);
+}
+
+TEST_CASE("close_after_flush delivers everything queued, then closes") {
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect(kSmallReceiveBuffer);
+  const std::string data = core_test::pattern(3 * 1024 * 1024, 13);
+  fixture.thread.call([&] {
+    connection->send(data);
+    connection->close_after_flush();
+  });
+  core_test::ReadResult result = core_test::read_until_eof(client.get(), 20s);
+  CHECK(result.eof);
+  CHECK(result.data == data);
+  ::close(client.release());  // our FIN ends the server's lingering close
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
+}
+
+TEST_CASE("a peer that half-closes gets its answer when a peer-shutdown callback is set") {
+  ServerFixture fixture;
+  std::string request;  // loop
+  fixture.start([&](TcpServer& server) {
+    server.set_message_callback([&](const ConnectionPtr&, Buffer& input) {
+      request += input.retrieve_as_string(input.readable_bytes());
+    });
+    server.set_connection_callback([&](const ConnectionPtr& connection) {
+      if (connection->connected()) {
+        fixture.accepted.push_back(connection);
+        connection->set_peer_shutdown_callback([&](const ConnectionPtr& peer) {
+          peer->send("answer to " + request);
+          peer->shutdown();
+        });
+      } else {
+        ++fixture.closed;
+      }
+    });
+  });
+  UniqueFd client = core_test::connect_client(fixture.address);
+  REQUIRE(core_test::write_all(client.get(), "question"));
+  ::shutdown(client.get(), SHUT_WR);
+  core_test::ReadResult result = core_test::read_until_eof(client.get(), 10s);
+  CHECK(result.eof);
+  CHECK(result.data == "answer to question");
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
+}
+
+TEST_CASE("a peer reset while output is queued ends the connection cleanly") {
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect(kSmallReceiveBuffer);
+  size_t queued = fixture.thread.call([&] {
+    connection->send(core_test::pattern(8 * 1024 * 1024));
+    return connection->queued_output_bytes();
+  });
+  REQUIRE(queued > 0);  // mid-write: the server waits for EPOLLOUT
+  core_test::reset_connection(client);
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
+  CHECK(fixture.connection_count() == 0);
+  CHECK(fixture.thread.call([&] { return connection->queued_output_bytes(); }) == 0);
+
+  // Still alive (no SIGPIPE) and serving.
+  auto [second, second_connection] = fixture.connect();
+  REQUIRE(core_test::write_all(second.get(), "still here"));
+  CHECK(core_test::read_bytes(second.get(), 10).data == "still here");
+}
+
+TEST_CASE("send() straight into a socket the peer has just reset ends the connection") {
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect();
+  // On the loop thread, so the loop cannot see the RST before send() does:
+  // the write itself fails with ECONNRESET/EPIPE.
+  bool disconnected = fixture.thread.call([&] {
+    core_test::reset_connection(client);
+    connection->send(core_test::pattern(1024 * 1024));
+    connection->send("more");
+    return connection->disconnected();
+  });
+  CHECK(disconnected);
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
+  CHECK(fixture.connection_count() == 0);
+}
+
+TEST_CASE("the idle timeout closes an idle connection but not a busy one") {
+  TcpServer::Options options;
+  options.idle_timeout = 400ms;
+  ServerFixture fixture(options);
+  fixture.start();
+  auto connected_at = SteadyClock::now();
+  // Nobody but the server holds these connections, as in a real server.
+  auto [idle, idle_connection] = fixture.connect_weak();
+  auto [busy, busy_connection] = fixture.connect_weak();
+  auto is_open = [&](const std::weak_ptr<reactor::Connection>& weak) {
+    return fixture.thread.call([&] {
+      ConnectionPtr connection = weak.lock();
+      return connection != nullptr && connection->connected();
+    });
+  };
+
+  // The busy client talks every 100 ms for 1.2 s: three idle periods.
+  for (int i = 0; i < 12; ++i) {
+    std::string ping = "ping " + std::to_string(i);
+    REQUIRE(core_test::write_all(busy.get(), ping));
+    core_test::ReadResult echoed = core_test::read_bytes(busy.get(), ping.size(), 2s);
+    REQUIRE(echoed.data == ping);
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(is_open(busy_connection));
+  CHECK_FALSE(is_open(idle_connection));
+  core_test::ReadResult idle_result = core_test::read_until_eof(idle.get(), 2s);
+  CHECK(idle_result.eof);
+
+  // Once quiet, the busy one times out as well, and not before its time.
+  auto quiet_since = SteadyClock::now();
+  core_test::ReadResult busy_result = core_test::read_until_eof(busy.get(), 5s);
+  CHECK(busy_result.eof);
+  CHECK(SteadyClock::now() - quiet_since >= 300ms);
+  CHECK(SteadyClock::now() - connected_at >= 400ms);
+  CHECK(fixture.connection_count() == 0);
+}
+
+TEST_CASE("close() ends the TCP connection even while a ConnectionPtr is still held") {
+  // Holding a ConnectionPtr across an asynchronous step is allowed (see
+  // connection.h); close() is documented as "closes now". The peer must
+  // learn of it then, not whenever the last reference happens to go.
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect();
+  fixture.thread.call([&] { connection->close(); });
+  core_test::ReadResult result = core_test::read_until_eof(client.get(), 2s);
+  CHECK_MESSAGE(result.eof, "peer saw no FIN within 2 s of close() while a reference was held");
+  CHECK(fixture.thread.call([&] { return connection->disconnected(); }));
+}
+
+TEST_CASE("an idle timeout ends the TCP connection even while a ConnectionPtr is held") {
+  TcpServer::Options options;
+  options.idle_timeout = 200ms;
+  ServerFixture fixture(options);
+  fixture.start();
+  auto [client, connection] = fixture.connect();
+  core_test::ReadResult result = core_test::read_until_eof(client.get(), 3s);
+  CHECK(fixture.thread.call([&] { return connection->disconnected(); }));
+  CHECK_MESSAGE(result.eof, "idle connection closed on the server, but the peer saw no FIN");
+}
+
+TEST_CASE("TcpClient reports ECONNREFUSED through the error callback") {
+  // Bound but not listening: connecting to it is refused, and no other
+  // process can take the port meanwhile.
+  UniqueFd placeholder(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  reactor::SocketAddress any_port = core_test::loopback();
+  REQUIRE(::bind(placeholder.get(), any_port.get(), any_port.length()) == 0);
+  sockaddr_in bound{};
+  socklen_t length = sizeof bound;
+  ::getsockname(placeholder.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+  reactor::SocketAddress refused =
+      reactor::SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), length);
+
+  core_test::LoopThread thread;
+  std::unique_ptr<reactor::TcpClient> client;
+  int error = 0;           // loop
+  int errors = 0;          // loop
+  bool connected = false;  // loop
+  thread.call([&] {
+    client = std::make_unique<reactor::TcpClient>(&thread.loop(), refused);
+    client->set_error_callback([&](int code) {
+      error = code;
+      ++errors;
+    });
+    client->set_connection_callback([&](const ConnectionPtr&) { connected = true; });
+    client->connect();
+  });
+  CHECK(thread.wait_until([&] { return errors > 0; }));
+  std::this_thread::sleep_for(50ms);
+  thread.call([&] {
+    CHECK(errors == 1);
+    CHECK(error == ECONNREFUSED);
+    CHECK_FALSE(connected);
+    CHECK(client->connection() == nullptr);
+    client.reset();
+  });
+}
+
+TEST_CASE("TcpClient connects, exchanges data and disconnects") {
+  ServerFixture fixture;
+  fixture.start();
+  std::unique_ptr<reactor::TcpClient> client;
+  std::string echoed;  // loop
+  int up = 0;          // loop
+  int down = 0;        // loop
+  fixture.thread.call([&] {
+    client = std::make_unique<reactor::TcpClient>(&fixture.thread.loop(), fixture.address);
+    client->set_connection_callback([&](const ConnectionPtr& connection) {
+      if (connection->connected()) {
+        ++up;
+        connection->send("round trip");
+      } else {
+        ++down;
+      }
+    });
+    client->set_message_callback([&](const ConnectionPtr&, Buffer& input) {
+      echoed += input.retrieve_as_string(input.readable_bytes());
+    });
+    client->connect();
+  });
+  CHECK(fixture.thread.wait_until([&] { return echoed == "round trip"; }));
+  fixture.thread.call([&] { client->disconnect(); });
+  CHECK(fixture.thread.wait_until([&] { return down == 1 && fixture.closed == 1; }));
+  fixture.thread.call([&] {
+    CHECK(up == 1);
+    CHECK(client->connection() == nullptr);
+    client.reset();
+  });
+}
+
+TEST_CASE("IPv6 loopback: server, raw client and TcpClient") {
+  ServerFixture fixture({}, /*ipv6=*/true);
+  fixture.start();
+  CHECK(fixture.address.family() == AF_INET6);
+  CHECK(fixture.address.ip() == "::1");
+  CHECK(fixture.address.to_string() == "[::1]:" + std::to_string(fixture.address.port()));
+
+  auto [client, connection] = fixture.connect();
+  auto peer = fixture.thread.call([&] { return connection->peer_address(); });
+  CHECK(peer.family() == AF_INET6);
+  CHECK(peer.ip() == "::1");
+  REQUIRE(core_test::write_all(client.get(), "over v6"));
+  CHECK(core_test::read_bytes(client.get(), 7).data == "over v6");
+
+  std::unique_ptr<reactor::TcpClient> tcp_client;
+  std::string echoed;  // loop
+  fixture.thread.call([&] {
+    tcp_client = std::make_unique<reactor::TcpClient>(&fixture.thread.loop(), fixture.address);
+    tcp_client->set_connection_callback([](const ConnectionPtr& c) {
+      if (c->connected()) c->send("client v6");
+    });
+    tcp_client->set_message_callback([&](const ConnectionPtr&, Buffer& input) {
+      echoed += input.retrieve_as_string(input.readable_bytes());
+    });
+    tcp_client->connect();
+  });
+  CHECK(fixture.thread.wait_until([&] { return echoed == "client v6"; }));
+  fixture.thread.call([&] { tcp_client.reset(); });
+}
+
+TEST_CASE("max_connections pauses accepting and resumes after a close") {
+  TcpServer::Options options;
+  options.max_connections = 2;
+  ServerFixture fixture(options);
+  fixture.start();
+  auto [first, first_connection] = fixture.connect();
+  auto [second, second_connection] = fixture.connect();
+  // The kernel completes the handshake; the server must leave it queued.
+  UniqueFd third = core_test::connect_client(fixture.address);
+  REQUIRE(core_test::write_all(third.get(), "third"));
+  std::this_thread::sleep_for(300ms);
+  CHECK(fixture.connection_count() == 2);
+  CHECK(core_test::read_bytes(third.get(), 5, 300ms).data.empty());
+
+  // Those admitted are served.
+  REQUIRE(core_test::write_all(second.get(), "second"));
+  CHECK(core_test::read_bytes(second.get(), 6).data == "second");
+
+  first.reset();  // a slot frees up
+  core_test::ReadResult echoed = core_test::read_bytes(third.get(), 5, 5s);
+  CHECK(echoed.data == "third");
+  CHECK(fixture.connection_count() == 2);
+  CHECK(fixture.thread.call([&] { return fixture.closed; }) == 1);
+}
+
+TEST_CASE("connection accessors describe both ends") {
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect();
+  sockaddr_in client_address{};
+  socklen_t length = sizeof client_address;
+  ::getsockname(client.get(), reinterpret_cast<sockaddr*>(&client_address), &length);
+  fixture.thread.call([&] {
+    CHECK(connection->connected());
+    CHECK(connection->local_address().to_string() == fixture.address.to_string());
+    CHECK(connection->peer_address().port() == ntohs(client_address.sin_port));
+    CHECK(connection->peer_address().ip() == "127.0.0.1");
+    CHECK(connection->fd() >= 0);
+    CHECK(connection->loop() == &fixture.thread.loop());
+    connection->context() = std::string("session state");
+    CHECK(std::any_cast<std::string>(connection->context()) == "session state");
+  });
+}

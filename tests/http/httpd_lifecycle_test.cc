@@ -1,0 +1,277 @@
+// Integration tests: the command line, signals, timeouts, backpressure and
+// the connection limit of the real reactor-httpd.
+#include <doctest/doctest.h>
+
+#include <sys/socket.h>
+
+#include <csignal>
+#include <algorithm>
+#include <string>
+#include <thread>
+
+#include "httpd_fixture.h"
+#include "site_builder.h"
+
+using namespace http_test;
+using test_support::ChildProcess;
+using test_support::ClientSocket;
+
+namespace {
+
+// Runs reactor-httpd with `args` expecting it to exit by itself.
+struct Finished {
+  int status = -1;
+  std::string output;
+};
+
+Finished run_to_exit(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {test_support::program_from_env("REACTOR_HTTPD")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess child(argv);
+  Finished finished;
+  finished.status = child.wait_exit(std::chrono::seconds(10));
+  finished.output = child.output();
+  return finished;
+}
+
+size_t count_lines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("cli: --help explains every option and exits 0") {
+  const Finished help = run_to_exit({"--help"});
+  CHECK(help.status == 0);
+  for (const char* option : {"PORT", "DIR", "--bind", "--access-log", "--log-level", "--no-listing",
+                             "--idle-timeout", "--header-timeout", "--max-connections"}) {
+    CAPTURE(option);
+    CHECK(help.output.find(option) != std::string::npos);
+  }
+}
+
+TEST_CASE("cli: bad arguments are one line and exit code 2") {
+  TestSite site;
+  const std::vector<std::vector<std::string>> bad = {
+      {"99999", site.root()},
+      {"-1", site.root()},
+      {"eighty", site.root()},
+      {"0", site.tree / "missing-dir"},
+      {"0", site.tree / "site/small.txt"},
+      {"0"},
+      {},
+      {"0", site.root(), "--bind", "localhost"},
+      {"0", site.root(), "--log-level", "loud"},
+      {"0", site.root(), "--idle-timeout", "-1"},
+      {"0", site.root(), "--no-such-option"},
+      {"0", site.root(), "--access-log", site.tree / "no/such/dir/log"},
+  };
+  for (const auto& args : bad) {
+    std::string joined;
+    for (const auto& arg : args) joined += arg + " ";
+    CAPTURE(joined);
+    const Finished finished = run_to_exit(args);
+    CHECK(finished.status == 2);
+    CHECK(count_lines(finished.output) == 1);
+    CHECK(finished.output.starts_with("reactor-httpd: "));
+  }
+}
+
+TEST_CASE("cli: a port in use is a one-line error too") {
+  TestSite site;
+  Httpd first(site.root());
+  const Finished second =
+      run_to_exit({std::to_string(first.port()), site.root(), "--bind", "127.0.0.1"});
+  CHECK(second.status == 2);
+  CHECK(count_lines(second.output) == 1);
+}
+
+TEST_CASE("cli: --no-listing answers 403 for directories without index") {
+  TestSite site;
+  Httpd server(site.root(), {"--no-listing"});
+  CHECK(exchange(server.port(), get_request("/dir/")).status == 403);
+  CHECK(exchange(server.port(), get_request("/withindex/")).status == 200);
+  CHECK(exchange(server.port(), get_request("/dir/nested.txt")).status == 200);
+}
+
+TEST_CASE("signals: SIGTERM and SIGINT exit 0 when idle") {
+  TestSite site;
+  for (int signo : {SIGTERM, SIGINT}) {
+    Httpd server(site.root());
+    CHECK(exchange(server.port(), get_request("/small.txt")).status == 200);
+    server.process().send_signal(signo);
+    CHECK(server.process().wait_exit() == 0);
+  }
+}
+
+TEST_CASE("signals: graceful shutdown finishes the response in flight, refuses new clients") {
+  TestSite site;
+  Httpd server(site.root());
+  ClientSocket downloader(server.port());
+  downloader.set_receive_buffer(64 * 1024);
+  REQUIRE(downloader.send_all(get_request("/large.bin")));
+  std::string received = downloader.receive_some();
+  REQUIRE(received.starts_with("HTTP/1.1 200 OK"));
+  // An idle keep-alive client, which the shutdown should simply close.
+  ClientSocket idle(server.port());
+  REQUIRE(idle.send_all(get_request("/small.txt")));
+  std::string leftover;
+  CHECK(read_response(idle, leftover).status == 200);
+
+  server.process().send_signal(SIGTERM);
+  CHECK(server.process().wait_for_output("shutting down"));
+  CHECK(idle.closed_by_peer());
+  // New connections are no longer accepted.
+  bool refused = false;
+  try {
+    ClientSocket late(server.port());
+    late.send_all(get_request("/small.txt"));
+    refused = late.receive_some(std::chrono::seconds(2)).empty();
+  } catch (const std::exception&) {
+    refused = true;
+  }
+  CHECK(refused);
+  // The download completes, then the server exits 0.
+  const size_t head_end = received.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  std::string body = received.substr(head_end + 4);
+  body += downloader.receive_until_close();
+  CHECK(body.size() == site.large.size());
+  CHECK(body == site.large);
+  CHECK(server.process().wait_exit() == 0);
+}
+
+TEST_CASE("signals: the shutdown deadline bounds a client that never reads") {
+  TestSite site;
+  Httpd server(site.root(), {"--shutdown-timeout", "1"});
+  ClientSocket stuck(server.port());
+  stuck.set_receive_buffer(4096);
+  REQUIRE(stuck.send_all(get_request("/large.bin")));
+  CHECK_FALSE(stuck.receive_some().empty());
+  server.process().send_signal(SIGTERM);
+  CHECK(server.process().wait_exit(std::chrono::seconds(8)) == 0);
+}
+
+TEST_CASE("timeouts: a slowloris client gets 408 and is closed") {
+  TestSite site;
+  Httpd server(site.root(), {"--header-timeout", "1", "--idle-timeout", "30"});
+  ClientSocket slow(server.port());
+  REQUIRE(slow.send_all("GET /small.txt HTTP/1.1\r\n"));
+  std::string received;
+  // Keep dribbling header bytes (the idle timeout never fires) for at most
+  // ~6 s; the header timeout must cut it off after ~1 s.
+  for (int i = 0; i < 30 && received.empty(); ++i) {
+    if (!slow.send_all("X")) break;
+    received = slow.receive_some(std::chrono::milliseconds(200));
+  }
+  CHECK(received.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+  CHECK(slow.closed_by_peer());
+  // Others are unaffected.
+  CHECK(exchange(server.port(), get_request("/small.txt")).status == 200);
+}
+
+TEST_CASE("timeouts: an idle keep-alive connection is closed after --idle-timeout") {
+  TestSite site;
+  Httpd server(site.root(), {"--idle-timeout", "1"});
+  ClientSocket client(server.port());
+  REQUIRE(client.send_all(get_request("/small.txt")));
+  std::string leftover;
+  CHECK(read_response(client, leftover).status == 200);
+  CHECK(client.closed_by_peer(std::chrono::seconds(5)));
+}
+
+TEST_CASE("timeouts: a client that stops reading a response is eventually closed") {
+  TestSite site;
+  Httpd server(site.root(), {"--idle-timeout", "1"});
+  ClientSocket reader(server.port());
+  reader.set_receive_buffer(4096);
+  REQUIRE(reader.send_all(get_request("/large.bin")));
+  // Read nothing for 3 s: the server's output makes no progress and the
+  // idle timeout closes the connection.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const std::string got = reader.receive_until_close(std::chrono::seconds(5));
+  CHECK(got.size() < site.large.size());
+  CHECK(exchange(server.port(), get_request("/small.txt")).status == 200);
+}
+
+TEST_CASE("backpressure: pipelining without reading cannot grow the server's memory") {
+  TestSite site;
+  // 16 KiB body: inline, so every queued response would cost memory.
+  site.tree.write_file("site/sixteen.bin", std::string(16 * 1024, 's'));
+  Httpd server(site.root());
+  const long baseline = server.process().memory_kib();
+
+  constexpr int kRequests = 4000;  // 64 MiB of responses if all were queued
+  const std::string request = get_request("/sixteen.bin");
+  ClientSocket client(server.port());
+  client.set_receive_buffer(16 * 1024);
+  std::thread sender([&] {
+    std::string all;
+    for (int i = 0; i < kRequests; ++i) all += request;
+    client.send_all(all);  // blocks once the server stops reading
+  });
+  // Give the server time to fill every buffer it is allowed to.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  const long stalled = server.process().memory_kib();
+  CHECK(stalled - baseline < 24 * 1024);
+
+  // Now read everything: all responses arrive, in order, complete.
+  std::string leftover;
+  int ok = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const HttpResponse response = read_response(client, leftover);
+    if (!response.complete) break;
+    if (response.status == 200 && response.body.size() == 16 * 1024) ++ok;
+  }
+  sender.join();
+  CHECK(ok == kRequests);
+}
+
+TEST_CASE("limits: clients beyond --max-connections get 503") {
+  TestSite site;
+  Httpd server(site.root(), {"--max-connections", "2"});
+  ClientSocket first(server.port());
+  ClientSocket second(server.port());
+  REQUIRE(first.send_all(get_request("/small.txt")));
+  REQUIRE(second.send_all(get_request("/small.txt")));
+  std::string left_first, left_second;
+  CHECK(read_response(first, left_first).status == 200);
+  CHECK(read_response(second, left_second).status == 200);
+
+  ClientSocket third(server.port());
+  third.send_all(get_request("/small.txt"));
+  std::string leftover;
+  const HttpResponse refused = read_response(third, leftover);
+  CHECK(refused.status == 503);
+  CHECK(refused.field("retry-after") == "1");
+  CHECK(third.closed_by_peer());
+
+  // Once a slot frees up, new clients are served again.
+  first.reset();
+  bool served = false;
+  for (int attempt = 0; attempt < 50 && !served; ++attempt) {
+    served = exchange(server.port(), get_request("/small.txt")).status == 200;
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(served);
+}
+
+TEST_CASE("load: many concurrent keep-alive clients all get correct answers") {
+  TestSite site;
+  Httpd server(site.root());
+  constexpr int kClients = 200;
+  constexpr int kRounds = 5;
+  std::vector<ClientSocket> clients;
+  clients.reserve(kClients);
+  for (int i = 0; i < kClients; ++i) clients.emplace_back(server.port());
+  int ok = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (auto& client : clients) REQUIRE(client.send_all(get_request("/small.txt")));
+    for (auto& client : clients) {
+      std::string leftover;
+      const HttpResponse response = read_response(client, leftover);
+      if (response.status == 200 && response.body == site.small) ++ok;
+    }
+  }
+  CHECK(ok == kClients * kRounds);
+}
