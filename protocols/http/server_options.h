@@ -31,7 +31,7 @@ struct ServerOptions {
   // A client that pipelines requests without reading the answers: once
   // this much output is queued for it, its requests are not read further
   // until the output has drained. Bounds memory per connection.
-  size_t pipeline_output_limit = 256 * 1024 * 1024;
+  size_t pipeline_output_limit = 256 * 1024;
   // A request body up to this size is read and thrown away so the
   // connection can carry the next request; a larger one (or a chunked
   // one) is answered and the connection closed instead.

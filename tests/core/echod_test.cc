@@ -329,30 +329,29 @@ TEST_CASE("a client that resets mid-write does not disturb the server") {
 }
 
 TEST_CASE("SIGINT and SIGTERM shut reactor-echod down with exit code 0") {
-  int signal_number = 0;
-  SUBCASE("SIGINT") { signal_number = SIGINT; }
-  SUBCASE("SIGTERM") { signal_number = SIGTERM; }
-  bool with_client = false;
-  SUBCASE("idle") { with_client = false; }
-  SUBCASE("with a connected client") { with_client = true; }
-
-  auto echod = start_echod();
-  reactor::SocketAddress server = echod_address(*echod);
-  UniqueFd client;
-  if (with_client) {
-    client = core_test::connect_client(server);
-    core_test::ReadResult echoed = echo_exchange(client.get(), "before the signal", false);
-    REQUIRE(echoed.data == "before the signal");
+  for (int signal_number : {SIGINT, SIGTERM}) {
+    for (bool with_client : {false, true}) {
+      CAPTURE(signal_number);
+      CAPTURE(with_client);
+      auto echod = start_echod();
+      reactor::SocketAddress server = echod_address(*echod);
+      UniqueFd client;
+      if (with_client) {
+        client = core_test::connect_client(server);
+        core_test::ReadResult echoed = echo_exchange(client.get(), "before the signal", false);
+        REQUIRE(echoed.data == "before the signal");
+      }
+      echod->send_signal(signal_number);
+      if (with_client) {
+        // The server says goodbye with a FIN; we answer with ours.
+        core_test::ReadResult result = core_test::read_until_eof(client.get(), 10s);
+        CHECK(result.eof);
+        client.reset();
+      }
+      int status = echod->wait_exit(15s);
+      CHECK_MESSAGE(status == 0, "output:\n" << echod->output());
+    }
   }
-  echod->send_signal(signal_number);
-  if (with_client) {
-    // The server says goodbye with a FIN; we answer with ours.
-    core_test::ReadResult result = core_test::read_until_eof(client.get(), 10s);
-    CHECK(result.eof);
-    client.reset();
-  }
-  int status = echod->wait_exit(15s);
-  CHECK_MESSAGE(status == 0, "output:\n" << echod->output());
 }
 
 TEST_CASE("out of descriptors (EMFILE): no spinning, and service resumes") {

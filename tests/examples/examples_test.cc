@@ -8,10 +8,14 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include "tests/support/net.h"
@@ -74,7 +78,7 @@ class TemporaryDirectory {
 };
 
 // One HTTP/1.1 exchange on a fresh connection; the server closes after it.
-std::string http_get(int port, const std::string& target, const std::string& method = "GET") {
+std::string http_exchange(int port, const std::string& target, const std::string& method = "GET") {
   ClientSocket client(port);
   REQUIRE(client.send_all(method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   return client.receive_until_close(5s);
@@ -85,6 +89,22 @@ std::string body_of(const std::string& response) {
   return end_of_head == std::string::npos ? std::string() : response.substr(end_of_head + 4);
 }
 
+// True if /proc/net/tcp lists a socket on local port `port` in TIME_WAIT.
+bool time_wait_on_port(int port) {
+  std::ifstream table("/proc/net/tcp");
+  std::string line;
+  std::getline(table, line);  // column titles
+  char wanted[8];
+  std::snprintf(wanted, sizeof wanted, ":%04X", port);
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state;
+    fields >> slot >> local >> remote >> state;
+    if (local.ends_with(wanted) && state == "06") return true;
+  }
+  return false;
+}
+
 void stop_cleanly(ChildProcess& server) {
   server.send_signal(SIGTERM);
   CHECK_MESSAGE(server.wait_exit(5s) == 0, "output:\n" << server.output());
@@ -92,7 +112,7 @@ void stop_cleanly(ChildProcess& server) {
 
 }  // namespace
 
-TEST_CASE("echo_server example echoes, pauses a peer that does not read, and exits on SIGTERM") {
+TEST_CASE("echo_server example echoes 32 MiB written before any is read back, exits on SIGTERM") {
   ChildProcess server({program_from_env("REACTOR_EXAMPLE_ECHO_SERVER"), "0"});
   int port = server.wait_for_port();
 
@@ -100,10 +120,10 @@ TEST_CASE("echo_server example echoes, pauses a peer that does not read, and exi
   REQUIRE(client.send_all("hello\n"));
   CHECK(client.receive_exactly(6, 5s) == "hello\n");
 
-  // 8 MiB sent before anything is read back: far more than the 1 MiB
-  // high-water mark plus the socket buffers, so the server must pause
-  // reading and resume once we drain, losing nothing.
-  std::string payload(8 * 1024 * 1024, '\0');
+  // 32 MiB sent before anything is read back: far more than the 1 MiB
+  // high-water mark plus every socket buffer on the way, so the server has
+  // to pause reading from us and resume once we drain, losing nothing.
+  std::string payload(32 * 1024 * 1024, '\0');
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 23);
   bool sent = false;
   std::thread sender([&] { sent = client.send_all(payload); });
@@ -115,6 +135,31 @@ TEST_CASE("echo_server example echoes, pauses a peer that does not read, and exi
   CHECK(echoed == payload);
 
   stop_cleanly(server);
+}
+
+TEST_CASE("echo_server example rebinds its port at once while old connections sit in TIME_WAIT") {
+  int port = 0;
+  {
+    ChildProcess first({program_from_env("REACTOR_EXAMPLE_ECHO_SERVER"), "0"});
+    port = first.wait_for_port();
+    ClientSocket client(port);
+    REQUIRE(client.send_all("x"));
+    REQUIRE(client.receive_exactly(1, 5s) == "x");
+    // The server closes first (it exits), so its side of the connection is
+    // the one that waits out TIME_WAIT, holding the port.
+    stop_cleanly(first);
+    CHECK(client.closed_by_peer(5s));
+  }
+  REQUIRE_MESSAGE(time_wait_on_port(port), "no TIME_WAIT socket on the port; nothing to prove");
+
+  // Without SO_REUSEADDR (Acceptor's constructor) this bind would fail with
+  // EADDRINUSE for up to a minute.
+  ChildProcess second({program_from_env("REACTOR_EXAMPLE_ECHO_SERVER"), std::to_string(port)});
+  CHECK(second.wait_for_port() == port);
+  ClientSocket client(port);
+  REQUIRE(client.send_all("again\n"));
+  CHECK(client.receive_exactly(6, 5s) == "again\n");
+  stop_cleanly(second);
 }
 
 TEST_CASE("client example sends a line, prints the echo and exits 0 when the server closes") {
@@ -231,26 +276,29 @@ TEST_CASE("http_embed example serves files through the static handler next to it
   ChildProcess server({program_from_env("REACTOR_EXAMPLE_HTTP_EMBED"), "0", site.path().string()});
   int port = server.wait_for_port();
 
-  std::string file = http_get(port, "/hello.txt");
+  std::string file = http_exchange(port, "/hello.txt");
   CHECK(file.starts_with("HTTP/1.1 200 OK\r\n"));
   CHECK(file.find("Connection: close\r\n") != std::string::npos);
   CHECK(file.find("Content-Type: text/plain") != std::string::npos);
   CHECK(body_of(file) == "hello from a file\n");
 
-  std::string index = http_get(port, "/docs/");
+  std::string index = http_exchange(port, "/docs/");
   CHECK(index.starts_with("HTTP/1.1 200 OK\r\n"));
   CHECK(body_of(index) == "<h1>docs</h1>\n");
 
-  CHECK(http_get(port, "/missing.txt").starts_with("HTTP/1.1 404 "));
-  CHECK(http_get(port, "/../etc/passwd").find("root:") == std::string::npos);
-  CHECK(http_get(port, "/hello.txt", "DELETE").starts_with("HTTP/1.1 405 "));
+  CHECK(http_exchange(port, "/missing.txt").starts_with("HTTP/1.1 404 "));
+  CHECK(http_exchange(port, "/../etc/passwd").find("root:") == std::string::npos);
+  CHECK(http_exchange(port, "/hello.txt", "DELETE").starts_with("HTTP/1.1 405 "));
 
-  std::string status = http_get(port, "/api/status");
+  std::string status = http_exchange(port, "/api/status");
   CHECK(status.starts_with("HTTP/1.1 200 OK\r\n"));
   CHECK(status.find("Content-Type: application/json\r\n") != std::string::npos);
-  CHECK(body_of(status) == "{\"requests\": 6, \"connections\": 1}\n");
+  // Six requests with a complete head so far, this one included.
+  std::string document = body_of(status);
+  CHECK(document.starts_with("{\"requests\": 6, \"connections\": "));
+  CHECK(document.ends_with("}\n"));
 
-  std::string head = http_get(port, "/api/status", "HEAD");
+  std::string head = http_exchange(port, "/api/status", "HEAD");
   CHECK(head.starts_with("HTTP/1.1 200 OK\r\n"));
   CHECK(body_of(head).empty());
 
