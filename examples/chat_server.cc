@@ -97,8 +97,17 @@ int main(int argc, char** argv) {
           connection->close();
         });
 
-    loop.on_signal(SIGINT, [&loop] { loop.stop(); });
-    loop.on_signal(SIGTERM, [&loop] { loop.stop(); });
+    // Close the clients here, while the server and the loop are in full
+    // working order: each close runs the connection callback above, which
+    // still talks to the other clients. (Left to the server's destructor,
+    // those callbacks would run while the server is being torn down.)
+    auto shut_down = [&] {
+      server.for_each_connection(
+          [](const reactor::ConnectionPtr& connection) { connection->close(); });
+      loop.stop();
+    };
+    loop.on_signal(SIGINT, shut_down);
+    loop.on_signal(SIGTERM, shut_down);
 
     server.start();
     std::printf("listening on %s\n", server.listen_address().to_string().c_str());

@@ -32,8 +32,8 @@ int main() {
 
   loop.run_after(50ms, [] { std::printf("run_after: 50 ms have passed\n"); });
 
-  // Ids are never reused, so cancelling an id that has already fired or
-  // been cancelled is harmless.
+  // cancel() forgets a pending timer. Ids are never reused, so cancelling
+  // one that has already fired, or cancelling twice, is harmless too.
   reactor::TimerId never = loop.run_after(200ms, [] { std::printf("this line never prints\n"); });
   loop.cancel(never);
 

@@ -51,7 +51,9 @@ AccessLog::AccessLog(const std::string& path) {
   buffer_.reserve(kFlushThreshold + 4096);
 }
 
-AccessLog::~AccessLog() { flush(); }
+AccessLog::~AccessLog() {
+  flush();
+}
 
 void AccessLog::append(const Entry& entry) {
   buffer_ += entry.client;

@@ -29,7 +29,8 @@ RangeSet parse_range(std::string_view header, uint64_t file_size) {
   RangeSet full;  // the kFullFile answer
   header = trim_ows(header);
   const size_t equals = header.find('=');
-  if (equals == std::string_view::npos || !equals_lower(trim_ows(header.substr(0, equals)), "bytes")) {
+  if (equals == std::string_view::npos ||
+      !equals_lower(trim_ows(header.substr(0, equals)), "bytes")) {
     return full;
   }
   std::string_view specs = header.substr(equals + 1);

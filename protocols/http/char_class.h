@@ -26,7 +26,8 @@ constexpr std::array<uint8_t, 256> make_char_classes() {
     const bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
     const bool digit = c >= '0' && c <= '9';
     bool token = alpha || digit;
-    for (char special : {'!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~'}) {
+    for (char special :
+         {'!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~'}) {
       if (c == special) token = true;
     }
     if (token) bits |= kTokenBit;
@@ -43,18 +44,24 @@ inline constexpr std::array<uint8_t, 256> kCharClasses = make_char_classes();
 
 }  // namespace detail
 
-constexpr bool is_token_char(unsigned char c) { return detail::kCharClasses[c] & detail::kTokenBit; }
+constexpr bool is_token_char(unsigned char c) {
+  return detail::kCharClasses[c] & detail::kTokenBit;
+}
 constexpr bool is_target_char(unsigned char c) {
   return detail::kCharClasses[c] & detail::kTargetBit;
 }
 constexpr bool is_field_value_char(unsigned char c) {
   return detail::kCharClasses[c] & detail::kFieldValueBit;
 }
-constexpr bool is_hex_digit(unsigned char c) { return detail::kCharClasses[c] & detail::kHexBit; }
+constexpr bool is_hex_digit(unsigned char c) {
+  return detail::kCharClasses[c] & detail::kHexBit;
+}
 constexpr bool is_unreserved_char(unsigned char c) {
   return detail::kCharClasses[c] & detail::kUnreservedBit;
 }
-constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
 
 constexpr int hex_value(unsigned char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -75,8 +75,8 @@ bool read_entries(const DocumentRoot& root, const std::string& relative,
       info = linked.info;
     }
     if (!S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) continue;
-    entries.push_back(Entry{std::string(name), S_ISDIR(info.st_mode), info.st_size,
-                            info.st_mtim.tv_sec});
+    entries.push_back(
+        Entry{std::string(name), S_ISDIR(info.st_mode), info.st_size, info.st_mtim.tv_sec});
   }
   return true;
 }

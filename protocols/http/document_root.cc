@@ -47,16 +47,14 @@ DocumentRoot::DocumentRoot(const std::string& directory)
 }
 
 DocumentRoot::DocumentRoot(const std::string& directory, Strategy strategy)
-    : root_(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)),
-      strategy_(strategy) {
+    : root_(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)), strategy_(strategy) {
   if (!root_) throw std::system_error(errno, std::generic_category(), directory);
   real_path_ = canonical_path(directory);
 }
 
 DocumentRoot::OpenResult DocumentRoot::open(const std::string& relative) const {
   const char* path = relative.empty() ? "." : relative.c_str();
-  OpenResult result =
-      strategy_ == Strategy::kOpenat2 ? open_beneath(path) : open_and_verify(path);
+  OpenResult result = strategy_ == Strategy::kOpenat2 ? open_beneath(path) : open_and_verify(path);
   if (result.fd && ::fstat(result.fd.get(), &result.info) != 0) {
     result.error = errno;
     result.fd.reset();
@@ -102,9 +100,9 @@ DocumentRoot::OpenResult DocumentRoot::open_and_verify(const char* relative) con
   }
   const std::string_view opened(target, static_cast<size_t>(length));
   const std::string_view root = real_path_;
-  const bool beneath = opened == root || root == "/" ||
-                       (opened.size() > root.size() && opened.starts_with(root) &&
-                        opened[root.size()] == '/');
+  const bool beneath =
+      opened == root || root == "/" ||
+      (opened.size() > root.size() && opened.starts_with(root) && opened[root.size()] == '/');
   if (!beneath) {
     result.error = EXDEV;
     result.fd.reset();

@@ -10,8 +10,8 @@ std::string make_body(Status status) {
   std::string code = std::to_string(status_code(status));
   std::string title = code + " " + std::string(reason_phrase(status));
   return "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>" + title +
-         "</title></head>\n<body>\n<h1>" + title + "</h1>\n<hr>\n<p>" +
-         std::string(kServerName) + "</p>\n</body>\n</html>\n";
+         "</title></head>\n<body>\n<h1>" + title + "</h1>\n<hr>\n<p>" + std::string(kServerName) +
+         "</p>\n</body>\n</html>\n";
 }
 
 }  // namespace

@@ -75,8 +75,7 @@ FileCache::Lookup FileCache::load(const std::string& relative, Clock::time_point
     entry->last_modified = format_http_date(opened.info.st_mtim.tv_sec);
     entry->content_type = types_.content_type_for(relative);
     const auto size = static_cast<size_t>(opened.info.st_size);
-    if (size <= options_.inline_limit &&
-        read_content(opened.fd.get(), size, entry->content)) {
+    if (size <= options_.inline_limit && read_content(opened.fd.get(), size, entry->content)) {
       entry->inline_content = true;
     } else {
       entry->content.clear();

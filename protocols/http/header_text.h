@@ -8,7 +8,9 @@
 
 namespace reactor::http {
 
-constexpr char to_lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+constexpr char to_lower_ascii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 // ASCII case-insensitive equality; `lower` must already be lower case.
 constexpr bool equals_lower(std::string_view text, std::string_view lower) {

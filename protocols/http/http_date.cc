@@ -62,8 +62,7 @@ class Cursor {
 };
 
 std::optional<time_t> to_time(std::tm& tm) {
-  if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-      tm.tm_sec > 60) {
+  if (tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60) {
     return std::nullopt;
   }
   const time_t seconds = ::timegm(&tm);
@@ -98,9 +97,9 @@ std::optional<time_t> parse_http_date(std::string_view text) {
   tm = std::tm{};
   {  // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
     Cursor c(text);
-    if (c.day_name(kLongDayNames) && c.literal(", ") && c.number(2, tm.tm_mday) &&
-        c.literal("-") && c.month(tm.tm_mon) && c.literal("-") && c.number(2, year) &&
-        c.literal(" ") && c.time_of_day(tm) && c.literal(" GMT") && c.done()) {
+    if (c.day_name(kLongDayNames) && c.literal(", ") && c.number(2, tm.tm_mday) && c.literal("-") &&
+        c.month(tm.tm_mon) && c.literal("-") && c.number(2, year) && c.literal(" ") &&
+        c.time_of_day(tm) && c.literal(" GMT") && c.done()) {
       // RFC 9110: a two-digit year more than 50 years in the future is in
       // the past century. Good enough: 70..99 -> 19xx, else 20xx.
       tm.tm_year = year >= 70 ? year : year + 100;

@@ -66,8 +66,7 @@ class HttpSession {
   void arm_header_timer(const ConnectionPtr& connection);
   void cancel_header_timer(EventLoop* loop);
   void handle_header_timeout(const ConnectionPtr& connection);
-  void log(const ConnectionPtr& connection, const Request* request,
-           const ResponseSummary& summary);
+  void log(const ConnectionPtr& connection, const Request* request, const ResponseSummary& summary);
 
   ServerContext& context_;
   RequestParser parser_;

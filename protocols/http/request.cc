@@ -10,8 +10,21 @@ namespace {
 bool is_host_char(unsigned char c) {
   if (is_unreserved_char(c)) return true;
   switch (c) {
-    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+':
-    case ',': case ';': case '=': case ':': case '%': case '[': case ']':
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+':
+    case ',':
+    case ';':
+    case '=':
+    case ':':
+    case '%':
+    case '[':
+    case ']':
       return true;
     default:
       return false;
@@ -115,8 +128,8 @@ Method classify_method(std::string_view method) {
   if (method == "GET") return Method::kGet;
   if (method == "HEAD") return Method::kHead;
   static constexpr std::string_view kRegistered[] = {
-      "POST",  "PUT",   "DELETE", "CONNECT", "OPTIONS",   "TRACE", "PATCH",
-      "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "QUERY"};
+      "POST",      "PUT",   "DELETE", "CONNECT", "OPTIONS", "TRACE",  "PATCH", "PROPFIND",
+      "PROPPATCH", "MKCOL", "COPY",   "MOVE",    "LOCK",    "UNLOCK", "QUERY"};
   for (std::string_view known : kRegistered) {
     if (method == known) return Method::kOther;
   }

@@ -11,7 +11,9 @@ namespace {
 
 constexpr std::string_view kHttpName = "HTTP/";
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
+bool is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
 
 }  // namespace
 

@@ -78,8 +78,8 @@ class RequestParser {
 
  private:
   enum class State : uint8_t {
-    kLineStart,   // empty lines before the request line, or the method
-    kLeadingLf,   // CR of an empty leading line seen
+    kLineStart,  // empty lines before the request line, or the method
+    kLeadingLf,  // CR of an empty leading line seen
     kMethod,
     kTarget,
     kVersion,
@@ -87,8 +87,8 @@ class RequestParser {
     kFieldStart,  // beginning of a field line or of the final blank line
     kFieldName,
     kFieldValue,
-    kFieldLf,     // CR after a field value seen
-    kBlockLf,     // CR of the final blank line seen
+    kFieldLf,  // CR after a field value seen
+    kBlockLf,  // CR of the final blank line seen
     kDone,
     kFailed,
   };

@@ -17,10 +17,10 @@ inline constexpr std::string_view kServerName = "reactor-httpd";
 
 // Per-exchange facts the head depends on.
 struct ResponseContext {
-  int version_minor = 1;      // of the request
-  bool keep_alive = true;     // the connection stays open after this response
-  bool head_only = false;     // HEAD: the same head, no body
-  std::string_view date;      // IMF-fixdate for the Date field
+  int version_minor = 1;   // of the request
+  bool keep_alive = true;  // the connection stays open after this response
+  bool head_only = false;  // HEAD: the same head, no body
+  std::string_view date;   // IMF-fixdate for the Date field
 };
 
 // "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" and, when needed,

@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <random>
 
-#include "protocols/http/error_page.h"
 #include "protocols/http/directory_listing.h"
+#include "protocols/http/error_page.h"
 #include "protocols/http/preconditions.h"
 
 namespace reactor::http {

@@ -30,7 +30,9 @@ enum class Status : uint16_t {
   kVersionNotSupported = 505,
 };
 
-constexpr int status_code(Status status) { return static_cast<int>(status); }
+constexpr int status_code(Status status) {
+  return static_cast<int>(status);
+}
 
 // "Not Found" for 404. Never empty for a Status value.
 std::string_view reason_phrase(Status status);

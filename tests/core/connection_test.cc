@@ -38,8 +38,8 @@ class ServerFixture {
  public:
   explicit ServerFixture(TcpServer::Options options = {}, bool ipv6 = false) {
     server_ = thread.call([&] {
-      auto server = std::make_unique<TcpServer>(&thread.loop(), core_test::loopback(0, ipv6),
-                                                options);
+      auto server =
+          std::make_unique<TcpServer>(&thread.loop(), core_test::loopback(0, ipv6), options);
       server->set_connection_callback([this](const ConnectionPtr& connection) {
         if (connection->connected()) {
           accepted.push_back(connection);
@@ -96,9 +96,9 @@ class ServerFixture {
   core_test::LoopThread thread;
   reactor::SocketAddress address;
   std::vector<std::weak_ptr<reactor::Connection>> accepted;  // loop
-  size_t closed = 0;                       // loop
-  size_t received = 0;                     // loop
-  size_t write_completes = 0;              // loop
+  size_t closed = 0;                                         // loop
+  size_t received = 0;                                       // loop
+  size_t write_completes = 0;                                // loop
 
  private:
   std::unique_ptr<TcpServer> server_;  // loop

@@ -173,8 +173,8 @@ inline bool write_all(int fd, std::string_view data) {
 
 struct ReadResult {
   std::string data;
-  bool eof = false;    // orderly close (read returned 0)
-  int error = 0;       // errno of a failed read (ECONNRESET...)
+  bool eof = false;  // orderly close (read returned 0)
+  int error = 0;     // errno of a failed read (ECONNRESET...)
   bool timed_out = false;
 };
 

@@ -74,7 +74,7 @@ TEST_CASE("a timer cancelled before its deadline never fires") {
   TimerId cancelled = loop.run_after(20ms, [&] { cancelled_fired = true; });
   loop.run_after(20ms, [&] { kept_fired = true; });
   loop.cancel(cancelled);
-  loop.cancel(cancelled);   // twice: a no-op
+  loop.cancel(cancelled);  // twice: a no-op
   loop.cancel(987654321);  // unknown id: a no-op
   loop.run_after(80ms, [&] { loop.stop(); });
   loop.run();

@@ -220,9 +220,8 @@ TEST_CASE("a TcpClient destroyed from its own connection's message callback") {
   EventLoop loop;
   Watchdog watchdog(loop, 10s);
   TcpServer server(&loop, core_test::loopback());
-  server.set_message_callback([](const ConnectionPtr& connection, Buffer& input) {
-    connection->send(input);
-  });
+  server.set_message_callback(
+      [](const ConnectionPtr& connection, Buffer& input) { connection->send(input); });
   server.start();
   auto client = std::make_unique<reactor::TcpClient>(&loop, server.listen_address());
   std::weak_ptr<reactor::Connection> watcher;

@@ -7,10 +7,10 @@
 #include "protocols/http/access_log.h"
 #include "temp_tree.h"
 
-using reactor::http::AccessLog;
-using reactor::http::Status;
 using http_test::read_file;
 using http_test::TempTree;
+using reactor::http::AccessLog;
+using reactor::http::Status;
 
 TEST_CASE("access log: combined format, buffered until flush") {
   TempTree tree;
@@ -67,7 +67,8 @@ TEST_CASE("access log: large volumes are written in blocks") {
   entry.client = "127.0.0.1";
   entry.time = "t";
   entry.method = "GET";
-  entry.target = "/" + std::string(200, 'x');
+  const std::string target = "/" + std::string(200, 'x');
+  entry.target = target;
   int lines = 0;
   while (log.buffered_bytes() + 300 < AccessLog::kFlushThreshold) {
     log.append(entry);

@@ -86,7 +86,8 @@ TEST_CASE("range: overlapping, unordered or too many ranges mean the whole file 
   for (int i = 0; i < 17; ++i) many += std::to_string(i * 2) + "-" + std::to_string(i * 2) + ",";
   CHECK(describe(many, 1000) == "full");
   std::string sixteen = "bytes=";
-  for (int i = 0; i < 16; ++i) sixteen += (i ? "," : "") + std::to_string(i * 2) + "-" + std::to_string(i * 2);
+  for (int i = 0; i < 16; ++i)
+    sixteen += (i ? "," : "") + std::to_string(i * 2) + "-" + std::to_string(i * 2);
   CHECK(parse_range(sixteen, 1000).count == 16);
   // The classic attack: thousands of overlapping ranges. One answer, no work.
   std::string attack = "bytes=0-";

@@ -9,9 +9,9 @@
 #include "protocols/http/document_root.h"
 #include "temp_tree.h"
 
+using http_test::TempTree;
 using reactor::http::DocumentRoot;
 using reactor::http::render_directory_listing;
-using http_test::TempTree;
 
 namespace {
 
@@ -41,7 +41,8 @@ TEST_CASE("listing: names escaped, links encoded, sizes and times shown, sorted"
   CHECK(html.find("<a href=\"caf%C3%A9%202.txt\">caf\xc3\xa9 2.txt</a>") != std::string::npos);
   CHECK(html.find("<b>") == std::string::npos);
   // Size and modification time (UTC).
-  CHECK(html.find("<a href=\"b.txt\">b.txt</a></td><td class=\"size\">5</td><td>1994-11-06 08:49</td>") !=
+  CHECK(html.find(
+            "<a href=\"b.txt\">b.txt</a></td><td class=\"size\">5</td><td>1994-11-06 08:49</td>") !=
         std::string::npos);
   // Directories first with a trailing slash, then files, each sorted.
   const size_t adir = html.find("href=\"adir/\"");

@@ -12,10 +12,10 @@
 #include "protocols/http/url_path.h"
 #include "temp_tree.h"
 
+using http_test::TempTree;
 using reactor::http::decode_request_path;
 using reactor::http::DecodedPath;
 using reactor::http::DocumentRoot;
-using http_test::TempTree;
 
 namespace {
 
@@ -133,6 +133,5 @@ TEST_CASE("document root: a missing or non-directory root throws") {
   tree.write_file("file", "x");
   CHECK_THROWS(DocumentRoot(tree / "missing"));
   CHECK_THROWS(DocumentRoot(tree / "file"));
-  CHECK(DocumentRoot(tree.path()).real_path() ==
-        std::filesystem::canonical(tree.path()).string());
+  CHECK(DocumentRoot(tree.path()).real_path() == std::filesystem::canonical(tree.path()).string());
 }

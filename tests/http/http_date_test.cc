@@ -24,7 +24,8 @@ TEST_CASE("date: the three formats RFC 9110 requires recipients to accept") {
 }
 
 TEST_CASE("date: round trip") {
-  for (time_t t : {time_t{0}, time_t{1}, time_t{1700000000}, time_t{2147483647}, time_t{4102444800}}) {
+  for (time_t t :
+       {time_t{0}, time_t{1}, time_t{1700000000}, time_t{2147483647}, time_t{4102444800}}) {
     CHECK(parse_http_date(format_http_date(t)) == t);
   }
 }
@@ -45,10 +46,12 @@ TEST_CASE("date: invalid dates are rejected, not guessed") {
 TEST_CASE("date cache: formats now in both forms") {
   DateCache cache;
   const std::string http(cache.http_date());
-  CHECK(std::regex_match(http, std::regex(R"([A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT)")));
+  CHECK(std::regex_match(
+      http, std::regex(R"([A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT)")));
   const auto parsed = parse_http_date(http);
   REQUIRE(parsed);
   CHECK(std::abs(*parsed - ::time(nullptr)) <= 2);
   const std::string log(cache.log_time());
-  CHECK(std::regex_match(log, std::regex(R"(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})")));
+  CHECK(std::regex_match(log,
+                         std::regex(R"(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})")));
 }

@@ -5,8 +5,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
-#include <regex>
 #include <map>
+#include <regex>
 #include <string>
 
 #include "httpd_fixture.h"
@@ -69,9 +69,9 @@ TEST_CASE("browser: chromium renders the demo site with every subresource") {
     REQUIRE(begin != end);
     for (auto it = begin; it != end; ++it) CHECK(it->second == 200);
   }
-  for (const auto& [path, status] : requests) {
-    CAPTURE(path);
-    CHECK(status < 400);  // nothing the page references is missing
+  for (const auto& request : requests) {
+    CAPTURE(request.first);
+    CHECK(request.second < 400);  // nothing the page references is missing
   }
 }
 

@@ -101,8 +101,7 @@ TEST_CASE("curl: -r byte ranges") {
   CHECK(multi.body.find("Content-Range: bytes 0-4/20\r\n\r\nHello") != std::string::npos);
   CHECK(multi.body.find("Content-Range: bytes 10-14/20\r\n\r\nll wo") != std::string::npos);
 
-  const CurlResult unsatisfiable =
-      curl_with_head({"-r", "5000000-", s.server.url("/large.bin")});
+  const CurlResult unsatisfiable = curl_with_head({"-r", "5000000-", s.server.url("/large.bin")});
   CHECK(unsatisfiable.head.starts_with("HTTP/1.1 416 Range Not Satisfiable\r\n"));
   CHECK(has_line(unsatisfiable.head,
                  "Content-Range: bytes */" + std::to_string(s.site.large.size())));
@@ -146,13 +145,13 @@ TEST_CASE("curl: --http1.0 gets one response per connection unless it asks") {
   const CurlResult one = curl_with_head({"--http1.0", s.server.url("/small.txt")});
   CHECK(one.head.starts_with("HTTP/1.1 200 OK\r\n"));
   CHECK(one.body == s.site.small);
-  const std::string twice = curl({"--http1.0", "-o", "/dev/null", "-o", "/dev/null", "-w",
-                                  "%{num_connects}\\n", s.server.url("/small.txt"),
-                                  s.server.url("/small.txt")});
+  const std::string twice =
+      curl({"--http1.0", "-o", "/dev/null", "-o", "/dev/null", "-w", "%{num_connects}\\n",
+            s.server.url("/small.txt"), s.server.url("/small.txt")});
   CHECK(twice == "1\n1\n");
-  const std::string kept = curl({"--http1.0", "-H", "Connection: keep-alive", "-o", "/dev/null",
-                                 "-o", "/dev/null", "-w", "%{num_connects}\\n",
-                                 s.server.url("/small.txt"), s.server.url("/small.txt")});
+  const std::string kept =
+      curl({"--http1.0", "-H", "Connection: keep-alive", "-o", "/dev/null", "-o", "/dev/null", "-w",
+            "%{num_connects}\\n", s.server.url("/small.txt"), s.server.url("/small.txt")});
   CHECK(kept == "1\n0\n");
 }
 
@@ -184,15 +183,14 @@ TEST_CASE("curl: errors have status and a small HTML body") {
 
 TEST_CASE("curl: nothing outside the root, whatever the path") {
   Served s;
-  const char* hostile[] = {"/../secret.txt",        "/%2e%2e/secret.txt",
-                           "/%2E%2E%2Fsecret.txt",  "/dir/..%2F..%2Fsecret.txt",
-                           "/link-outside.txt",     "/link-absolute.txt",
+  const char* hostile[] = {"/../secret.txt",          "/%2e%2e/secret.txt",
+                           "/%2E%2E%2Fsecret.txt",    "/dir/..%2F..%2Fsecret.txt",
+                           "/link-outside.txt",       "/link-absolute.txt",
                            "/link-up-dir/secret.txt", "/..%5Csecret.txt"};
   for (const char* path : hostile) {
     CAPTURE(path);
     // --path-as-is: curl must not clean up the dots itself.
-    const std::string out =
-        curl({"--path-as-is", "-w", "\\n%{http_code}", s.server.url(path)});
+    const std::string out = curl({"--path-as-is", "-w", "\\n%{http_code}", s.server.url(path)});
     CHECK(out.find(kSecret) == std::string::npos);
     CHECK(out.ends_with("\n404"));
   }

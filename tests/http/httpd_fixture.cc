@@ -53,7 +53,8 @@ HttpResponse read_response(test_support::ClientSocket& socket, std::string& left
   const std::string head = data.substr(0, head_end + 2);
   size_t line_end = head.find("\r\n");
   response.status_line = head.substr(0, line_end);
-  if (response.status_line.size() >= 12) response.status = std::stoi(response.status_line.substr(9, 3));
+  if (response.status_line.size() >= 12)
+    response.status = std::stoi(response.status_line.substr(9, 3));
   for (size_t line = line_end + 2; line < head.size(); line = line_end + 2) {
     line_end = head.find("\r\n", line);
     const std::string text = head.substr(line, line_end - line);
@@ -68,7 +69,8 @@ HttpResponse read_response(test_support::ClientSocket& socket, std::string& left
   data.erase(0, head_end + 4);
   size_t length = 0;
   const bool bodiless = head_request || response.status == 304 || response.status / 100 == 1;
-  if (!bodiless && response.has("content-length")) length = std::stoul(response.field("content-length"));
+  if (!bodiless && response.has("content-length"))
+    length = std::stoul(response.field("content-length"));
   while (data.size() < length) {
     const std::string more = socket.receive_some(timeout);
     if (more.empty()) {

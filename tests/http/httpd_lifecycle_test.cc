@@ -4,8 +4,8 @@
 
 #include <sys/socket.h>
 
-#include <csignal>
 #include <algorithm>
+#include <csignal>
 #include <string>
 #include <thread>
 

@@ -89,8 +89,8 @@ TEST_CASE("raw: methods and versions") {
   check_refused(s, "GET / HTTP/0.9\r\n\r\n", 505);
   // 405 keeps the connection: the request was well framed.
   ClientSocket socket(s.server.port());
-  REQUIRE(socket.send_all("DELETE /small.txt HTTP/1.1\r\nHost: h\r\n\r\n" +
-                          get_request("/small.txt")));
+  REQUIRE(
+      socket.send_all("DELETE /small.txt HTTP/1.1\r\nHost: h\r\n\r\n" + get_request("/small.txt")));
   std::string leftover;
   const HttpResponse refused = read_response(socket, leftover);
   CHECK(refused.status == 405);
@@ -109,20 +109,20 @@ TEST_CASE("raw: size limits give 414 and 431") {
   for (int i = 0; i < 101; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
   check_refused(s, many + "\r\n", 431);
   // Just under the limits is fine.
-  const HttpResponse ok = exchange(
-      s.server.port(), get_request("/small.txt?" + std::string(8000, 'q'),
-                                   "X-Big: " + std::string(16000, 'b') + "\r\n"));
+  const HttpResponse ok =
+      exchange(s.server.port(), get_request("/small.txt?" + std::string(8000, 'q'),
+                                            "X-Big: " + std::string(16000, 'b') + "\r\n"));
   CHECK(ok.status == 200);
 }
 
 TEST_CASE("raw: path attacks never leave the root") {
   Served s;
   const char* attacks[] = {
-      "/../secret.txt",          "/../../../../etc/passwd", "/%2e%2e/secret.txt",
-      "/%2e%2e%2fsecret.txt",    "/..%2F..%2Fsecret.txt",   "/dir/../../secret.txt",
-      "/..\\secret.txt",         "/..%5csecret.txt",        "//secret.txt",
-      "/link-outside.txt",       "/link-absolute.txt",      "/link-up-dir/secret.txt",
-      "/link-up-dir/",           "http://h/../secret.txt",
+      "/../secret.txt",       "/../../../../etc/passwd", "/%2e%2e/secret.txt",
+      "/%2e%2e%2fsecret.txt", "/..%2F..%2Fsecret.txt",   "/dir/../../secret.txt",
+      "/..\\secret.txt",      "/..%5csecret.txt",        "//secret.txt",
+      "/link-outside.txt",    "/link-absolute.txt",      "/link-up-dir/secret.txt",
+      "/link-up-dir/",        "http://h/../secret.txt",
   };
   for (const char* path : attacks) {
     CAPTURE(path);
@@ -178,9 +178,9 @@ TEST_CASE("raw: a request body is skipped, never read as the next request") {
   ClientSocket socket(s.server.port());
   // The body looks like a request for the secret; it must not be one.
   const std::string smuggled = "GET /link-outside.txt HTTP/1.1\r\nHost: h\r\n\r\n";
-  REQUIRE(socket.send_all(get_request("/small.txt", "Content-Length: " +
-                                                        std::to_string(smuggled.size()) + "\r\n") +
-                          smuggled + get_request("/dir/nested.txt")));
+  REQUIRE(socket.send_all(
+      get_request("/small.txt", "Content-Length: " + std::to_string(smuggled.size()) + "\r\n") +
+      smuggled + get_request("/dir/nested.txt")));
   std::string leftover;
   const HttpResponse first = read_response(socket, leftover);
   const HttpResponse second = read_response(socket, leftover);
@@ -196,7 +196,8 @@ TEST_CASE("raw: a request body is skipped, never read as the next request") {
 TEST_CASE("raw: a body sent in pieces, and a 405 with a body, keep the connection") {
   Served s;
   ClientSocket socket(s.server.port());
-  REQUIRE(socket.send_all("POST /small.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n01234"));
+  REQUIRE(
+      socket.send_all("POST /small.txt HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n01234"));
   std::string leftover;
   const HttpResponse refused = read_response(socket, leftover);
   CHECK(refused.status == 405);
@@ -250,7 +251,8 @@ TEST_CASE("raw: persistence rules for 1.0 and 1.1") {
 TEST_CASE("raw: empty lines before a request are ignored; absolute-form works") {
   Served s;
   const HttpResponse response =
-      exchange(s.server.port(), "\r\n\r\nGET http://example.com/small.txt HTTP/1.1\r\nHost: example.com\r\n\r\n");
+      exchange(s.server.port(),
+               "\r\n\r\nGET http://example.com/small.txt HTTP/1.1\r\nHost: example.com\r\n\r\n");
   CHECK(response.status == 200);
   CHECK(response.body == s.site.small);
 }

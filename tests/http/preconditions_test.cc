@@ -31,7 +31,9 @@ struct Conditional {
   Request request;
 };
 
-Precondition evaluate(const std::string& fields) { return Conditional(fields).evaluate(); }
+Precondition evaluate(const std::string& fields) {
+  return Conditional(fields).evaluate();
+}
 
 }  // namespace
 
@@ -79,13 +81,13 @@ TEST_CASE("conditional: If-Modified-Since") {
         Precondition::kNotModified);
   CHECK(evaluate("If-Modified-Since: Mon, 07 Nov 1994 08:49:37 GMT\r\n") ==
         Precondition::kNotModified);
-  CHECK(evaluate("If-Modified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n") ==
-        Precondition::kProceed);
+  CHECK(evaluate("If-Modified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\n") == Precondition::kProceed);
   CHECK(evaluate("If-Modified-Since: garbage\r\n") == Precondition::kProceed);
 }
 
 TEST_CASE("conditional: If-None-Match takes precedence over If-Modified-Since") {
-  CHECK(evaluate("If-None-Match: \"other\"\r\nIf-Modified-Since: Mon, 07 Nov 1994 08:49:37 GMT\r\n") ==
+  CHECK(evaluate(
+            "If-None-Match: \"other\"\r\nIf-Modified-Since: Mon, 07 Nov 1994 08:49:37 GMT\r\n") ==
         Precondition::kProceed);
 }
 
@@ -99,8 +101,9 @@ TEST_CASE("conditional: If-Match and If-Unmodified-Since give 412") {
   CHECK(evaluate("If-Unmodified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n") ==
         Precondition::kProceed);
   // If-Match present: If-Unmodified-Since is not looked at.
-  CHECK(evaluate("If-Match: \"abc-123\"\r\nIf-Unmodified-Since: Sat, 05 Nov 1994 08:49:37 GMT\r\n") ==
-        Precondition::kProceed);
+  CHECK(
+      evaluate("If-Match: \"abc-123\"\r\nIf-Unmodified-Since: Sat, 05 Nov 1994 08:49:37 GMT\r\n") ==
+      Precondition::kProceed);
 }
 
 TEST_CASE("conditional: If-Range") {

@@ -174,19 +174,19 @@ TEST_CASE("parser: results are sticky after completion or error") {
 }
 
 TEST_CASE("parser: request line syntax errors are 400") {
-  CHECK(error_of("GET  / HTTP/1.1\r\n\r\n") == Status::kBadRequest);       // two spaces
-  CHECK(error_of(" GET / HTTP/1.1\r\n\r\n") == Status::kBadRequest);       // leading space
-  CHECK(error_of("GET / HTTP/1.1 \r\n\r\n") == Status::kBadRequest);       // trailing space
-  CHECK(error_of("GET /\r\n\r\n") == Status::kBadRequest);                 // HTTP/0.9 style
-  CHECK(error_of("GET / http/1.1\r\n\r\n") == Status::kBadRequest);        // case-sensitive name
+  CHECK(error_of("GET  / HTTP/1.1\r\n\r\n") == Status::kBadRequest);  // two spaces
+  CHECK(error_of(" GET / HTTP/1.1\r\n\r\n") == Status::kBadRequest);  // leading space
+  CHECK(error_of("GET / HTTP/1.1 \r\n\r\n") == Status::kBadRequest);  // trailing space
+  CHECK(error_of("GET /\r\n\r\n") == Status::kBadRequest);            // HTTP/0.9 style
+  CHECK(error_of("GET / http/1.1\r\n\r\n") == Status::kBadRequest);   // case-sensitive name
   CHECK(error_of("GET / HTTP/1.1x\r\n\r\n") == Status::kBadRequest);
   CHECK(error_of("GET / HTTP/11\r\n\r\n") == Status::kBadRequest);
   CHECK(error_of("GET / HTTP/1.\r\n\r\n") == Status::kBadRequest);
   CHECK(error_of("GET\t/ HTTP/1.1\r\n\r\n") == Status::kBadRequest);
-  CHECK(error_of("GET /a\x01 HTTP/1.1\r\n\r\n") == Status::kBadRequest);   // control in target
-  CHECK(error_of("GET /a\x7f HTTP/1.1\r\n\r\n") == Status::kBadRequest);   // DEL in target
-  CHECK(error_of("G(T / HTTP/1.1\r\n\r\n") == Status::kBadRequest);        // not a token
-  CHECK(error_of("GET / HTTP/1.1\rX\n\r\n") == Status::kBadRequest);       // bare CR
+  CHECK(error_of("GET /a\x01 HTTP/1.1\r\n\r\n") == Status::kBadRequest);  // control in target
+  CHECK(error_of("GET /a\x7f HTTP/1.1\r\n\r\n") == Status::kBadRequest);  // DEL in target
+  CHECK(error_of("G(T / HTTP/1.1\r\n\r\n") == Status::kBadRequest);       // not a token
+  CHECK(error_of("GET / HTTP/1.1\rX\n\r\n") == Status::kBadRequest);      // bare CR
   CHECK(error_of("\r\r\n") == Status::kBadRequest);
 }
 
@@ -200,18 +200,18 @@ TEST_CASE("parser: versions other than 1.0 and 1.1 are 505") {
 
 TEST_CASE("parser: header field errors are 400") {
   const std::string line = "GET / HTTP/1.1\r\n";
-  CHECK(error_of(line + "Host : h\r\n\r\n") == Status::kBadRequest);        // space before colon
+  CHECK(error_of(line + "Host : h\r\n\r\n") == Status::kBadRequest);  // space before colon
   CHECK(error_of(line + "Host\t: h\r\n\r\n") == Status::kBadRequest);
-  CHECK(error_of(line + " Host: h\r\n\r\n") == Status::kBadRequest);        // space after line
-  CHECK(error_of(line + "Host: h\r\n folded\r\n\r\n") == Status::kBadRequest);   // obs-fold
+  CHECK(error_of(line + " Host: h\r\n\r\n") == Status::kBadRequest);            // space after line
+  CHECK(error_of(line + "Host: h\r\n folded\r\n\r\n") == Status::kBadRequest);  // obs-fold
   CHECK(error_of(line + "Host: h\r\n\tfolded\r\n\r\n") == Status::kBadRequest);
   CHECK(error_of(line + ": no-name\r\n\r\n") == Status::kBadRequest);
   CHECK(error_of(line + "No-Colon\r\n\r\n") == Status::kBadRequest);
   CHECK(error_of(line + "Na(me: v\r\n\r\n") == Status::kBadRequest);
   CHECK(error_of(std::string(line + "X: a") + '\0' + "z\r\n\r\n") == Status::kBadRequest);
-  CHECK(error_of(line + "X: a\rb\r\n\r\n") == Status::kBadRequest);         // bare CR in value
+  CHECK(error_of(line + "X: a\rb\r\n\r\n") == Status::kBadRequest);  // bare CR in value
   CHECK(error_of(line + "X: a\x1b\r\n\r\n") == Status::kBadRequest);
-  CHECK(error_of(line + "X: a\r\n\rX") == Status::kBadRequest);             // bad final CRLF
+  CHECK(error_of(line + "X: a\r\n\rX") == Status::kBadRequest);  // bad final CRLF
 }
 
 TEST_CASE("parser: field values keep inner whitespace and obs-text, lose the outer") {

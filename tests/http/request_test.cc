@@ -32,7 +32,9 @@ struct Analyzed {
   std::optional<Status> refusal;
 };
 
-std::optional<Status> refusal_of(const std::string& data) { return Analyzed(data).refusal; }
+std::optional<Status> refusal_of(const std::string& data) {
+  return Analyzed(data).refusal;
+}
 
 }  // namespace
 
@@ -76,8 +78,9 @@ TEST_CASE("request: Host is mandatory in HTTP/1.1, once, and well-formed") {
 }
 
 TEST_CASE("request: Content-Length must be one plain number") {
-  CHECK(Analyzed("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n").request
-            .content_length == 42);
+  CHECK(
+      Analyzed("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 42\r\n\r\n").request.content_length ==
+      42);
   CHECK(refusal_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n") ==
         Status::kBadRequest);
   CHECK(refusal_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\n") ==
@@ -88,8 +91,7 @@ TEST_CASE("request: Content-Length must be one plain number") {
         Status::kBadRequest);
   CHECK(refusal_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 0x10\r\n\r\n") ==
         Status::kBadRequest);
-  CHECK(refusal_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n") ==
-        Status::kBadRequest);
+  CHECK(refusal_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length:\r\n\r\n") == Status::kBadRequest);
   CHECK(refusal_of("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999999999999\r\n\r\n") ==
         Status::kBadRequest);
 }
@@ -112,13 +114,14 @@ TEST_CASE("request: Transfer-Encoding framing") {
 
 TEST_CASE("request: persistence from version and Connection") {
   CHECK(Analyzed("GET / HTTP/1.1\r\nHost: h\r\n\r\n").request.keep_alive);
-  CHECK_FALSE(Analyzed("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").request.keep_alive);
   CHECK_FALSE(
-      Analyzed("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, CLOSE\r\n\r\n").request.keep_alive);
+      Analyzed("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").request.keep_alive);
+  CHECK_FALSE(Analyzed("GET / HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, CLOSE\r\n\r\n")
+                  .request.keep_alive);
   CHECK_FALSE(Analyzed("GET / HTTP/1.0\r\n\r\n").request.keep_alive);
   CHECK(Analyzed("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n").request.keep_alive);
-  CHECK_FALSE(
-      Analyzed("GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n").request.keep_alive);
+  CHECK_FALSE(Analyzed("GET / HTTP/1.0\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n")
+                  .request.keep_alive);
 }
 
 TEST_CASE("request: method refusals come after framing checks") {
@@ -130,8 +133,9 @@ TEST_CASE("request: method refusals come after framing checks") {
 }
 
 TEST_CASE("request: target forms") {
-  CHECK(Analyzed("GET http://example.com/a/b?c HTTP/1.1\r\nHost: example.com\r\n\r\n")
-            .request.path == "/a/b");
+  CHECK(
+      Analyzed("GET http://example.com/a/b?c HTTP/1.1\r\nHost: example.com\r\n\r\n").request.path ==
+      "/a/b");
   CHECK(Analyzed("GET HTTPS://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n").request.path ==
         "/");
   CHECK(Analyzed("GET http://example.com?x HTTP/1.1\r\nHost: example.com\r\n\r\n").request.path ==
@@ -143,8 +147,8 @@ TEST_CASE("request: target forms") {
 }
 
 TEST_CASE("request: Expect and duplicate Range") {
-  CHECK(Analyzed("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n").request
-            .expects_continue);
+  CHECK(Analyzed("GET / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n\r\n")
+            .request.expects_continue);
   CHECK(Analyzed("GET / HTTP/1.1\r\nHost: h\r\nRange: bytes=0-1\r\nRange: bytes=2-3\r\n\r\n")
             .request.range.empty());
 }

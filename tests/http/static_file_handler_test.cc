@@ -93,8 +93,7 @@ struct Harness {
 
   Response get(const std::string& target, const std::string& fields = "",
                const std::string& method = "GET") {
-    const std::string bytes =
-        method + " " + target + " HTTP/1.1\r\nHost: h\r\n" + fields + "\r\n";
+    const std::string bytes = method + " " + target + " HTTP/1.1\r\nHost: h\r\n" + fields + "\r\n";
     RequestParser parser;
     REQUIRE(parser.parse(bytes) == RequestParser::Result::kComplete);
     std::array<HeaderField, RequestParser::kMaxFields> storage;
@@ -103,8 +102,7 @@ struct Harness {
     ResponseOutput out;
     const ResponseContext context{1, true, request.method == Method::kHead,
                                   "Sun, 06 Nov 1994 08:49:37 GMT"};
-    const ResponseSummary summary =
-        handler.respond(request, context, reactor::Clock::now(), out);
+    const ResponseSummary summary = handler.respond(request, context, reactor::Clock::now(), out);
     Response response = split_response(materialize(out));
     response.summary = summary;
     response.file_segments = out.file_segments().size();
@@ -247,8 +245,7 @@ TEST_CASE("handler: If-Range decides between 206 and 200") {
   const Response stale = harness.get("/small.txt", "Range: bytes=0-1\r\nIf-Range: \"old\"\r\n");
   CHECK(stale.status_line == "HTTP/1.1 200 OK");
   CHECK(stale.body.size() == 20);
-  CHECK(harness.get("/small.txt",
-                    "Range: bytes=0-1\r\nIf-Range: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
+  CHECK(harness.get("/small.txt", "Range: bytes=0-1\r\nIf-Range: Sun, 06 Nov 1994 08:49:37 GMT\r\n")
             .status_line == "HTTP/1.1 206 Partial Content");
 }
 
@@ -261,12 +258,11 @@ TEST_CASE("handler: several ranges are a correct multipart/byteranges body") {
     const std::string& boundary = harness.handler.boundary();
     CHECK(r.field("content-type") == "multipart/byteranges; boundary=" + boundary);
     const std::string part_type = "Content-Type: text/plain; charset=utf-8\r\n";
-    const std::string expected = "\r\n--" + boundary + "\r\n" + part_type +
-                                 "Content-Range: bytes 0-2/20\r\n\r\n012" + "\r\n--" + boundary +
-                                 "\r\n" + part_type + "Content-Range: bytes 10-11/20\r\n\r\nab" +
-                                 "\r\n--" + boundary + "\r\n" + part_type +
-                                 "Content-Range: bytes 18-19/20\r\n\r\nij" + "\r\n--" + boundary +
-                                 "--\r\n";
+    const std::string expected =
+        "\r\n--" + boundary + "\r\n" + part_type + "Content-Range: bytes 0-2/20\r\n\r\n012" +
+        "\r\n--" + boundary + "\r\n" + part_type + "Content-Range: bytes 10-11/20\r\n\r\nab" +
+        "\r\n--" + boundary + "\r\n" + part_type + "Content-Range: bytes 18-19/20\r\n\r\nij" +
+        "\r\n--" + boundary + "--\r\n";
     CHECK(r.body == expected);
     CHECK(r.field("content-length") == std::to_string(expected.size()));
     CHECK(r.summary.body_bytes == expected.size());

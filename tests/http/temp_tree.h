@@ -15,7 +15,9 @@ class TempTree {
   TempTree& operator=(const TempTree&) = delete;
 
   const std::string& path() const { return path_; }
-  std::string operator/(std::string_view relative) const { return path_ + "/" + std::string(relative); }
+  std::string operator/(std::string_view relative) const {
+    return path_ + "/" + std::string(relative);
+  }
 
   // Creates parent directories as needed.
   void write_file(std::string_view relative, std::string_view content) const;

@@ -34,10 +34,10 @@ TEST_CASE("url path: percent-decoding") {
   CHECK(normalized("/hello%20world.txt") == "hello world.txt");
   CHECK(normalized("/caf%C3%A9.txt") == "caf\xc3\xa9.txt");
   CHECK(normalized("/caf%c3%a9.txt") == "caf\xc3\xa9.txt");
-  CHECK(normalized("/a%2Fb") == "a/b");   // %2F is a separator after decoding
+  CHECK(normalized("/a%2Fb") == "a/b");  // %2F is a separator after decoding
   CHECK(normalized("/a%2fb%2F") == "a/b|/");
   CHECK(normalized("/100%25") == "100%");
-  CHECK(normalized("/a+b") == "a+b");     // '+' is not a space in paths
+  CHECK(normalized("/a+b") == "a+b");  // '+' is not a space in paths
   CHECK(normalized("/raw\xc3\xa9") == "raw\xc3\xa9");
 }
 
@@ -62,7 +62,7 @@ TEST_CASE("url path: dot segments are resolved and never climb above the root") 
   CHECK(normalized("/a/%2e%2e%2f%2e%2e%2fetc/passwd") == "etc/passwd");
   CHECK(normalized("/.%2e/x") == "x");
   CHECK(normalized("//a///b//") == "a/b|/");
-  CHECK(normalized("/...") == "...");      // three dots is a name
+  CHECK(normalized("/...") == "...");  // three dots is a name
   CHECK(normalized("/..a") == "..a");
 }
 

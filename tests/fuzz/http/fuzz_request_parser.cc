@@ -72,7 +72,9 @@ Snapshot parse_bytewise(std::string_view data) {
   return snapshot(parser, result);
 }
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
+bool is_ows(char c) {
+  return c == ' ' || c == '\t';
+}
 
 void check_head(const RequestHead& head) {
   require(!head.method.empty());

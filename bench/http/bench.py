@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""HTTP benchmark: reactor-httpd against nginx, lighttpd and h2o.
+
+Every server serves the same directory on 127.0.0.1, pinned to one CPU
+(taskset), with one worker, sendfile and no access log; the load generator
+(wrk -t1, or curl for the large download) is pinned to another CPU. Runs of
+the servers alternate so slow drifts of the machine hit them all alike.
+
+Measured per server:
+  - requests/s and p99 latency, 1 KiB and 64 KiB files, keep-alive;
+  - the server's CPU time per 10,000 requests (utime+stime from
+    /proc/PID/stat over the run; at 1 KiB one wrk thread is itself near
+    saturation, so CPU per request is the fairer figure);
+  - requests/s with a new connection per request (Connection: close);
+  - MiB/s of a 1 GiB file fetched with curl.
+and reactor-httpd once more with --access-log FILE, to show what logging
+costs. Ratios are reactor-httpd / best peer (req/s, MiB/s vs nginx) and
+reactor-httpd / lowest peer (CPU per request).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, proc, timeout=10.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited early with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def cpu_seconds(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return total / CLOCK_TICKS
+
+
+def process_tree(pid):
+    """The pid and all its descendants (nginx/h2o may fork helpers)."""
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for child in children:
+        pids.extend(process_tree(int(child)))
+    return pids
+
+
+class Server:
+    def __init__(self, name, work, root, cpu):
+        self.name, self.work, self.root, self.cpu = name, work, root, cpu
+        self.port = free_port()
+        self.proc = None
+
+    def command(self):
+        raise NotImplementedError
+
+    def start(self):
+        log = open(self.work / f"{self.name}.stderr", "ab")
+        self.proc = subprocess.Popen(["taskset", "-c", str(self.cpu)] + self.command(),
+                                     stdout=log, stderr=log, start_new_session=True)
+        wait_for_port(self.port, self.proc)
+        time.sleep(0.2)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def pids(self):
+        return process_tree(self.proc.pid)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+
+class ReactorHttpd(Server):
+    def __init__(self, name, work, root, cpu, binary, extra=()):
+        super().__init__(name, work, root, cpu)
+        self.binary, self.extra = binary, list(extra)
+
+    def command(self):
+        return [self.binary, str(self.port), str(self.root), "--bind", "127.0.0.1",
+                "--log-level", "warn"] + self.extra
+
+
+class Nginx(Server):
+    def command(self):
+        conf = self.work / f"{self.name}.conf"
+        conf.write_text(f"""
+worker_processes 1;
+master_process off;
+daemon off;
+pid {self.work}/{self.name}.pid;
+error_log {self.work}/{self.name}.error.log error;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  sendfile on;
+  keepalive_requests 100000000;
+  keepalive_timeout 75s;
+  default_type application/octet-stream;
+  client_body_temp_path {self.work}/nginx-body;
+  proxy_temp_path {self.work}/nginx-proxy;
+  fastcgi_temp_path {self.work}/nginx-fastcgi;
+  uwsgi_temp_path {self.work}/nginx-uwsgi;
+  scgi_temp_path {self.work}/nginx-scgi;
+  server {{
+    listen 127.0.0.1:{self.port} backlog=4096;
+    root {self.root};
+  }}
+}}
+""")
+        return ["nginx", "-c", str(conf), "-e", f"{self.work}/{self.name}.error.log"]
+
+
+class Lighttpd(Server):
+    def command(self):
+        conf = self.work / f"{self.name}.conf"
+        conf.write_text(f"""
+server.document-root = "{self.root}"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.max-worker = 0
+server.max-keep-alive-requests = 100000000
+server.max-keep-alive-idle = 75
+server.max-fds = 8192
+server.errorlog = "{self.work}/{self.name}.error.log"
+server.network-backend = "sendfile"
+server.modules = ()
+mimetype.assign = ( "" => "application/octet-stream" )
+""")
+        return ["lighttpd", "-D", "-f", str(conf)]
+
+
+class H2o(Server):
+    def command(self):
+        conf = self.work / f"{self.name}.conf"
+        conf.write_text(f"""
+listen:
+  host: 127.0.0.1
+  port: {self.port}
+num-threads: 1
+error-log: {self.work}/{self.name}.error.log
+pid-file: {self.work}/{self.name}.pid
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: {self.root}
+""")
+        return ["h2o", "-c", str(conf)]
+
+
+def run_wrk(server, path, seconds, connections, close, wrk_cpu):
+    cmd = ["taskset", "-c", str(wrk_cpu), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
+           "--latency", "--timeout", "10s"]
+    if close:
+        cmd += ["-H", "Connection: close"]
+    cmd.append(server.url(path))
+    pids = server.pids()
+    before = cpu_seconds(pids)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    after = cpu_seconds(pids)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = parse_latency(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    cpu_per_10k = (after - before) / max(requests, 1) * 10000
+    return {"rps": rps, "p99_ms": p99, "cpu_ms_per_10k": cpu_per_10k * 1000,
+            "requests": requests, "bad_status": int(errors.group(1)) if errors else 0,
+            "socket_errors": socket_errors.group(1) if socket_errors else ""}
+
+
+def parse_latency(text):
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_download(server, path, wrk_cpu):
+    cmd = ["taskset", "-c", str(wrk_cpu), "curl", "-s", "-o", "/dev/null", "-w",
+           "%{speed_download} %{size_download}", server.url(path)]
+    speed, size = subprocess.run(cmd, capture_output=True, text=True, timeout=300).stdout.split()
+    return {"mib_s": float(speed) / (1 << 20), "bytes": int(float(size))}
+
+
+def make_site(root, large_mib):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "1k.bin").write_bytes(os.urandom(1024))
+    (root / "64k.bin").write_bytes(os.urandom(64 * 1024))
+    with open(root / "1g.bin", "wb") as f:
+        block = os.urandom(1 << 20)
+        for _ in range(large_mib):
+            f.write(block)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--httpd", required=True, help="path to reactor-httpd")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per scenario")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--large-mib", type=int, default=1024, help="size of the large file")
+    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--only", default="", help="comma list of servers to run")
+    parser.add_argument("--scenarios", default="1k,64k,close,large,log",
+                        help="comma list of: 1k,64k,close,large,log")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="reactor-bench-http-"))
+    root = work / "site"
+    make_site(root, args.large_mib)
+    cpu = args.server_cpu
+    servers = [
+        ReactorHttpd("reactor-httpd", work, root, cpu, os.path.abspath(args.httpd)),
+        Nginx("nginx", work, root, cpu),
+        Lighttpd("lighttpd", work, root, cpu),
+        H2o("h2o", work, root, cpu),
+    ]
+    if args.only:
+        wanted = set(args.only.split(","))
+        servers = [s for s in servers if s.name in wanted]
+    scenarios = args.scenarios.split(",")
+    with_log = ReactorHttpd("reactor-httpd+log", work, root, cpu, os.path.abspath(args.httpd),
+                            ["--access-log", str(work / "access.log")])
+
+    results = {}  # scenario -> server -> list of runs
+    try:
+        for server in servers + ([with_log] if "log" in scenarios else []):
+            server.start()
+        plan = []
+        if "1k" in scenarios:
+            plan.append(("1 KiB keep-alive", "1k.bin", False, servers))
+        if "64k" in scenarios:
+            plan.append(("64 KiB keep-alive", "64k.bin", False, servers))
+        if "close" in scenarios:
+            plan.append(("1 KiB conn/request", "1k.bin", True, servers))
+        if "log" in scenarios:
+            plan.append(("1 KiB keep-alive, access log on", "1k.bin", False,
+                         [s for s in servers if s.name == "reactor-httpd"] + [with_log]))
+        for title, path, close, group in plan:
+            for round_index in range(args.rounds):
+                order = group[round_index % len(group):] + group[:round_index % len(group)]
+                for server in order:
+                    run = run_wrk(server, path, args.seconds, args.connections, close,
+                                  args.client_cpu)
+                    results.setdefault(title, {}).setdefault(server.name, []).append(run)
+                    print(f"  {title:34} {server.name:18} {run['rps']:>10.0f} req/s "
+                          f"p99 {run['p99_ms']:7.2f} ms  cpu {run['cpu_ms_per_10k']:6.1f} ms/10k"
+                          + (f"  non-2xx {run['bad_status']}" if run["bad_status"] else "")
+                          + (f"  socket errors: {run['socket_errors']}"
+                             if run["socket_errors"] else ""), flush=True)
+        if "large" in scenarios:
+            title = f"{args.large_mib} MiB download (curl)"
+            for round_index in range(args.rounds):
+                for server in servers:
+                    run = run_download(server, "1g.bin", args.client_cpu)
+                    results.setdefault(title, {}).setdefault(server.name, []).append(run)
+                    print(f"  {title:34} {server.name:18} {run['mib_s']:>10.0f} MiB/s", flush=True)
+    finally:
+        for server in servers + [with_log]:
+            server.stop()
+
+    print_summary(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def median(runs, key):
+    return statistics.median(run[key] for run in runs)
+
+
+def print_summary(results):
+    print("\nmedians")
+    for title, by_server in results.items():
+        print(f"\n{title}")
+        is_download = "download" in title
+        for name, runs in by_server.items():
+            if is_download:
+                print(f"  {name:18} {median(runs, 'mib_s'):>10.0f} MiB/s")
+            else:
+                print(f"  {name:18} {median(runs, 'rps'):>10.0f} req/s   p99 "
+                      f"{median(runs, 'p99_ms'):7.2f} ms   cpu "
+                      f"{median(runs, 'cpu_ms_per_10k'):6.1f} ms/10k req")
+        ours = by_server.get("reactor-httpd")
+        peers = {n: r for n, r in by_server.items() if not n.startswith("reactor-httpd")}
+        if not ours:
+            continue
+        if is_download and "nginx" in peers:
+            ratio = median(ours, "mib_s") / median(peers["nginx"], "mib_s")
+            print(f"  ratio reactor-httpd / nginx: {ratio:.2f}x MiB/s")
+        elif peers and not is_download:
+            best = max(peers, key=lambda n: median(peers[n], "rps"))
+            leanest = min(peers, key=lambda n: median(peers[n], "cpu_ms_per_10k"))
+            print(f"  ratio req/s vs best peer ({best}): "
+                  f"{median(ours, 'rps') / median(peers[best], 'rps'):.2f}x")
+            print(f"  ratio CPU/request vs leanest peer ({leanest}): "
+                  f"{median(ours, 'cpu_ms_per_10k') / median(peers[leanest], 'cpu_ms_per_10k'):.2f}x"
+                  " (lower is better)")
+        if "reactor-httpd+log" in by_server:
+            cost = median(by_server["reactor-httpd+log"], "cpu_ms_per_10k") / median(
+                ours, "cpu_ms_per_10k")
+            print(f"  access log on: {cost:.2f}x the CPU per request")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
