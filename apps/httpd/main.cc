@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   double header_timeout = 10;
   double shutdown_timeout = 10;
   double cache_seconds = 1;
+  size_t inline_max = reactor::http::FileCache::Options().inline_limit;
   size_t max_connections = 0;
 
   app.add_option("PORT", port, "TCP port to listen on (0 picks a free one; see the log line)")
@@ -122,6 +123,12 @@ int main(int argc, char** argv) {
       ->type_name("SECONDS")
       ->capture_default_str();
 
+  app.add_option("--inline-max", inline_max,
+                 "Files up to BYTES are kept in memory with their metadata and leave in one\n"
+                 "write with the response head; larger ones go with sendfile() (0: always)")
+      ->type_name("BYTES")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -148,6 +155,7 @@ int main(int argc, char** argv) {
   options.max_connections = max_connections;
   options.access_log = access_log;
   options.file_cache.ttl = to_milliseconds(cache_seconds);
+  options.file_cache.inline_limit = inline_max;
 
   try {
     reactor::EventLoop loop;

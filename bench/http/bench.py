@@ -177,7 +177,6 @@ listen:
   port: {self.port}
 num-threads: 1
 error-log: {self.work}/{self.name}.error.log
-pid-file: {self.work}/{self.name}.pid
 hosts:
   default:
     paths:
@@ -244,9 +243,13 @@ def main():
     parser.add_argument("--scenarios", default="1k,64k,close,large,log",
                         help="comma list of: 1k,64k,close,large,log")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="extra reactor-httpd run as NAME=ARGS, e.g. "
+                             "'sendfile-only=--inline-max 0' (repeatable)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="reactor-bench-http-"))
+    work.chmod(0o755)  # h2o started as root serves as "nobody"
     root = work / "site"
     make_site(root, args.large_mib)
     cpu = args.server_cpu
@@ -256,6 +259,10 @@ def main():
         Lighttpd("lighttpd", work, root, cpu),
         H2o("h2o", work, root, cpu),
     ]
+    for variant in args.variant:
+        name, _, extra = variant.partition("=")
+        servers.append(ReactorHttpd(f"reactor-httpd:{name}", work, root, cpu,
+                                    os.path.abspath(args.httpd), extra.split()))
     if args.only:
         wanted = set(args.only.split(","))
         servers = [s for s in servers if s.name in wanted]

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <csignal>
-#include <regex>
 #include <thread>
 
 #include "tests/file/rftp_test_support.h"
@@ -29,14 +28,17 @@ bool stop_when(test_support::ChildProcess& child, const std::function<bool()>& c
   return false;
 }
 
-// The offsets the server logged for `verb` requests of `path` (debug log).
+// The offsets the server logged for `verb` requests of `path` (its debug
+// lines read "... GET movie.bin from 123 ..." and "... PUT x size 9 from 4").
 std::vector<unsigned long long> logged_offsets(const std::string& log, const std::string& verb,
                                                const std::string& path) {
   std::vector<unsigned long long> offsets;
-  std::regex pattern(verb + " " + path + R"( (?:size \d+ )?from (\d+))");
-  for (auto it = std::sregex_iterator(log.begin(), log.end(), pattern);
-       it != std::sregex_iterator(); ++it) {
-    offsets.push_back(std::stoull((*it)[1]));
+  std::string needle = " " + verb + " " + path + " ";
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+    size_t from = log.find("from ", at + needle.size());
+    size_t line_end = log.find('\n', at);
+    if (from == std::string::npos || from > line_end) continue;
+    offsets.push_back(std::stoull(log.substr(from + 5)));
   }
   return offsets;
 }
