@@ -31,7 +31,9 @@ void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
 
 void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
   ResponseOutput& output = context_.output;
-  while (phase_ != Phase::kClosing && !input.empty()) {
+  // connected(): a send error inside this loop closes the connection, and
+  // the rest of the input is then not worth parsing.
+  while (phase_ != Phase::kClosing && !input.empty() && connection->connected()) {
     if (phase_ == Phase::kDiscardingBody) {
       const uint64_t skip = std::min<uint64_t>(body_remaining_, input.readable_bytes());
       input.retrieve(static_cast<size_t>(skip));

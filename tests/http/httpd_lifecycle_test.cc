@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
+#include <cstdio>
 
 #include <algorithm>
 #include <csignal>
@@ -274,4 +275,43 @@ TEST_CASE("load: many concurrent keep-alive clients all get correct answers") {
     }
   }
   CHECK(ok == kClients * kRounds);
+}
+
+TEST_CASE("freshness: a changed file is served at once with --cache-seconds 0") {
+  TestSite site;
+  Httpd server(site.root(), {"--cache-seconds", "0"});
+  CHECK(exchange(server.port(), get_request("/small.txt")).body == site.small);
+  site.tree.write_file("site/small.txt", "changed in place\n");
+  CHECK(exchange(server.port(), get_request("/small.txt")).body == "changed in place\n");
+}
+
+TEST_CASE("freshness: a file replaced by rename is picked up within the cache period") {
+  TestSite site;
+  Httpd server(site.root());  // default: 1 s
+  const HttpResponse before = exchange(server.port(), get_request("/small.txt"));
+  CHECK(before.body == site.small);
+  site.tree.write_file("site/small.txt.tmp", "deployed v2\n");
+  REQUIRE(::rename((site.tree / "site/small.txt.tmp").c_str(),
+                   (site.tree / "site/small.txt").c_str()) == 0);
+  // Whatever is served meanwhile is one consistent version, never a mix.
+  std::string body;
+  for (int attempt = 0; attempt < 40 && body != "deployed v2\n"; ++attempt) {
+    const HttpResponse response = exchange(server.port(), get_request("/small.txt"));
+    body = response.body;
+    CHECK((body == site.small || body == "deployed v2\n"));
+    CHECK(response.field("content-length") == std::to_string(body.size()));
+    if (body != "deployed v2\n") std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(body == "deployed v2\n");
+  CHECK(exchange(server.port(), get_request("/small.txt")).field("etag") != before.field("etag"));
+}
+
+TEST_CASE("access log: '-' writes to stdout") {
+  TestSite site;
+  Httpd server(site.root(), {"--access-log", "-"});
+  CHECK(exchange(server.port(), get_request("/small.txt", "User-Agent: stdout-test\r\n")).status ==
+        200);
+  CHECK(server.stop() == 0);
+  CHECK(server.process().output().find(
+            "\"GET /small.txt HTTP/1.1\" 200 20 \"-\" \"stdout-test\"") != std::string::npos);
 }
