@@ -370,6 +370,11 @@ void Connection::handle_close() {
   if (state_ == State::kDisconnected) return;
   state_ = State::kDisconnected;
   channel_.remove();
+  // Close the socket now, not when the last ConnectionPtr goes: a protocol
+  // may hold one for a while, and the peer must see the end promptly. Safe
+  // mid-batch: the channel's pending events were just dropped, so a new
+  // connection that reuses this fd number cannot receive them.
+  socket_.reset();
   if (idle_timer_ != 0) {
     loop_->cancel(idle_timer_);
     idle_timer_ = 0;

@@ -120,6 +120,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool connected() const { return state_ == State::kConnected; }
   bool disconnected() const { return state_ == State::kDisconnected; }
   uint64_t id() const { return id_; }
+  // -1 once the connection has closed.
   int fd() const { return socket_.get(); }
   EventLoop* loop() const { return loop_; }
   const SocketAddress& local_address() const { return local_; }

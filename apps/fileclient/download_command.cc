@@ -117,7 +117,14 @@ void DownloadCommand::handle_stat(const Reply& reply) {
   discarding_ = false;
   FileClient::DownloadSink sink;
   sink.on_header = [this](const DataHeader& header) { handle_header(header); };
-  sink.on_bytes = [this](std::string_view bytes) { handle_bytes(bytes); };
+  // The client writes (splices) the body into the .part itself.
+  sink.file = part_.get();
+  sink.file_offset = write_offset_;
+  sink.on_progress = [this](uint64_t offset) {
+    write_offset_ = offset;
+    progress_.update(offset);
+  };
+  sink.on_write_error = [this](int error) { fail_local("cannot write " + part_path_, error); };
   sink.on_complete = [this] { handle_complete(); };
   sink.on_error = [this](const ErrorReply& error) { handle_get_error(error); };
   context_->client().get(options_.remote, write_offset_, std::move(sink));
@@ -163,7 +170,8 @@ bool DownloadCommand::open_partial(const StatOk& stat) {
 void DownloadCommand::handle_header(const DataHeader& header) {
   if (header.size != remote_.size) {
     // Changed between STAT and GET: these bytes belong to neither version
-    // we could trust. Drain them and ask again.
+    // we could trust. They land in the .part, which is started over (from
+    // a fresh STAT) once they are through.
     discarding_ = true;
     return;
   }
@@ -171,16 +179,6 @@ void DownloadCommand::handle_header(const DataHeader& header) {
   size_t slash = label.rfind('/');
   if (slash != std::string::npos) label = label.substr(slash + 1);
   progress_.start(label, header.size, header.offset);
-}
-
-void DownloadCommand::handle_bytes(std::string_view bytes) {
-  if (discarding_ || context_->finished()) return;
-  if (!write_all_at(part_.get(), bytes, write_offset_)) {
-    fail_local("cannot write " + part_path_, errno);
-    return;
-  }
-  write_offset_ += bytes.size();
-  progress_.update(write_offset_);
 }
 
 void DownloadCommand::handle_complete() {
@@ -191,7 +189,7 @@ void DownloadCommand::handle_complete() {
                        options_.remote + ": the file keeps changing during the download");
       return;
     }
-    ::unlink(info_path_.c_str());
+    ::unlink(info_path_.c_str());  // the next open_partial() starts over
     request_stat();
     return;
   }

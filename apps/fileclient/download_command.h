@@ -53,7 +53,6 @@ class DownloadCommand : public Command {
   void handle_stat(const Reply& reply);
   bool open_partial(const StatOk& stat);
   void handle_header(const DataHeader& header);
-  void handle_bytes(std::string_view bytes);
   void handle_complete();
   void handle_get_error(const ErrorReply& error);
   void verify_then_finish();

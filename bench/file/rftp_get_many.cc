@@ -56,11 +56,8 @@ int main(int argc, char** argv) {
         return;
       }
       reactor::file::FileClient::DownloadSink sink;
-      sink.on_bytes = [&, file](std::string_view bytes) {
-        if (::write(file->get(), bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
-          failed = true;
-        }
-      };
+      sink.file = file->get();
+      sink.on_write_error = [&](int) { failed = true; };
       sink.on_complete = [&, file] { finish_one(); };
       sink.on_error = [&, remote](const reactor::file::ErrorReply& error) {
         std::fprintf(stderr, "rftp-get-many: %s: %s\n", remote.c_str(), error.message.c_str());

@@ -8,6 +8,10 @@
 #   --size-mib N     size of the large file (default 1024, i.e. 1 GiB)
 #   --rounds N       runs of each contestant; medians are reported (default 5)
 #   --small-files N  number of 4 KiB files in the small-files part (default 1000)
+#   --out-dir DIR    where the clients write what they download (default
+#                    /dev/shm when it is a tmpfs, else the temporary directory):
+#                    memory-backed, so the disk's write-back speed is not
+#                    what gets measured
 #   --build-dir DIR  build directory (default build-bench at the repository root)
 #   --no-build       use the binaries already in the build directory
 #
@@ -31,8 +35,9 @@ server_cpu=${SERVER_CPU:-0}
 client_cpu=${CLIENT_CPU:-1}
 build_dir=$repo_root/build-bench
 build=1
+out_base=""
 
-usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,28s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 die() {
   echo "run.sh: $*" >&2
   exit 1
@@ -43,6 +48,7 @@ while (($# > 0)); do
     --size-mib) size_mib=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --small-files) small_count=$2; shift 2 ;;
+    --out-dir) out_base=$(realpath -m "$2"); shift 2 ;;
     --build-dir) build_dir=$(realpath -m "$2"); shift 2 ;;
     --no-build) build=0; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -75,17 +81,21 @@ done
 
 # --- fixtures ----------------------------------------------------------------
 work=$(mktemp -d /tmp/rftp-bench-XXXXXX)
+if [[ -z $out_base ]] && [[ $(stat -f -c %T /dev/shm 2>/dev/null) == tmpfs ]]; then
+  out_base=/dev/shm
+fi
+out=$(mktemp -d "${out_base:-$work}/rftp-bench-out-XXXXXX")
 server_pid=""
 nginx_pid=""
 cleanup() {
   [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
   [[ -n $nginx_pid ]] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-  rm -rf "$work"
+  rm -rf "$work" "$out"
 }
 trap cleanup EXIT
 
 served=$work/served
-mkdir -p "$served/small" "$work/local-small" "$work/out" "$work/nginx"
+mkdir -p "$served/small" "$work/local-small" "$work/nginx"
 echo "preparing a ${size_mib} MiB file and ${small_count} x 4 KiB files in $work ..." >&2
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$served/big.bin"
 small_names=()
@@ -158,27 +168,27 @@ rftp_rates=()
 curl_rates=()
 expected=$(stat -c %s "$served/big.bin")
 run_rftp_get() {
-  rm -f "$work/out/big.bin"*
+  rm -f "$out/big.bin"*
   local seconds
-  seconds=$(timed "$client_bin" --no-progress "127.0.0.1:$rftp_port" get big.bin "$work/out/big.bin")
-  [[ $(stat -c %s "$work/out/big.bin") == "$expected" ]] || die "rftp get: wrong size"
+  seconds=$(timed "$client_bin" --no-progress "127.0.0.1:$rftp_port" get big.bin "$out/big.bin")
+  [[ $(stat -c %s "$out/big.bin") == "$expected" ]] || die "rftp get: wrong size"
   rftp_rates+=("$(awk -v m="$size_mib" -v s="$seconds" 'BEGIN { printf "%.1f", m / s }')")
 }
 run_curl_get() {
-  rm -f "$work/out/big.bin"
+  rm -f "$out/big.bin"
   local seconds
-  seconds=$(timed curl -sf -o "$work/out/big.bin" "http://127.0.0.1:$nginx_port/big.bin")
-  [[ $(stat -c %s "$work/out/big.bin") == "$expected" ]] || die "curl: wrong size"
+  seconds=$(timed curl -sf -o "$out/big.bin" "http://127.0.0.1:$nginx_port/big.bin")
+  [[ $(stat -c %s "$out/big.bin") == "$expected" ]] || die "curl: wrong size"
   curl_rates+=("$(awk -v m="$size_mib" -v s="$seconds" 'BEGIN { printf "%.1f", m / s }')")
 }
 echo "large file: $rounds rounds, alternating which goes first ..." >&2
 for ((round = 1; round <= rounds; round++)); do
   if ((round % 2)); then run_rftp_get; run_curl_get; else run_curl_get; run_rftp_get; fi
   if ((round == 1)); then
-    cmp -s "$served/big.bin" "$work/out/big.bin" || die "downloaded file differs"
+    cmp -s "$served/big.bin" "$out/big.bin" || die "downloaded file differs"
   fi
 done
-rm -f "$work/out/big.bin"*
+rm -f "$out/big.bin"*
 rftp_median=$(printf '%s\n' "${rftp_rates[@]}" | median)
 curl_median=$(printf '%s\n' "${curl_rates[@]}" | median)
 ratio=$(awk -v a="$rftp_median" -v b="$curl_median" 'BEGIN { printf "%.2f", a / b }')
@@ -194,15 +204,15 @@ for ((round = 1; round <= rounds; round++)); do
   seconds=$(timed "$client_bin" --no-progress "127.0.0.1:$rftp_port" put \
     "${small_names[@]/#/$work/local-small/}" --to "uploaded-$round")
   put_rates+=("$(awk -v n="$small_count" -v s="$seconds" 'BEGIN { printf "%.0f", n / s }')")
-  rm -rf "$work/out/small" && mkdir -p "$work/out/small"
-  seconds=$(timed "$get_many_bin" "127.0.0.1:$rftp_port" "$work/out/small" "${remotes[@]}")
+  rm -rf "$out/small" && mkdir -p "$out/small"
+  seconds=$(timed "$get_many_bin" "127.0.0.1:$rftp_port" "$out/small" "${remotes[@]}")
   get_rates+=("$(awk -v n="$small_count" -v s="$seconds" 'BEGIN { printf "%.0f", n / s }')")
-  rm -rf "$work/out/small" && mkdir -p "$work/out/small"
+  rm -rf "$out/small" && mkdir -p "$out/small"
   seconds=$(timed curl -sf "http://127.0.0.1:$nginx_port/small/f[1-$small_count].bin" \
-    -o "$work/out/small/f#1.bin")
+    -o "$out/small/f#1.bin")
   curl_small_rates+=("$(awk -v n="$small_count" -v s="$seconds" 'BEGIN { printf "%.0f", n / s }')")
 done
-[[ $(ls "$work/out/small" | wc -l) == "$small_count" ]] || die "curl fetched too few files"
+[[ $(ls "$out/small" | wc -l) == "$small_count" ]] || die "curl fetched too few files"
 put_median=$(printf '%s\n' "${put_rates[@]}" | median)
 get_median=$(printf '%s\n' "${get_rates[@]}" | median)
 curl_small_median=$(printf '%s\n' "${curl_small_rates[@]}" | median)
@@ -214,7 +224,7 @@ report=$repo_root/bench/results/file-$(date +%Y%m%d-%H%M%S).txt
   echo "RFTP benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, server on CPU $server_cpu, client on CPU $client_cpu"
   echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), $(curl --version | head -1 | cut -d' ' -f1-2)"
   echo
-  echo "large file (${size_mib} MiB, page cache, loopback), MiB/s per run:"
+  echo "large file (${size_mib} MiB, page cache -> $(stat -f -c %T "$out"), loopback), MiB/s per run:"
   echo "  reactor-fileclient get : ${rftp_rates[*]}"
   echo "  curl <- nginx          : ${curl_rates[*]}"
   echo "  median: rftp $rftp_median MiB/s, nginx+curl $curl_median MiB/s, ratio ${ratio}x"

@@ -30,6 +30,7 @@
 #include "reactor/event_loop.h"
 #include "reactor/socket_address.h"
 #include "reactor/tcp_client.h"
+#include "reactor/unique_fd.h"
 
 namespace reactor::file {
 
@@ -53,8 +54,18 @@ class FileClient {
   struct DownloadSink {
     // DATA header arrived (already checked against the request).
     std::function<void(const DataHeader&)> on_header;
-    // The next bytes of the body, in order.
+    // The next bytes of the body, in order (when `file` is not set).
     std::function<void(std::string_view bytes)> on_bytes;
+    // Or: a file (not O_APPEND) the client writes the body into itself,
+    // from `file_offset` on. Bytes already read from the socket are
+    // pwrite()n; the rest is splice()d from the socket through a pipe into
+    // the file, so it is copied once in the kernel instead of into user
+    // space and back. on_bytes is not called; on_progress gets the file
+    // offset reached, and on_write_error an errno (the caller then closes).
+    int file = -1;
+    uint64_t file_offset = 0;
+    std::function<void(uint64_t offset)> on_progress;
+    std::function<void(int error)> on_write_error;
     // The whole body has arrived.
     std::function<void()> on_complete;
     // The server answered with ERROR instead of DATA.
@@ -110,6 +121,12 @@ class FileClient {
   void handle_connection(const ConnectionPtr& connection);
   void handle_input(Buffer& input);
   void handle_reply(Reply reply);
+  // Writes bytes of the body of a file-backed download; false on error.
+  bool write_body(DownloadSink& sink, std::string_view bytes);
+  // Moves the rest of the body from the socket to the file until the
+  // socket has nothing more (EAGAIN) or the body is complete.
+  void splice_body(const std::shared_ptr<DownloadSink>& sink);
+  void complete_download();
   void fail(Failure::Kind kind, std::string message);
 
   EventLoop* loop_;
@@ -123,6 +140,11 @@ class FileClient {
   bool ready_ = false;
   bool closed_ = false;
   std::string server_name_;
+  // socket -> pipe -> file for splice(); opened on first use.
+  UniqueFd pipe_read_;
+  UniqueFd pipe_write_;
+  size_t pipe_capacity_ = 0;
+  bool splice_unusable_ = false;
   Clock::time_point last_reply_time_;
   // Guards the object against use after a callback closed it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -61,6 +61,11 @@ class FrameDecoder {
 
   // Raw bytes still owed by the last DATA/PUT frame.
   uint64_t raw_remaining() const { return raw_remaining_; }
+  // Records that `count` raw bytes (at most raw_remaining()) were taken
+  // without passing through next() -- spliced straight off the socket.
+  void skip_raw_bytes(uint64_t count) {
+    raw_remaining_ -= count < raw_remaining_ ? count : raw_remaining_;
+  }
   bool at_frame_boundary() const { return raw_remaining_ == 0; }
   bool failed() const { return failed_; }
 

@@ -19,9 +19,12 @@ TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
 
 HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
     : loop_(loop),
-      context_(std::make_unique<ServerContext>(options)),
+      context_(std::make_unique<ServerContext>(loop, options)),
       overload_responder_(loop),
       tcp_server_(loop, options.address, tcp_options(options)) {
+  context_->batch.set_release_callback([](const ConnectionPtr& connection) {
+    if (HttpSession* session = HttpSession::from(connection)) session->release_output();
+  });
   tcp_server_.set_connection_callback(
       [this](const ConnectionPtr& connection) { handle_connection(connection); });
   tcp_server_.set_message_callback([](const ConnectionPtr& connection, Buffer& input) {

@@ -23,14 +23,29 @@ void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
   } catch (const std::exception& error) {
     // Whatever went wrong concerns this connection alone.
     spdlog::error("connection {}: {}; closing it", connection->id(), error.what());
-    context_.output.clear();
+    if (output_ != nullptr) output_->clear();
     connection->close();
   }
   processing_ = false;
 }
 
+ResponseOutput& HttpSession::output(const ConnectionPtr& connection) {
+  if (output_ == nullptr) output_ = context_.batch.acquire(connection);
+  return *output_;
+}
+
+void HttpSession::flush_now(const ConnectionPtr& connection) {
+  // The (now empty) output stays registered with the batch until its end.
+  if (output_ != nullptr && !output_->empty()) output_->flush_to(*connection);
+}
+
+void HttpSession::close_after_output(const ConnectionPtr& connection) {
+  phase_ = Phase::kClosing;
+  flush_now(connection);
+  connection->close_after_flush();
+}
+
 void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
-  ResponseOutput& output = context_.output;
   // connected(): a send error inside this loop closes the connection, and
   // the rest of the input is then not worth parsing.
   while (phase_ != Phase::kClosing && !input.empty() && connection->connected()) {
@@ -60,11 +75,11 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
     }
     serve_request(connection, input);
     const size_t limit = context_.options.pipeline_output_limit;
-    if (phase_ != Phase::kClosing &&
-        connection->queued_output_bytes() + output.total_size() > limit) {
-      // Hand the batch over first: the socket may well take it all at once
+    const size_t collected = output_ != nullptr ? output_->total_size() : 0;
+    if (phase_ != Phase::kClosing && connection->queued_output_bytes() + collected > limit) {
+      // Hand the output over first: the socket may well take it all at once
       // (and then no write-complete callback would ever come to wake us).
-      output.flush_to(*connection);
+      flush_now(connection);
       if (connection->queued_output_bytes() > limit) {
         // The client is not keeping up (or pipelines hard): answer the rest
         // once this has drained, and stop reading meanwhile.
@@ -74,8 +89,8 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
       }
     }
   }
-  if (!output.empty()) output.flush_to(*connection);
-  if (phase_ == Phase::kClosing) connection->close_after_flush();
+  // Otherwise the output leaves at the end of the epoll batch.
+  if (phase_ == Phase::kClosing) close_after_output(connection);
 }
 
 void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) {
@@ -95,9 +110,9 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
                                          request.method == Method::kHead,
                                          context_.dates.http_date()};
   const ResponseSummary summary =
-      refusal ? StaticFileHandler::respond_error(*refusal, response_context, context_.output)
+      refusal ? StaticFileHandler::respond_error(*refusal, response_context, output(connection))
               : context_.handler.respond(request, response_context, connection->loop()->now(),
-                                         context_.output);
+                                         output(connection));
   if (context_.access_log) log(connection, &request, summary);
 
   // Only now: `request` points into the input buffer.
@@ -115,7 +130,7 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
 void HttpSession::refuse_stream(const ConnectionPtr& connection, Status status) {
   const ResponseContext response_context{1, false, false, context_.dates.http_date()};
   const ResponseSummary summary =
-      StaticFileHandler::respond_error(status, response_context, context_.output);
+      StaticFileHandler::respond_error(status, response_context, output(connection));
   if (context_.access_log) log(connection, nullptr, summary);
   phase_ = Phase::kClosing;
 }
@@ -133,8 +148,7 @@ void HttpSession::handle_closed(const ConnectionPtr& connection) {
 
 void HttpSession::begin_drain(const ConnectionPtr& connection) {
   cancel_header_timer(connection->loop());
-  phase_ = Phase::kClosing;
-  connection->close_after_flush();
+  close_after_output(connection);
 }
 
 void HttpSession::arm_header_timer(const ConnectionPtr& connection) {
@@ -162,10 +176,8 @@ void HttpSession::handle_header_timeout(const ConnectionPtr& connection) {
                 context_.options.header_timeout.count());
   if (phase_ == Phase::kReadingHead && parser_.started()) {
     refuse_stream(connection, Status::kRequestTimeout);
-    context_.output.flush_to(*connection);
   }
-  phase_ = Phase::kClosing;
-  connection->close_after_flush();
+  close_after_output(connection);
 }
 
 void HttpSession::log(const ConnectionPtr& connection, const Request* request,

@@ -2,8 +2,9 @@
 // as bytes arrive, answers them in order, and decides when the connection
 // ends.
 //
-//  - Pipelining: every complete request in the input is answered, the
-//    answers of one batch leaving together. Once `pipeline_output_limit`
+//  - Pipelining: every complete request in the input is answered; the
+//    answers collected during one epoll batch leave together at its end
+//    (OutputBatch). Once `pipeline_output_limit`
 //    bytes are queued for a client that does not read, reading from it
 //    stops until the output drains (handle_output_drained), so memory per
 //    connection stays bounded.
@@ -50,6 +51,8 @@ class HttpSession {
   void handle_closed(const ConnectionPtr& connection);
   // Graceful shutdown: no new requests; close once the current output is out.
   void begin_drain(const ConnectionPtr& connection);
+  // The batch is handing this session's output over (OutputBatch).
+  void release_output() { output_ = nullptr; }
 
   uint64_t requests_served() const { return requests_; }
 
@@ -60,6 +63,11 @@ class HttpSession {
     kClosing,         // last response queued; nothing more is read
   };
 
+  // This batch's output for the connection (acquired on first use).
+  ResponseOutput& output(const ConnectionPtr& connection);
+  // Hands what this batch has so far over to the connection right away.
+  void flush_now(const ConnectionPtr& connection);
+  void close_after_output(const ConnectionPtr& connection);
   void process(const ConnectionPtr& connection, Buffer& input);
   void serve_request(const ConnectionPtr& connection, Buffer& input);
   void refuse_stream(const ConnectionPtr& connection, Status status);
@@ -76,7 +84,8 @@ class HttpSession {
   uint64_t body_remaining_ = 0;
   uint64_t requests_ = 0;
   TimerId header_timer_ = 0;
-  std::string client_ip_;  // for the access log, computed on first use
+  ResponseOutput* output_ = nullptr;  // borrowed from context_.batch
+  std::string client_ip_;             // for the access log, computed on first use
 };
 
 }  // namespace reactor::http

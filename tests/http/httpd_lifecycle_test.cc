@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <sys/socket.h>
+#include <unistd.h>
 #include <cstdio>
 
 #include <algorithm>
@@ -33,6 +34,15 @@ Finished run_to_exit(const std::vector<std::string>& args) {
   finished.status = child.wait_exit(std::chrono::seconds(10));
   finished.output = child.output();
   return finished;
+}
+
+// A sparse 64 MiB file: far more than socket buffers can absorb, so a
+// client that stops reading really does stall the server's output.
+constexpr off_t kHugeSize = 64 << 20;
+void make_huge_file(const TestSite& site) {
+  const std::string path = site.tree / "site/huge.bin";
+  site.tree.write_file("site/huge.bin", "");
+  REQUIRE(::truncate(path.c_str(), kHugeSize) == 0);
 }
 
 size_t count_lines(const std::string& text) {
@@ -144,10 +154,11 @@ TEST_CASE("signals: graceful shutdown finishes the response in flight, refuses n
 
 TEST_CASE("signals: the shutdown deadline bounds a client that never reads") {
   TestSite site;
+  make_huge_file(site);
   Httpd server(site.root(), {"--shutdown-timeout", "1"});
   ClientSocket stuck(server.port());
   stuck.set_receive_buffer(4096);
-  REQUIRE(stuck.send_all(get_request("/large.bin")));
+  REQUIRE(stuck.send_all(get_request("/huge.bin")));
   CHECK_FALSE(stuck.receive_some().empty());
   server.process().send_signal(SIGTERM);
   CHECK(server.process().wait_exit(std::chrono::seconds(8)) == 0);
@@ -183,15 +194,16 @@ TEST_CASE("timeouts: an idle keep-alive connection is closed after --idle-timeou
 
 TEST_CASE("timeouts: a client that stops reading a response is eventually closed") {
   TestSite site;
+  make_huge_file(site);
   Httpd server(site.root(), {"--idle-timeout", "1"});
   ClientSocket reader(server.port());
   reader.set_receive_buffer(4096);
-  REQUIRE(reader.send_all(get_request("/large.bin")));
+  REQUIRE(reader.send_all(get_request("/huge.bin")));
   // Read nothing for 3 s: the server's output makes no progress and the
-  // idle timeout closes the connection.
+  // idle timeout closes the connection, long before the file is out.
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  const std::string got = reader.receive_until_close(std::chrono::seconds(5));
-  CHECK(got.size() < site.large.size());
+  const std::string got = reader.receive_until_close(std::chrono::seconds(10));
+  CHECK(got.size() < static_cast<size_t>(kHugeSize));
   CHECK(exchange(server.port(), get_request("/small.txt")).status == 200);
 }
 
