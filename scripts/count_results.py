@@ -53,7 +53,8 @@ def main():
         print(f"{build_dir}: {passed} passed, {failed} failed", file=sys.stderr)
         total_passed += passed
         total_failed += failed
-    print(f"{total_passed} passed, {total_failed} failed")
+    sys.stderr.flush()
+    print(f"{total_passed} passed, {total_failed} failed", flush=True)
     return 1 if total_failed else 0
 
 
