@@ -1,6 +1,8 @@
 #include "reactor/acceptor.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -54,6 +56,11 @@ Acceptor::Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_por
 Acceptor::~Acceptor() {
   if (retry_timer_ != 0) loop_->cancel(retry_timer_);
   channel_.remove();
+}
+
+void Acceptor::set_tcp_no_delay() {
+  int on = 1;
+  ::setsockopt(socket_.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 
 void Acceptor::resume() {

@@ -37,6 +37,9 @@ class Acceptor {
   void pause();
   bool accepting() const { return channel_.reading(); }
 
+  // Sets TCP_NODELAY on the listening socket; accepted sockets inherit it.
+  void set_tcp_no_delay();
+
   // The bound address, with the real port when the request asked for 0.
   const SocketAddress& address() const { return address_; }
 

@@ -78,7 +78,11 @@ void Connection::handle_read() {
   size_t budget = kIoBudgetPerEvent;
   while (reading_wanted_ && state_ != State::kDisconnected) {
     int error = 0;
-    size_t room = input_.writable_bytes() + Buffer::kSpillSize;
+    // What read_from_fd() offers: the free space, plus the spill area only
+    // when the free space is smaller than it. A read that fills all of it
+    // is not proof of a drained socket.
+    size_t writable = input_.writable_bytes();
+    size_t room = writable >= Buffer::kSpillSize ? writable : writable + Buffer::kSpillSize;
     ssize_t n = input_.read_from_fd(socket_.get(), &error);
     if (n > 0) {
       last_activity_ = loop_->now();

@@ -41,7 +41,9 @@ using SharedFile = std::shared_ptr<const UniqueFd>;
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  // Called with the input buffer after new bytes were read.
+  // Called with the input buffer after new bytes were read. `input` is
+  // valid only during the call; what the callback leaves in it is shown
+  // again, with the next bytes appended, next time.
   using MessageCallback = std::function<void(const ConnectionPtr&, Buffer& input)>;
   // Called once when the connection is up and once when it has closed.
   using ConnectionCallback = std::function<void(const ConnectionPtr&)>;
@@ -58,7 +60,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Callbacks: set before established(), or from the connection callback.
   void set_connection_callback(ConnectionCallback cb) { connection_callback_ = std::move(cb); }
   void set_message_callback(MessageCallback cb) { message_callback_ = std::move(cb); }
-  // Output queue became empty after having had something in it.
+  // Output queue became empty after having had something in it. Not
+  // called when send()/send_file() handed everything to the kernel at once
+  // (nothing was ever queued): check queued_output_bytes() after sending.
   void set_write_complete_callback(ConnectionCallback cb) {
     write_complete_callback_ = std::move(cb);
   }
@@ -80,7 +84,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // owner (TcpServer/TcpClient) after setting the callbacks.
   void established();
 
-  // Queues bytes; writes them at once when nothing is pending.
+  // Copies the bytes; writes them at once when nothing is pending. A no-op
+  // once closing or closed. May run callbacks before it returns: the
+  // high-water-mark callback, and on a socket error the connection
+  // callback (disconnected).
   void send(std::string_view data);
   void send(const void* data, size_t length) {
     send(std::string_view(static_cast<const char*>(data), length));
@@ -88,7 +95,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Moves the readable bytes of `data` into the queue (no copy when the
   // queue is empty and the socket takes them all).
   void send(Buffer& data);
-  // Queues `length` bytes of `file` from `offset`, sent with sendfile().
+  // Queues `length` bytes of `file` (a regular file open for reading) from
+  // `offset`, sent with sendfile(). A file shorter than promised closes the
+  // connection: the peer was promised bytes that do not exist.
   // The file stays open until its last segment is sent or the connection
   // closes.
   void send_file(SharedFile file, off_t offset, size_t length);
@@ -96,7 +105,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Half-close: SHUT_WR once everything queued is flushed. Reading goes on
   // until the peer closes its side too.
   void shutdown();
-  // Closes now, discarding queued output. Idempotent.
+  // Closes now, discarding queued output. Idempotent. The connection
+  // callback runs before this returns; the object lives on until the end
+  // of the epoll batch and while anyone holds a ConnectionPtr.
   void close();
   // Flushes queued output, then closes. Idempotent.
   void close_after_flush();
@@ -127,7 +138,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const SocketAddress& peer_address() const { return peer_; }
   Clock::time_point last_activity() const { return last_activity_; }
 
-  // Per-connection protocol state (the parser, the session...).
+  // Per-connection protocol state (the parser, the session...). Cleared
+  // after close, at the end of the batch, so a ConnectionPtr stored in it
+  // does not keep the connection alive forever.
   std::any& context() { return context_; }
 
   void set_tcp_no_delay(bool on);

@@ -58,7 +58,6 @@ EventLoop::~EventLoop() {
 
 void EventLoop::run() {
   thread_id_ = std::this_thread::get_id();
-  quit_ = false;
   while (!quit_) {
     bool have_posted;
     {
@@ -96,6 +95,7 @@ void EventLoop::run() {
   run_deferred_tasks();
   run_posted_tasks();
   run_deferred_tasks();
+  quit_ = false;  // the loop may be run again
 }
 
 void EventLoop::stop() {

@@ -39,6 +39,8 @@ class EventLoop {
   // Creates the epoll instance and ignores SIGPIPE for the whole process:
   // sendfile() has no MSG_NOSIGNAL, and a peer that vanishes mid-write must
   // end one connection, not the server.
+  // Destroy it on the loop thread, after every server, client and channel
+  // that refers to it (declare those after the loop).
   EventLoop();
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
@@ -47,7 +49,8 @@ class EventLoop {
   // Dispatches events until stop(). The calling thread becomes the loop
   // thread. Tasks still queued when the loop stops are run before returning.
   void run();
-  // Makes run() return after the current iteration. Any thread.
+  // Makes run() return after the current iteration (or at once, if it is
+  // called before run() starts). Any thread.
   void stop();
 
   // Runs `task` on the loop thread soon. The only thread-safe way to hand
@@ -58,10 +61,13 @@ class EventLoop {
   // connection must outlive the batch in which it closed).
   void defer(Task task);
 
-  bool in_loop_thread() const { return thread_id_ == std::this_thread::get_id(); }
+  bool in_loop_thread() const { return thread_id_.load() == std::this_thread::get_id(); }
 
   // Timers. Loop thread only. Callbacks run on the loop thread; a timer may
-  // cancel itself or others from its callback. Ids are never reused.
+  // cancel itself or others from its callback. Ids are never reused and 0
+  // is never one. A task (and what it captures) lives until it fires
+  // (one-shot) or is cancelled: cancel timers that capture an object in
+  // that object's destructor.
   TimerId run_after(Clock::duration delay, Task task);
   TimerId run_at(Clock::time_point when, Task task);
   TimerId run_every(Clock::duration interval, Task task);
@@ -92,7 +98,8 @@ class EventLoop {
   void wake_up();
 
   UniqueFd epoll_fd_;
-  std::thread::id thread_id_;
+  // Atomic: run() sets it while other threads may be posting.
+  std::atomic<std::thread::id> thread_id_;
   std::atomic<bool> quit_{false};
   std::atomic<bool> sleeping_{false};
   Clock::time_point now_;

@@ -22,7 +22,8 @@ bool set_log_level(std::string_view level) {
 bool init_logging(std::string_view level) {
   // Plain (not colour) stderr sink: stdout may carry the program's output
   // (an access log, a listing) and must not be interleaved with diagnostics.
-  auto logger = spdlog::stderr_logger_mt("reactor");
+  auto logger = spdlog::get("reactor");  // a second call only changes the level
+  if (!logger) logger = spdlog::stderr_logger_mt("reactor");
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
   spdlog::set_default_logger(logger);
   spdlog::flush_on(spdlog::level::info);

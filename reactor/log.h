@@ -11,7 +11,8 @@ namespace reactor {
 
 // Sends the library's log (spdlog's default logger) to stderr with a
 // timestamped pattern, at `level` (see set_log_level). Programs call this
-// once at start-up; embedders who configure spdlog themselves need not.
+// once at start-up, before starting threads; embedders who configure
+// spdlog themselves need not. A second call only changes the level.
 // Returns false for an unknown level name (the level is then "info").
 bool init_logging(std::string_view level = "info");
 

@@ -77,6 +77,11 @@ SocketAddress SocketAddress::from_sockaddr(const sockaddr* address, socklen_t le
   return result;
 }
 
+bool SocketAddress::is_wildcard() const {
+  if (family() == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&storage_.v6.sin6_addr);
+  return storage_.v4.sin_addr.s_addr == htonl(INADDR_ANY);
+}
+
 uint16_t SocketAddress::port() const {
   return ntohs(family() == AF_INET6 ? storage_.v6.sin6_port : storage_.v4.sin_port);
 }

@@ -26,6 +26,8 @@ class SocketAddress {
   // Wraps what accept()/getsockname() filled in.
   static SocketAddress from_sockaddr(const sockaddr* address, socklen_t length);
 
+  // 0.0.0.0 or ::
+  bool is_wildcard() const;
   int family() const { return storage_.v4.sin_family; }
   uint16_t port() const;
   // "127.0.0.1" or "::1" (no brackets, no port).

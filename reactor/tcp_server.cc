@@ -7,7 +7,11 @@
 namespace reactor {
 
 TcpServer::TcpServer(EventLoop* loop, const SocketAddress& address, Options options)
-    : loop_(loop), options_(options), acceptor_(loop, address, options.reuse_port) {
+    : loop_(loop),
+      options_(options),
+      acceptor_(loop, address, options.reuse_port),
+      listen_on_wildcard_(address.is_wildcard()) {
+  if (options_.tcp_no_delay) acceptor_.set_tcp_no_delay();
   acceptor_.set_new_connection_callback([this](UniqueFd socket, const SocketAddress& peer) {
     handle_new_connection(std::move(socket), peer);
   });
@@ -51,14 +55,19 @@ void TcpServer::handle_new_connection(UniqueFd socket, const SocketAddress& peer
     // connection opened elsewhere is harmless: refuse this one.
     return;
   }
-  sockaddr_in6 local{};
-  socklen_t length = sizeof local;
-  ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&local), &length);
+  // A server bound to one address already knows each connection's local
+  // end; only a wildcard bind needs getsockname() to learn which one.
+  SocketAddress local = listen_address();
+  if (listen_on_wildcard_) {
+    sockaddr_in6 bound{};
+    socklen_t length = sizeof bound;
+    ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&bound), &length);
+    local = SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), length);
+  }
   uint64_t id = next_connection_id_++;
-  auto connection = std::make_shared<Connection>(
-      loop_, std::move(socket),
-      SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local), length), peer, id);
-  if (options_.tcp_no_delay) connection->set_tcp_no_delay(true);
+  // TCP_NODELAY was set on the listening socket; Linux copies it to every
+  // accepted socket, which saves a setsockopt() per connection.
+  auto connection = std::make_shared<Connection>(loop_, std::move(socket), local, peer, id);
   connection->set_connection_callback(connection_callback_);
   connection->set_message_callback(message_callback_);
   connection->set_write_complete_callback(write_complete_callback_);

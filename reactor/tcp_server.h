@@ -74,6 +74,7 @@ class TcpServer {
   EventLoop* loop_;
   Options options_;
   Acceptor acceptor_;
+  bool listen_on_wildcard_;
   bool started_ = false;
   bool stopped_ = false;
   uint64_t next_connection_id_ = 1;

@@ -26,6 +26,9 @@ class ThreadPool {
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
+  // Jobs run on a worker: they must not touch loop objects (post() the
+  // result back instead). An exception escaping a job terminates the
+  // process, as for any std::thread.
   void submit(Job job);
   size_t pending_jobs() const;
 

@@ -14,8 +14,7 @@ bool TimerQueue::later(const HeapEntry& a, const HeapEntry& b) {
 }
 
 TimerQueue::TimerQueue(EventLoop* loop)
-    : loop_(loop),
-      timer_fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)),
+    : timer_fd_(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)),
       channel_(loop, timer_fd_.get()) {
   if (!timer_fd_) throw std::system_error(errno, std::generic_category(), "timerfd_create");
   channel_.set_read_callback([this] { handle_expired(); });

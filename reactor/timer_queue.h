@@ -47,7 +47,6 @@ class TimerQueue {
   void arm(Clock::time_point when);
   void compact();
 
-  EventLoop* loop_;
   UniqueFd timer_fd_;
   Channel channel_;
   std::vector<HeapEntry> heap_;

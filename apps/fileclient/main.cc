@@ -60,6 +60,16 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 server error or --verify mismatch, 2 usage,\n"
       "3 connection or protocol failure, 4 local I/O error."};
   app.require_subcommand(1);
+  app.footer(
+      "Commands:\n"
+      "  reactor-fileclient HOST:PORT ls [PATH]\n"
+      "  reactor-fileclient HOST:PORT stat PATH\n"
+      "  reactor-fileclient HOST:PORT hash PATH\n"
+      "  reactor-fileclient HOST:PORT ping\n"
+      "  reactor-fileclient HOST:PORT get REMOTE [LOCAL] [--verify]\n"
+      "  reactor-fileclient HOST:PORT put LOCAL... [--to REMOTE_DIR] [-v]\n"
+      "  reactor-fileclient HOST:PORT put --watch DIR [--to REMOTE_DIR] [--heartbeat S]\n"
+      "Run 'reactor-fileclient HOST:PORT COMMAND --help' for a command's options.");
   std::string endpoint_text;
   double connect_timeout = 10;
   bool no_progress = false;

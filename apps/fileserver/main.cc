@@ -41,7 +41,9 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::Range(0, 65535));
   app.add_option("DIR", directory, "Directory to serve")->required()->check(CLI::ExistingDirectory);
+  // The last --bind wins, so wrappers can add one in front of the user's.
   app.add_option("--bind", bind_address, "Numeric address to listen on (0.0.0.0, ::, 127.0.0.1...)")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->capture_default_str();
   app.add_flag("--read-only", read_only, "Refuse every upload (PUT gets ERROR 3)");
   app.add_option("--idle-timeout", idle_timeout,

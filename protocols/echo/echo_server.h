@@ -43,8 +43,10 @@ class EchoServer {
  private:
   static void handle_message(const ConnectionPtr& connection, Buffer& input);
 
-  TcpServer server_;
+  // Declared before server_: ~TcpServer closes connections, whose
+  // callback looks at this.
   std::function<void()> shut_down_done_;
+  TcpServer server_;
 };
 
 }  // namespace reactor::echo

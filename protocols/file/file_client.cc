@@ -1,7 +1,7 @@
 #include "protocols/file/file_client.h"
 
-#include <spdlog/spdlog.h>
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -160,7 +160,8 @@ void FileClient::complete_download() {
 
 bool FileClient::write_body(DownloadSink& sink, std::string_view bytes) {
   while (!bytes.empty()) {
-    ssize_t n = ::pwrite(sink.file, bytes.data(), bytes.size(), static_cast<off_t>(sink.file_offset));
+    ssize_t n =
+        ::pwrite(sink.file, bytes.data(), bytes.size(), static_cast<off_t>(sink.file_offset));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       int error = n < 0 ? errno : EIO;
@@ -204,7 +205,8 @@ void FileClient::splice_body(const std::shared_ptr<DownloadSink>& sink) {
     size_t left = static_cast<size_t>(moved);
     while (left > 0) {
       auto offset = static_cast<loff_t>(sink->file_offset);
-      ssize_t written = ::splice(pipe_read_.get(), nullptr, sink->file, &offset, left, SPLICE_F_MOVE);
+      ssize_t written =
+          ::splice(pipe_read_.get(), nullptr, sink->file, &offset, left, SPLICE_F_MOVE);
       if (written < 0 && errno == EINTR) continue;
       if (written <= 0) {
         int error = written < 0 ? errno : EIO;

@@ -85,7 +85,9 @@ class LoopThread {
     auto ready = std::make_shared<std::promise<reactor::EventLoop*>>();
     thread_ = std::thread([ready] {
       reactor::EventLoop loop;
-      ready->set_value(&loop);
+      // Announced from inside run(), so that a stop() from the destructor
+      // can never come before run() has started.
+      loop.post([&loop, ready] { ready->set_value(&loop); });
       loop.run();
     });
     loop_ = ready->get_future().get();

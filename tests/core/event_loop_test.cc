@@ -259,6 +259,21 @@ TEST_CASE("stop from another thread ends a sleeping loop") {
   CHECK(elapsed < 3s);
 }
 
+TEST_CASE("stop() from another thread before the loop thread reaches run() is not lost") {
+  // The usual start-up race: one thread creates the loop and starts a
+  // thread to run it, then asks it to stop before that thread got to
+  // run(). Made deterministic by stopping before calling run().
+  EventLoop loop;
+  Watchdog watchdog(loop, 2s);
+  std::thread stopper([&] { loop.stop(); });
+  stopper.join();
+  loop.run();
+  CHECK_FALSE(watchdog.fired);
+  // The loop can be run again afterwards; stop() then works as before.
+  loop.post([&] { loop.stop(); });
+  loop.run();
+}
+
 TEST_CASE("tasks posted before stop() still run before run() returns") {
   EventLoop loop;
   Watchdog watchdog(loop, 5s);

@@ -7,9 +7,8 @@
 // No test holds a weak_ptr to a connection across the batch: with
 // make_shared, a live weak reference keeps the object's memory allocated
 // after its destructor ran, and AddressSanitizer could not see a
-// use-after-destroy. That a connection is gone is observed through its
-// socket instead: the client sees EOF/RST only once the Connection (and
-// with it the socket) has been destroyed.
+// use-after-destroy. Instead, each connection's context holds a sentinel
+// that counts its release, and the clients watch their sockets close.
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -46,6 +45,15 @@ struct Watchdog {
   bool fired = false;
 };
 
+// Counts, through its destructor, connections that released their state.
+struct ReleaseSentinel {
+  explicit ReleaseSentinel(size_t& released) : released(released) {}
+  ~ReleaseSentinel() { ++released; }
+  ReleaseSentinel(const ReleaseSentinel&) = delete;
+  ReleaseSentinel& operator=(const ReleaseSentinel&) = delete;
+  size_t& released;
+};
+
 bool readable_within(int fd, std::chrono::milliseconds timeout) {
   pollfd entry{fd, POLLIN, 0};
   return ::poll(&entry, 1, static_cast<int>(timeout.count())) == 1;
@@ -66,6 +74,7 @@ struct ServerWithConnections {
     server->set_connection_callback([this](const ConnectionPtr& connection) {
       if (connection->connected()) {
         held.push_back(connection);
+        connection->context() = std::make_shared<ReleaseSentinel>(released);
         if (held.size() == kConnections) this->loop.stop();
       } else {
         ++closed_notifications;
@@ -96,6 +105,7 @@ struct ServerWithConnections {
   std::vector<ConnectionPtr> held;
   std::vector<UniqueFd> clients;
   size_t closed_notifications = 0;
+  size_t released = 0;
 };
 
 }  // namespace
@@ -128,6 +138,8 @@ TEST_CASE("a message callback closes every other connection of the same epoll ba
   CHECK(messages == 1);
   CHECK(fixture.closed_notifications == kConnections - 1);
   CHECK(fixture.server->connection_count() == 1);
+  // After the batch, every closed connection let go of its state.
+  CHECK(fixture.released == kConnections - 1);
 
   size_t survivors = 0;
   size_t ended = 0;
@@ -140,7 +152,6 @@ TEST_CASE("a message callback closes every other connection of the same epoll ba
     }
   }
   CHECK(survivors == 1);
-  // After the batch nothing kept the closed connections (and sockets) alive.
   CHECK(ended == kConnections - 1);
   CHECK(survivor_id != 0);
 }
@@ -169,6 +180,7 @@ TEST_CASE("a message callback destroys the whole server while its other events a
   REQUIRE_FALSE(watchdog.fired);
   CHECK(messages == 1);
   CHECK(fixture.server == nullptr);
+  CHECK(fixture.released == kConnections);
   CHECK(loop.registered_channel_count() == 2);  // wakeup + timers only
   for (auto& client : fixture.clients) CHECK(ended_by_server(client.get()));
   CHECK(ended_by_server(waiting.get()));

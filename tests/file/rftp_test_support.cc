@@ -187,7 +187,7 @@ test_support::CommandResult run_client(const std::vector<std::string>& arguments
   return test_support::run_command(argv, timeout);
 }
 
-RawClient::RawClient(int port) : socket_(port) {}
+RawClient::RawClient(int port, bool ipv6) : socket_(port, ipv6) {}
 
 void RawClient::greet() {
   REQUIRE(send(rf::Hello{rf::kProtocolVersion}));

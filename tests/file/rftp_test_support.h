@@ -84,7 +84,7 @@ std::vector<std::string> client_argv(const std::vector<std::string>& arguments);
 // Frames and replies over a plain blocking socket.
 class RawClient {
  public:
-  explicit RawClient(int port);
+  explicit RawClient(int port, bool ipv6 = false);
 
   test_support::ClientSocket& socket() { return socket_; }
   bool send_bytes(const std::string& bytes) { return socket_.send_all(bytes); }

@@ -549,3 +549,29 @@ TEST_CASE("graceful shutdown with nothing in flight exits at once; grace bounds 
     CHECK(tree.server->stop(std::chrono::seconds(8)) == 0);
   }
 }
+
+TEST_CASE("--max-connections makes the next client wait until a slot frees") {
+  ServedTree tree({"--max-connections", "2"});  // the bystander holds one
+  auto first = std::make_unique<RawClient>(tree.server->port());
+  first->greet();
+  RawClient waiting(tree.server->port());  // connected in the kernel's backlog
+  REQUIRE(waiting.send(rf::Hello{1}));
+  CHECK_FALSE(waiting.receive(std::chrono::milliseconds(500)).has_value());
+  first.reset();  // frees a slot: the waiting client is accepted and answered
+  auto hello = waiting.receive();
+  REQUIRE(hello.has_value());
+  CHECK(std::holds_alternative<rf::HelloOk>(*hello));
+  CHECK(waiting.ping());
+}
+
+TEST_CASE("the server listens on IPv6 too") {
+  TempDir root;
+  write_file(root / "v6.txt", "over ipv6");
+  Server server(root.path(), {"--bind", "::1"});
+  // The helper passes --bind 127.0.0.1; the last --bind wins.
+  RawClient client(server.port(), true);
+  client.greet();
+  REQUIRE(client.send(rf::GetRequest{"v6.txt", 0}));
+  expect_reply<rf::DataHeader>(client);
+  CHECK(client.data_body == "over ipv6");
+}
