@@ -103,7 +103,10 @@ void Connection::handle_read() {
       if (budget <= static_cast<size_t>(n)) {
         if (!read_resume_queued_) {
           read_resume_queued_ = true;
-          loop_->defer([weak = weak_from_this()] {
+          // post(), not defer(): deferred tasks run before the loop goes
+          // back to epoll_wait, so a resume that re-defers itself would
+          // starve every timer and every other connection.
+          loop_->post([weak = weak_from_this()] {
             if (auto self = weak.lock()) {
               self->read_resume_queued_ = false;
               self->handle_read();
@@ -275,7 +278,8 @@ bool Connection::flush_output() {
     if (budget <= static_cast<size_t>(n)) {
       if (!write_resume_queued_) {
         write_resume_queued_ = true;
-        loop_->defer([weak = weak_from_this()] {
+        // post(), not defer(): see handle_read.
+        loop_->post([weak = weak_from_this()] {
           if (auto self = weak.lock()) {
             self->write_resume_queued_ = false;
             self->handle_write();

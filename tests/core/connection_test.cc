@@ -630,6 +630,12 @@ TEST_CASE("a peer that sends without pause does not starve timers or other conne
   });
   auto [blaster, blaster_connection] = fixture.connect();
   auto [pinger, pinger_connection] = fixture.connect();
+  // A large fixed receive buffer that the sender keeps topped up: every
+  // read then finds more than it can take.
+  fixture.thread.call([&] {
+    int size = 4 * 1024 * 1024;
+    ::setsockopt(blaster_connection->fd(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  });
   std::vector<SteadyClock::time_point> ticks;  // loop
   reactor::TimerId ticker = fixture.thread.call([&] {
     return fixture.thread.loop().run_every(20ms, [&] { ticks.push_back(SteadyClock::now()); });
@@ -638,41 +644,49 @@ TEST_CASE("a peer that sends without pause does not starve timers or other conne
   std::atomic<bool> blasting{true};
   std::thread sender([&] {
     const std::string block = core_test::pattern(1024 * 1024);
-    auto end = SteadyClock::now() + 2s;
+    auto end = SteadyClock::now() + 4s;  // a safety net; normally stopped earlier
     while (blasting && SteadyClock::now() < end) {
       if (!core_test::write_all(blaster.get(), block)) break;
     }
   });
   std::this_thread::sleep_for(300ms);  // the blast is in full swing
+  // For two seconds, the other client pings and the timer should tick.
   size_t sent = 0;
   size_t answered = 0;
-  auto pings_end = SteadyClock::now() + 1s;
-  while (SteadyClock::now() < pings_end) {
+  auto window_start = SteadyClock::now();
+  auto window_end = window_start + 2s;
+  while (SteadyClock::now() < window_end) {
     REQUIRE(core_test::write_all(pinger.get(), "ping"));
     ++sent;
-    if (core_test::read_bytes(pinger.get(), 4, 3s).data == "ping") ++answered;
+    if (core_test::read_bytes(pinger.get(), 4, 1s).data == "ping") ++answered;
     std::this_thread::sleep_for(50ms);
   }
+  window_end = SteadyClock::now();
   blasting = false;
   sender.join();
   auto tick_times = fixture.thread.call([&] {
     fixture.thread.loop().cancel(ticker);
     return ticks;
   });
+  // The longest stretch of the window without a tick.
+  std::vector<SteadyClock::time_point> marks{window_start};
+  for (auto tick : tick_times) {
+    if (tick > window_start && tick < window_end) marks.push_back(tick);
+  }
+  marks.push_back(window_end);
+  std::chrono::nanoseconds longest_gap{0};
+  for (size_t i = 1; i < marks.size(); ++i)
+    longest_gap = std::max(longest_gap, marks[i] - marks[i - 1]);
   MESSAGE(fixture.thread.call([&] { return fixture.received; })
-          << " bytes received, " << tick_times.size() << " ticks, " << answered
-          << " pings answered");
-  // Liveness, not speed: every ping is answered while the blast goes on,
-  // and the timer keeps firing (bounds far above any scheduling noise).
+          << " bytes received; in the window: " << marks.size() - 2 << " ticks, longest gap "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(longest_gap).count() << " ms, "
+          << answered << " of " << sent << " pings answered within 1 s");
+  // Liveness, not speed: with the loop shared fairly, one turn of the
+  // blaster costs ~40 ms of "work", so ticks come every ~100 ms and pings
+  // are answered within that; starved, neither happens for the whole
+  // window. The bounds leave a wide margin for a loaded machine.
   CHECK(sent >= 1);
   CHECK(answered == sent);
-  std::chrono::nanoseconds longest_gap{0};
-  for (size_t i = 1; i < tick_times.size(); ++i) {
-    longest_gap =
-        std::max(longest_gap, std::chrono::nanoseconds(tick_times[i] - tick_times[i - 1]));
-  }
-  MESSAGE("longest gap between 20 ms ticks: "
-          << std::chrono::duration_cast<std::chrono::milliseconds>(longest_gap).count() << " ms");
-  CHECK(tick_times.size() >= 5);
+  CHECK(marks.size() - 2 >= 5);
   CHECK(longest_gap < 1s);
 }
