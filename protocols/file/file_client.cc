@@ -1,12 +1,13 @@
 #include "protocols/file/file_client.h"
 
 #include <fcntl.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+
+#include <spdlog/spdlog.h>
 
 namespace reactor::file {
 

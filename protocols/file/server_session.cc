@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
 #include <cerrno>
+#include <cstring>
+
+#include <spdlog/spdlog.h>
 
 #include "protocols/file/directory_listing.h"
 #include "protocols/file/overloaded.h"

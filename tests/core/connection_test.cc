@@ -284,6 +284,33 @@ TEST_CASE("stop_reading holds input back and start_reading delivers it (edge-tri
   CHECK(echoed.data == data);
 }
 
+TEST_CASE("a read that exactly fills a large free input space does not stall the connection") {
+  // Edge-triggered: if the reader stops before EAGAIN it is not told again
+  // about bytes already waiting. With more than 64 KiB free, read_from_fd()
+  // offers only the free space, so filling it says nothing about whether
+  // the socket is drained.
+  ServerFixture fixture;
+  fixture.start();
+  auto [client, connection] = fixture.connect();
+  size_t free_space = fixture.thread.call([&] {
+    connection->stop_reading();
+    int size = 4 * 1024 * 1024;  // room for all the bytes while we do not read
+    ::setsockopt(connection->fd(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    connection->input().ensure_writable(200 * 1024);
+    return connection->input().writable_bytes();
+  });
+  REQUIRE(free_space > reactor::Buffer::kSpillSize);
+  // More than the free space, all of it waiting before the server reads,
+  // and nothing after it to raise a new edge.
+  const std::string data = core_test::pattern(free_space + 100 * 1024, 31);
+  REQUIRE(core_test::write_all(client.get(), data));
+  std::this_thread::sleep_for(100ms);  // let it all arrive
+  fixture.thread.call([&] { connection->start_reading(); });
+  core_test::ReadResult echoed = core_test::read_bytes(client.get(), data.size(), 5s);
+  CHECK(echoed.data.size() == data.size());
+  CHECK(echoed.data == data);
+}
+
 TEST_CASE("shutdown half-closes after the queued output is flushed") {
   ServerFixture fixture;
   std::string received_after_shutdown;  // loop
