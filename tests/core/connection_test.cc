@@ -211,7 +211,7 @@ TEST_CASE("send_file sends exact file bytes between the bytes sent before and af
         "<head>" + contents.substr(1000, 2 * 1024 * 1024) + contents.substr(10, 100) + "<tail>";
     core_test::ReadResult result = core_test::read_bytes(client.get(), expected.size(), 20s);
     CHECK(result.data.size() == expected.size());
-    CHECK(result.data == expected);
+    CHECK(core_test::difference(result.data, expected) == "");
     // Once sent, the connection no longer holds the file.
     CHECK(fixture.thread.wait_until([&] { return shared.use_count() == 1; }));
   }
@@ -231,7 +231,7 @@ TEST_CASE("send_file sends exact file bytes between the bytes sent before and af
     std::string expected = before + contents + "<after>";
     core_test::ReadResult result = core_test::read_bytes(client.get(), expected.size(), 30s);
     CHECK(result.data.size() == expected.size());
-    CHECK(result.data == expected);
+    CHECK(core_test::difference(result.data, expected) == "");
     CHECK(fixture.thread.wait_until([&] { return shared.use_count() == 1; }));
   }
 }
@@ -281,7 +281,7 @@ TEST_CASE("stop_reading holds input back and start_reading delivers it (edge-tri
   fixture.thread.call([&] { connection->start_reading(); });
   // No new bytes arrive to raise an edge: the resume alone must do it.
   core_test::ReadResult echoed = core_test::read_bytes(client.get(), data.size(), 10s);
-  CHECK(echoed.data == data);
+  CHECK(core_test::difference(echoed.data, data) == "");
 }
 
 TEST_CASE("a read that exactly fills a large free input space does not stall the connection") {
@@ -308,7 +308,7 @@ TEST_CASE("a read that exactly fills a large free input space does not stall the
   fixture.thread.call([&] { connection->start_reading(); });
   core_test::ReadResult echoed = core_test::read_bytes(client.get(), data.size(), 5s);
   CHECK(echoed.data.size() == data.size());
-  CHECK(echoed.data == data);
+  CHECK(core_test::difference(echoed.data, data) == "");
 }
 
 TEST_CASE("shutdown half-closes after the queued output is flushed") {
@@ -332,7 +332,7 @@ TEST_CASE("shutdown half-closes after the queued output is flushed") {
   core_test::ReadResult result = core_test::read_until_eof(client.get(), 20s);
   CHECK(result.eof);
   CHECK(result.data.size() == data.size());
-  CHECK(result.data == data);
+  CHECK(core_test::difference(result.data, data) == "");
 
   // Half-closed: the server still reads what the client sends.
   REQUIRE(core_test::write_all(client.get(), "still listening?"));
@@ -356,7 +356,7 @@ TEST_CASE("close_after_flush delivers everything queued, then closes") {
   });
   core_test::ReadResult result = core_test::read_until_eof(client.get(), 20s);
   CHECK(result.eof);
-  CHECK(result.data == data);
+  CHECK(core_test::difference(result.data, data) == "");
   ::close(client.release());  // our FIN ends the server's lingering close
   CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
 }

@@ -75,6 +75,18 @@ inline bool matches_pattern(std::string_view data, size_t start) {
   return true;
 }
 
+// Empty if equal; otherwise where the bytes first differ. Used instead of
+// comparing large binary strings directly, which on failure would print
+// megabytes of garbage.
+inline std::string difference(std::string_view actual, std::string_view expected) {
+  if (actual == expected) return {};
+  size_t common = std::min(actual.size(), expected.size());
+  size_t offset = 0;
+  while (offset < common && actual[offset] == expected[offset]) ++offset;
+  return "got " + std::to_string(actual.size()) + " bytes, expected " +
+         std::to_string(expected.size()) + "; first difference at offset " + std::to_string(offset);
+}
+
 // Runs an EventLoop on its own thread so that a test can drive blocking
 // clients from the test thread. Reactor objects must be created and
 // destroyed on the loop thread: use call().

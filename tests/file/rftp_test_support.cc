@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -146,7 +147,13 @@ std::string client_program() {
 }
 
 Server::Server(const std::string& directory, std::vector<std::string> extra_arguments) {
-  std::vector<std::string> argv = {server_program(), "0", directory, "--bind", "127.0.0.1"};
+  std::vector<std::string> argv = {server_program(), "0", directory};
+  // Loopback unless the test chose its own address (Debian's CLI11 2.1
+  // rejects a repeated --bind even with a take-last policy).
+  if (std::find(extra_arguments.begin(), extra_arguments.end(), "--bind") ==
+      extra_arguments.end()) {
+    argv.insert(argv.end(), {"--bind", "127.0.0.1"});
+  }
   argv.insert(argv.end(), extra_arguments.begin(), extra_arguments.end());
   process_ = std::make_unique<test_support::ChildProcess>(argv);
   port_ = process_->wait_for_port();

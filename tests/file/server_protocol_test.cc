@@ -568,7 +568,7 @@ TEST_CASE("the server listens on IPv6 too") {
   TempDir root;
   write_file(root / "v6.txt", "over ipv6");
   Server server(root.path(), {"--bind", "::1"});
-  // The helper passes --bind 127.0.0.1; the last --bind wins.
+  // With its own --bind the helper adds no loopback one.
   RawClient client(server.port(), true);
   client.greet();
   REQUIRE(client.send(rf::GetRequest{"v6.txt", 0}));
