@@ -10,6 +10,7 @@
 
 #include "protocols/echo/echo_server.h"
 #include "reactor/event_loop.h"
+#include "reactor/graceful_shutdown.h"
 #include "reactor/log.h"
 
 int main(int argc, char** argv) {
@@ -63,24 +64,12 @@ int main(int argc, char** argv) {
     options.tcp.idle_timeout = std::chrono::milliseconds(static_cast<long>(idle_timeout * 1000));
     reactor::echo::EchoServer server(&loop, *address, options);
 
-    bool stopping = false;
-    auto shut_down = [&] {
-      if (stopping) {
-        spdlog::warn("second signal: exiting now");
-        loop.stop();
-        return;
-      }
-      stopping = true;
-      spdlog::info("shutting down: {} connection(s) open", server.connection_count());
-      server.shut_down([&loop] { loop.stop(); });
-      loop.run_after(std::chrono::milliseconds(static_cast<long>(grace * 1000)), [&] {
-        spdlog::warn("grace period over with {} connection(s) open; exiting",
-                     server.connection_count());
-        loop.stop();
-      });
-    };
-    loop.on_signal(SIGINT, shut_down);
-    loop.on_signal(SIGTERM, shut_down);
+    reactor::stop_gracefully_on_signals(
+        loop, std::chrono::milliseconds(static_cast<long>(grace * 1000)),
+        [&server](std::function<void()> finished) {
+          spdlog::info("shutting down: {} connection(s) open", server.connection_count());
+          server.shut_down(std::move(finished));
+        });
 
     server.start();
     spdlog::info("listening on {}", server.listen_address().to_string());

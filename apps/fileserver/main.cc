@@ -11,6 +11,7 @@
 
 #include "protocols/file/file_server.h"
 #include "reactor/event_loop.h"
+#include "reactor/graceful_shutdown.h"
 #include "reactor/log.h"
 
 namespace {
@@ -84,22 +85,15 @@ int main(int argc, char** argv) {
     // Before the server starts its worker threads: they inherit the mask
     // that keeps these signals for the loop's signalfd.
     reactor::file::FileServer* running = nullptr;
-    bool stopping = false;
-    auto shut_down = [&] {
-      if (running == nullptr) {
-        loop.stop();
-        return;
-      }
-      if (stopping) {
-        spdlog::warn("second signal: exiting now");
-        loop.stop();
-        return;
-      }
-      stopping = true;
-      running->shut_down(seconds_to_ms(grace), [&loop] { loop.stop(); });
-    };
-    loop.on_signal(SIGINT, shut_down);
-    loop.on_signal(SIGTERM, shut_down);
+    // No deadline here: FileServer::shut_down enforces --grace itself.
+    reactor::stop_gracefully_on_signals(
+        loop, std::chrono::milliseconds(0), [&running, grace](std::function<void()> finished) {
+          if (running == nullptr) {
+            finished();
+            return;
+          }
+          running->shut_down(seconds_to_ms(grace), std::move(finished));
+        });
 
     reactor::file::FileServerOptions options;
     options.address = *address;

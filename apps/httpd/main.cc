@@ -18,6 +18,7 @@
 
 #include "protocols/http/http_server.h"
 #include "reactor/event_loop.h"
+#include "reactor/graceful_shutdown.h"
 #include "reactor/log.h"
 
 namespace {
@@ -161,23 +162,11 @@ int main(int argc, char** argv) {
     reactor::EventLoop loop;
     reactor::http::HttpServer server(&loop, options);
 
-    bool stopping = false;
-    auto shut_down = [&] {
-      if (stopping) {
-        spdlog::warn("second signal: exiting now");
-        loop.stop();
-        return;
-      }
-      stopping = true;
-      spdlog::info("shutting down: {} connection(s) open", server.connection_count());
-      server.shut_down([&loop] { loop.stop(); });
-      loop.run_after(to_milliseconds(shutdown_timeout), [&] {
-        spdlog::warn("shutdown timeout: closing {} connection(s)", server.connection_count());
-        loop.stop();
-      });
-    };
-    loop.on_signal(SIGINT, shut_down);
-    loop.on_signal(SIGTERM, shut_down);
+    reactor::stop_gracefully_on_signals(
+        loop, to_milliseconds(shutdown_timeout), [&server](std::function<void()> finished) {
+          spdlog::info("shutting down: {} connection(s) open", server.connection_count());
+          server.shut_down(std::move(finished));
+        });
 
     server.start();
     spdlog::info("listening on {} (serving {})", server.listen_address().to_string(),
