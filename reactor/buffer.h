@@ -27,6 +27,8 @@ class Buffer {
   // Size of the on-stack spill area read_from_fd() reads into when the
   // buffer's own free space is not enough.
   static constexpr size_t kSpillSize = 64 * 1024;
+  // Free space from which read_from_fd() reads straight into the buffer.
+  static constexpr size_t kDirectReadMin = 8 * 1024;
 
   Buffer() = default;
   ~Buffer();
@@ -66,11 +68,14 @@ class Buffer {
   char* begin_write() { return data_ + write_index_; }
   void has_written(size_t length) { write_index_ += length; }
 
-  // One readv() into the free space plus a 64 KiB stack spill area, so a
-  // single syscall can take a large burst without a large buffer sitting
-  // around for idle connections. Returns what readv() returned; on -1 the
-  // errno is in *saved_errno.
-  ssize_t read_from_fd(int fd, int* saved_errno);
+  // Reads what the socket has, in one syscall, without a large buffer
+  // sitting around for idle connections: when the free space is at least
+  // kDirectReadMin it is read into directly with read(); otherwise readv()
+  // fills the free space plus a 64 KiB stack spill area, whose overflow is
+  // then appended. Returns what the syscall returned (-1: errno in
+  // *saved_errno). *offered receives how many bytes the syscall could have
+  // taken: a read shorter than that has drained the socket.
+  ssize_t read_from_fd(int fd, int* saved_errno, size_t* offered = nullptr);
 
   // Gives the storage back if nothing is buffered. Keeps idle connections
   // small after a burst.

@@ -29,6 +29,45 @@ constexpr size_t kKeptInputCapacity = 64 * 1024;
 // How long a closing connection keeps draining what the peer still sends.
 constexpr std::chrono::seconds kLingerTimeout(2);
 
+// One input buffer per thread, lent to whichever connection reads while its
+// own input buffer is empty -- the common case, where every message read is
+// consumed at once. The kernel then copies into memory that stays in cache
+// from one connection to the next instead of into each connection's own
+// (cold) buffer, and idle connections hold no input storage at all. What the
+// message callback leaves unconsumed is moved into the connection's own
+// buffer before the next connection reads.
+class LentInput {
+ public:
+  LentInput(Buffer& own, Buffer*& current) : own_(own), current_(current) {
+    if (!own.empty() || shared_.lent) return;  // nested read: use its own
+    shared_.lent = true;
+    shared_.buffer.ensure_writable(Buffer::kSpillSize);
+    current_ = &shared_.buffer;
+  }
+  ~LentInput() {
+    if (current_ != &shared_.buffer) return;
+    if (!shared_.buffer.empty()) own_.append(shared_.buffer.view());
+    shared_.buffer.retrieve_all();
+    shared_.lent = false;
+    current_ = &own_;
+  }
+  LentInput(const LentInput&) = delete;
+  LentInput& operator=(const LentInput&) = delete;
+
+  Buffer& buffer() { return *current_; }
+
+ private:
+  struct Shared {
+    Buffer buffer;
+    bool lent = false;
+  };
+  static thread_local Shared shared_;
+  Buffer& own_;
+  Buffer*& current_;
+};
+
+thread_local LentInput::Shared LentInput::shared_;
+
 }  // namespace
 
 Connection::Connection(EventLoop* loop, UniqueFd socket, const SocketAddress& local,
@@ -78,20 +117,25 @@ void Connection::handle_read() {
   size_t budget = kIoBudgetPerEvent;
   while (reading_wanted_ && state_ != State::kDisconnected) {
     int error = 0;
-    // What read_from_fd() offers: the free space, plus the spill area only
-    // when the free space is smaller than it. A read that fills all of it
-    // is not proof of a drained socket.
-    size_t writable = input_.writable_bytes();
-    size_t room = writable >= Buffer::kSpillSize ? writable : writable + Buffer::kSpillSize;
-    ssize_t n = input_.read_from_fd(socket_.get(), &error);
-    if (n > 0) {
-      last_activity_ = loop_->now();
-      if (close_pending_) {
-        input_.retrieve_all();  // lingering close: the answer is final
-      } else if (message_callback_) {
-        message_callback_(shared_from_this(), input_);
-        if (close_pending_) input_.retrieve_all();  // it just decided to close
+    // A read that fills all the room offered is not proof of a drained
+    // socket; a shorter one is.
+    size_t room = 0;
+    ssize_t n;
+    {
+      LentInput lent(input_, current_input_);
+      Buffer& input = lent.buffer();
+      n = input.read_from_fd(socket_.get(), &error, &room);
+      if (n > 0) {
+        last_activity_ = loop_->now();
+        if (close_pending_) {
+          input.retrieve_all();  // lingering close: the answer is final
+        } else if (message_callback_) {
+          message_callback_(shared_from_this(), input);
+          if (close_pending_) input.retrieve_all();  // it just decided to close
+        }
       }
+    }
+    if (n > 0) {
       // Keep a modest buffer for the next message (reading straight into it
       // saves a copy) but do not let one burst pin a large one.
       if (input_.empty() && input_.capacity() > kKeptInputCapacity) input_.release_if_empty();

@@ -42,8 +42,10 @@ using SharedFile = std::shared_ptr<const UniqueFd>;
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // Called with the input buffer after new bytes were read. `input` is
-  // valid only during the call; what the callback leaves in it is shown
-  // again, with the next bytes appended, next time.
+  // valid only during the call (it may be a buffer the loop thread lends to
+  // every connection in turn, so keep no pointers into it); what the
+  // callback leaves in it is shown again, with the next bytes appended,
+  // next time.
   using MessageCallback = std::function<void(const ConnectionPtr&, Buffer& input)>;
   // Called once when the connection is up and once when it has closed.
   using ConnectionCallback = std::function<void(const ConnectionPtr&)>;
@@ -126,7 +128,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Bytes (and file bytes) queued but not yet written to the socket.
   size_t queued_output_bytes() const { return queued_bytes_; }
-  Buffer& input() { return input_; }
+  // The unconsumed input; inside the message callback, the same buffer the
+  // callback was given.
+  Buffer& input() { return *current_input_; }
 
   bool connected() const { return state_ == State::kConnected; }
   bool disconnected() const { return state_ == State::kDisconnected; }
@@ -183,6 +187,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool write_resume_queued_ = false;
 
   Buffer input_;
+  // input_, or the thread's lent buffer while a read is being handled.
+  Buffer* current_input_ = &input_;
   std::vector<OutputChunk> output_;  // output_[output_head_] is sent next
   size_t output_head_ = 0;
   size_t queued_bytes_ = 0;

@@ -216,6 +216,33 @@ TEST_CASE("read_from_fd with a buffer whose free space exceeds the spill area") 
   CHECK(core_test::difference(buffer.view(), burst) == "");
 }
 
+TEST_CASE("read_from_fd reports the room it offered, so a short read means drained") {
+  SocketPair pair = make_socket_pair();
+  int error = 0;
+  size_t offered = 0;
+
+  SUBCASE("little free space: free space plus the spill area") {
+    Buffer buffer;
+    write_fully(pair.writer.get(), "abc");
+    CHECK(buffer.read_from_fd(pair.reader.get(), &error, &offered) == 3);
+    CHECK(offered == Buffer::kSpillSize);
+    CHECK(buffer.view() == "abc");
+  }
+  SUBCASE("large free space: exactly the free space, and the rest on the next read") {
+    Buffer buffer;
+    buffer.ensure_writable(Buffer::kDirectReadMin * 2);
+    const size_t free_space = buffer.writable_bytes();
+    std::string burst = core_test::pattern(free_space + 1000, 7);
+    write_fully(pair.writer.get(), burst);
+    CHECK(buffer.read_from_fd(pair.reader.get(), &error, &offered) ==
+          static_cast<ssize_t>(free_space));
+    CHECK(offered == free_space);
+    CHECK(buffer.read_from_fd(pair.reader.get(), &error, &offered) == 1000);
+    CHECK(offered > 1000);
+    CHECK(core_test::difference(buffer.view(), burst) == "");
+  }
+}
+
 TEST_CASE("release_if_empty frees storage only when nothing is buffered") {
   Buffer buffer;
   buffer.append(core_test::pattern(100 * 1024));

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "reactor/connection.h"
@@ -286,7 +287,7 @@ TEST_CASE("stop_reading holds input back and start_reading delivers it (edge-tri
 
 TEST_CASE("a read that exactly fills a large free input space does not stall the connection") {
   // Edge-triggered: if the reader stops before EAGAIN it is not told again
-  // about bytes already waiting. With more than 64 KiB free, read_from_fd()
+  // about bytes already waiting. With a large free space, read_from_fd()
   // offers only the free space, so filling it says nothing about whether
   // the socket is drained.
   ServerFixture fixture;
@@ -309,6 +310,61 @@ TEST_CASE("a read that exactly fills a large free input space does not stall the
   core_test::ReadResult echoed = core_test::read_bytes(client.get(), data.size(), 5s);
   CHECK(echoed.data.size() == data.size());
   CHECK(core_test::difference(echoed.data, data) == "");
+}
+
+TEST_CASE("unconsumed input stays with its connection while others read in between") {
+  // Reads of a connection with no pending input go into one buffer the loop
+  // thread lends to every connection in turn; what a callback leaves must
+  // move into that connection's own buffer and never leak into another's.
+  ServerFixture fixture;
+  std::vector<std::string> lines;         // loop
+  size_t callbacks_seeing_own_input = 0;  // loop
+  size_t callbacks = 0;                   // loop
+  fixture.start([&](TcpServer& server) {
+    server.set_message_callback([&](const ConnectionPtr& connection, Buffer& input) {
+      ++callbacks;
+      if (&connection->input() == &input) ++callbacks_seeing_own_input;
+      std::string_view pending = input.view();
+      size_t end;
+      while ((end = pending.find('\n')) != std::string_view::npos) {
+        lines.push_back(std::to_string(connection->id()) + ":" +
+                        std::string(pending.substr(0, end)));
+        input.retrieve(end + 1);
+        pending = input.view();
+      }
+    });
+  });
+  auto [first, first_connection] = fixture.connect();
+  auto [second, second_connection] = fixture.connect();
+  const uint64_t first_id = first_connection->id();
+  const uint64_t second_id = second_connection->id();
+  auto wait_for_callbacks = [&](size_t count) {
+    REQUIRE(fixture.thread.wait_until([&] { return callbacks >= count; }));
+  };
+  REQUIRE(core_test::write_all(first.get(), "alpha-"));
+  wait_for_callbacks(1);
+  REQUIRE(core_test::write_all(second.get(), "beta-"));
+  wait_for_callbacks(2);
+  REQUIRE(core_test::write_all(first.get(), "one\ngamma-"));
+  wait_for_callbacks(3);
+  REQUIRE(core_test::write_all(second.get(), "two\n"));
+  wait_for_callbacks(4);
+  REQUIRE(core_test::write_all(first.get(), "three\n"));
+  wait_for_callbacks(5);
+
+  auto [seen, own, first_left, second_left] = fixture.thread.call([&] {
+    return std::tuple(lines, callbacks_seeing_own_input, first_connection->input().readable_bytes(),
+                      second_connection->input().readable_bytes());
+  });
+  const std::vector<std::string> expected = {
+      std::to_string(first_id) + ":alpha-one",
+      std::to_string(second_id) + ":beta-two",
+      std::to_string(first_id) + ":gamma-three",
+  };
+  CHECK(seen == expected);
+  CHECK(own == 5);  // input() inside the callback is the buffer it was given
+  CHECK(first_left == 0);
+  CHECK(second_left == 0);
 }
 
 TEST_CASE("shutdown half-closes after the queued output is flushed") {
