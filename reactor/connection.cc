@@ -125,6 +125,7 @@ void Connection::handle_read() {
       LentInput lent(input_, current_input_);
       Buffer& input = lent.buffer();
       n = input.read_from_fd(socket_.get(), &error, &room);
+      input_drained_ = n > 0 && static_cast<size_t>(n) < room;
       if (n > 0) {
         last_activity_ = loop_->now();
         if (close_pending_) {
@@ -162,7 +163,6 @@ void Connection::handle_read() {
       budget -= n;
     } else if (n == 0) {
       peer_shutdown_ = true;
-      channel_.disable_reading();
       if (close_pending_) {
         finish_shutdown_if_flushed();
       } else if (peer_shutdown_callback_) {
@@ -170,6 +170,10 @@ void Connection::handle_read() {
       } else {
         close_after_flush();
       }
+      // Only for a connection that stays open (output still queued, or the
+      // protocol answers the half-close): a closed one needs no EPOLL_CTL_MOD
+      // right before its EPOLL_CTL_DEL.
+      if (state_ != State::kDisconnected) channel_.disable_reading();
       return;
     } else {
       if (error == EAGAIN || error == EWOULDBLOCK) return;
@@ -199,12 +203,20 @@ void Connection::start_reading() {
 // ---- writing ---------------------------------------------------------------
 
 void Connection::send(std::string_view data) {
+  send_bytes(data, MSG_NOSIGNAL);
+}
+
+void Connection::send_more(std::string_view data) {
+  send_bytes(data, MSG_NOSIGNAL | MSG_MORE);
+}
+
+void Connection::send_bytes(std::string_view data, int flags) {
   if (state_ != State::kConnected || close_pending_ || write_shut_ || shutdown_pending_) return;
   size_t old_queued = queued_bytes_;
   size_t written = 0;
   if (output_head_ == output_.size()) {
     // Nothing queued: try the socket right away, the common case.
-    ssize_t n = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    ssize_t n = ::send(socket_.get(), data.data(), data.size(), flags);
     if (n >= 0) {
       written = static_cast<size_t>(n);
       last_activity_ = loop_->now();
@@ -373,14 +385,16 @@ void Connection::close_after_flush() {
 void Connection::finish_shutdown_if_flushed() {
   if (queued_bytes_ != 0 || state_ == State::kDisconnected) return;
   if (close_pending_) {
-    if (peer_shutdown_) {
+    // The peer has finished, or has nothing more on the way that we know
+    // of (nginx's heuristic): close at once.
+    const bool peer_may_send =
+        linger_on_close_ || !current_input_->empty() || !input_drained_ || !reading_wanted_;
+    if (peer_shutdown_ || !peer_may_send) {
       handle_close();
       return;
     }
-    // Lingering close, as mature servers do it: closing a socket that still
-    // has unread input makes the kernel send RST, and an RST can destroy
-    // the response we just sent before the peer reads it. So: send FIN,
-    // read and discard until the peer's FIN, bounded by a timer.
+    // Lingering close (see close_after_flush in the header): send FIN, read
+    // and discard until the peer's FIN, bounded by a timer.
     if (!write_shut_) {
       write_shut_ = true;
       ::shutdown(socket_.get(), SHUT_WR);

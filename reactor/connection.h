@@ -94,6 +94,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void send(const void* data, size_t length) {
     send(std::string_view(static_cast<const char*>(data), length));
   }
+  // As send(), but tells the kernel more follows at once (MSG_MORE): for a
+  // short header right before send_file() or another send(), so both leave
+  // in one TCP segment instead of a tiny one first. The caller must send
+  // again right away; otherwise the bytes may wait for the kernel's cork
+  // timeout (200 ms).
+  void send_more(std::string_view data);
   // Moves the readable bytes of `data` into the queue (no copy when the
   // queue is empty and the socket takes them all).
   void send(Buffer& data);
@@ -111,8 +117,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // callback runs before this returns; the object lives on until the end
   // of the epoll batch and while anyone holds a ConnectionPtr.
   void close();
-  // Flushes queued output, then closes. Idempotent.
+  // Flushes queued output, then closes. Idempotent. If the peer may still
+  // be sending -- input left unconsumed, a last read that did not drain the
+  // socket, or linger_on_close() called -- the close lingers, as mature
+  // servers do: closing a socket with unread input makes the kernel send an
+  // RST, which can destroy our last bytes before the peer reads them. So it
+  // sends FIN first and reads and discards until the peer's FIN (at most
+  // 2 s). Otherwise it closes at once, saving a shutdown, a wake-up and a
+  // read per connection.
   void close_after_flush();
+  // Tells close_after_flush() that the peer may still be sending even if
+  // nothing is waiting yet (a request body the protocol will not read, a
+  // stream it refused midway), so the close must linger.
+  void linger_on_close() { linger_on_close_ = true; }
 
   // Backpressure: stop reading from the peer until resumed.
   void stop_reading();
@@ -169,6 +186,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void after_output_change(size_t old_queued);
   void arm_idle_timer(Clock::time_point when);
   void finish_shutdown_if_flushed();
+  void send_bytes(std::string_view data, int flags);
   void enqueue_bytes(const char* data, size_t length);
 
   EventLoop* loop_;
@@ -183,6 +201,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool shutdown_pending_ = false;  // SHUT_WR once the queue drains
   bool close_pending_ = false;     // close once the queue drains
   bool write_shut_ = false;
+  bool linger_on_close_ = false;
+  // The last read returned less than it offered: the socket was drained.
+  bool input_drained_ = false;
   bool read_resume_queued_ = false;
   bool write_resume_queued_ = false;
 

@@ -121,6 +121,9 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
   ++requests_;
   if (!keep_alive) {
     phase_ = Phase::kClosing;
+    // Body bytes may still be on their way; closing on them would reset
+    // the connection under the response.
+    if (request.chunked || request.content_length > 0) connection->linger_on_close();
   } else if (request.content_length > 0) {
     phase_ = Phase::kDiscardingBody;
     body_remaining_ = request.content_length;
@@ -133,6 +136,7 @@ void HttpSession::refuse_stream(const ConnectionPtr& connection, Status status) 
       StaticFileHandler::respond_error(status, response_context, output(connection));
   if (context_.access_log) log(connection, nullptr, summary);
   phase_ = Phase::kClosing;
+  connection->linger_on_close();  // the rest of what the client sends is unknown
 }
 
 void HttpSession::handle_output_drained(const ConnectionPtr& connection) {

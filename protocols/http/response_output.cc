@@ -15,7 +15,8 @@ void ResponseOutput::flush_to(Connection& connection) {
   size_t sent = 0;
   for (FileSegment& segment : files_) {
     if (segment.position > sent) {
-      connection.send(all.substr(sent, segment.position - sent));
+      // The file follows at once: let the head share its first segment.
+      connection.send_more(all.substr(sent, segment.position - sent));
       sent = segment.position;
     }
     connection.send_file(std::move(segment.file), segment.offset, segment.length);

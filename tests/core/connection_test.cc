@@ -417,6 +417,63 @@ TEST_CASE("close_after_flush delivers everything queued, then closes") {
   CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
 }
 
+// The server answers "request\n" with `answer`, then close_after_flush();
+// with `linger` it first calls linger_on_close().
+void start_answer_then_close(ServerFixture& fixture, const std::string& answer, bool linger) {
+  fixture.start([&fixture, &answer, linger](TcpServer& server) {
+    server.set_message_callback(
+        [&fixture, &answer, linger](const ConnectionPtr& connection, Buffer& input) {
+          fixture.received += input.readable_bytes();
+          if (input.view() != "request\n") return;
+          input.retrieve_all();
+          // Room in the kernel for the whole answer: the user-space queue
+          // empties at once, so the close is not held back by it.
+          int send_buffer = 8 * 1024 * 1024;
+          ::setsockopt(connection->fd(), SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+          connection->send(answer);
+          if (linger) connection->linger_on_close();
+          connection->close_after_flush();
+        });
+  });
+}
+
+TEST_CASE("close_after_flush closes at once when the peer has nothing more on the way") {
+  // Everything the peer sent was read and consumed: no lingering, so the
+  // server's side is gone although the client has not closed its own.
+  ServerFixture fixture;
+  const std::string answer = "answer\n";
+  start_answer_then_close(fixture, answer, false);
+  auto [client, weak] = fixture.connect_weak();
+  REQUIRE(core_test::write_all(client.get(), "request\n"));
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
+  core_test::ReadResult result = core_test::read_until_eof(client.get(), 10s);
+  CHECK(result.eof);
+  CHECK(result.data == answer);
+}
+
+TEST_CASE("close_after_flush lingers when asked, so late peer bytes cannot reset the answer") {
+  // The answer is far larger than the client's receive buffer, so most of
+  // it still sits in the server's kernel send queue when the client sends
+  // more. Had the server closed, its kernel would answer those bytes with
+  // an RST and drop the rest of the answer; lingering (FIN, then read and
+  // discard) delivers all of it.
+  ServerFixture fixture;
+  const std::string answer = core_test::pattern(1024 * 1024, 17);
+  start_answer_then_close(fixture, answer, true);
+  auto [client, weak] = fixture.connect_weak(kSmallReceiveBuffer);
+  REQUIRE(core_test::write_all(client.get(), "request\n"));
+  REQUIRE(fixture.thread.wait_until([&] { return fixture.received >= 8; }));
+  std::this_thread::sleep_for(100ms);  // let the server queue the answer and decide to close
+  REQUIRE(core_test::write_all(client.get(), "late bytes the server will never read"));
+  core_test::ReadResult result = core_test::read_until_eof(client.get(), 20s);
+  CHECK(result.error == 0);
+  CHECK(result.eof);
+  CHECK(core_test::difference(result.data, answer) == "");
+  CHECK(fixture.thread.call([&] { return fixture.closed; }) == 0);  // still lingering
+  ::close(client.release());  // our FIN ends the lingering close
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
+}
+
 TEST_CASE("a peer that half-closes gets its answer when a peer-shutdown callback is set") {
   ServerFixture fixture;
   std::string request;  // loop
