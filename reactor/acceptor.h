@@ -1,9 +1,12 @@
-// Acceptor: a listening socket on a loop that accepts until EAGAIN.
+// Acceptor: a listening socket on a loop that accepts new clients.
 //
+// The listening socket is level-triggered (unlike every connection): each
+// wake-up takes one client off the backlog and epoll reports the socket
+// again while more are waiting, so no accept() is spent learning EAGAIN.
 // accept4() hands out non-blocking, close-on-exec sockets. When the process
 // runs out of descriptors (EMFILE/ENFILE) the listening socket stays
-// readable and an edge-triggered loop would never hear of it again, while
-// a level-triggered one would spin. We keep one spare descriptor: on
+// readable and the level-triggered loop would spin on it. We keep one
+// spare descriptor: on
 // EMFILE we close it, accept the waiting client, close that at once (the
 // client sees a clean close instead of hanging in the backlog) and reopen
 // the spare. If even that fails, accepting pauses for a short while.
@@ -11,6 +14,7 @@
 // Threading: loop thread only.
 #pragma once
 
+#include <chrono>
 #include <functional>
 
 #include "reactor/channel.h"
@@ -39,6 +43,9 @@ class Acceptor {
 
   // Sets TCP_NODELAY on the listening socket; accepted sockets inherit it.
   void set_tcp_no_delay();
+  // TCP_DEFER_ACCEPT: accept only once the client has sent something (or
+  // `timeout` has passed).
+  void set_defer_accept(std::chrono::seconds timeout);
 
   // The bound address, with the real port when the request asked for 0.
   const SocketAddress& address() const { return address_; }

@@ -2,8 +2,11 @@
 //
 // It holds the fd's interest set and its read/write/close callbacks, and
 // its own address is what epoll hands back in epoll_event.data.ptr. It
-// never owns the fd. Interest is edge-triggered (EPOLLET): a callback must
-// read or write until EAGAIN, or it will not be told again.
+// never owns the fd. Interest is edge-triggered (EPOLLET) by default: a
+// callback must read or write until EAGAIN, or it will not be told again.
+// A channel set level-triggered is told again on every epoll_wait while
+// its fd stays ready, so its callback may stop early (the Acceptor does,
+// to save the accept() that would only say EAGAIN).
 //
 // Lifetime: destroying a Channel removes it from the loop, and the loop
 // drops any event of it still pending in the current batch. A callback may
@@ -60,6 +63,11 @@ class Channel {
 
   void tie(const std::shared_ptr<void>& owner);
 
+  // Level-triggered instead of edge-triggered; takes effect at the next
+  // interest change (set it before enabling).
+  void set_level_triggered(bool on) { level_triggered_ = on; }
+  bool level_triggered() const { return level_triggered_; }
+
   // Called by EventLoop with the events epoll reported.
   void handle_events(uint32_t events);
 
@@ -77,6 +85,7 @@ class Channel {
   uint32_t ready_events_ = 0;
   bool registered_ = false;
   bool tied_ = false;
+  bool level_triggered_ = false;
   std::weak_ptr<void> owner_;
   Callback read_callback_;
   Callback write_callback_;

@@ -86,11 +86,17 @@ Connection::Connection(EventLoop* loop, UniqueFd socket, const SocketAddress& lo
 
 Connection::~Connection() = default;
 
-void Connection::established() {
+void Connection::established(bool input_waiting) {
   state_ = State::kConnected;
   channel_.tie(shared_from_this());
   if (reading_wanted_) channel_.enable_reading();
   if (connection_callback_) connection_callback_(shared_from_this());
+  // The event EPOLL_CTL_ADD queued for these bytes is dropped by the kernel
+  // at the next epoll_wait once they are read (it re-polls ready items).
+  if (input_waiting && state_ == State::kConnected) {
+    ConnectionPtr self = shared_from_this();  // the read may close us
+    handle_read();
+  }
 }
 
 void Connection::set_tcp_no_delay(bool on) {
@@ -424,10 +430,11 @@ void Connection::close() {
 
 void Connection::handle_error(int error) {
   // ECONNRESET and EPIPE are how peers usually leave; not worth a warning.
-  if (error == ECONNRESET || error == EPIPE) {
-    spdlog::debug("connection {} ({}): {}", id_, peer_.to_string(), std::strerror(error));
-  } else {
-    spdlog::info("connection {} ({}): {}", id_, peer_.to_string(), std::strerror(error));
+  // Guarded: a reset peer is common, and formatting its address is not free.
+  const auto level =
+      error == ECONNRESET || error == EPIPE ? spdlog::level::debug : spdlog::level::info;
+  if (spdlog::should_log(level)) {
+    spdlog::log(level, "connection {} ({}): {}", id_, peer_.to_string(), std::strerror(error));
   }
   handle_close();
 }
@@ -498,8 +505,10 @@ void Connection::handle_idle_timer() {
     arm_idle_timer(deadline);  // there was activity since: look again later
     return;
   }
-  spdlog::debug("connection {} ({}): idle for {} ms, closing", id_, peer_.to_string(),
-                idle_timeout_.count());
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("connection {} ({}): idle for {} ms, closing", id_, peer_.to_string(),
+                  idle_timeout_.count());
+  }
   if (idle_callback_) {
     idle_callback_(shared_from_this());
   } else {

@@ -83,8 +83,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void set_removal_callback(ConnectionCallback cb) { removal_callback_ = std::move(cb); }
 
   // Starts reading and calls the connection callback. Called once by the
-  // owner (TcpServer/TcpClient) after setting the callbacks.
-  void established();
+  // owner (TcpServer/TcpClient) after setting the callbacks. With
+  // `input_waiting` (the kernel held the connection back until the client's
+  // first bytes arrived: TCP_DEFER_ACCEPT) it also reads them at once
+  // instead of after another turn of the loop.
+  void established(bool input_waiting = false);
 
   // Copies the bytes; writes them at once when nothing is pending. A no-op
   // once closing or closed. May run callbacks before it returns: the

@@ -194,7 +194,7 @@ void EventLoop::handle_signals() {
 
 void EventLoop::update_channel(Channel* channel) {
   epoll_event event{};
-  event.events = channel->interest() | EPOLLET;
+  event.events = channel->interest() | (channel->level_triggered() ? 0u : EPOLLET);
   event.data.ptr = channel;
   if (!channel->registered_) {
     if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, channel->fd(), &event) < 0) {

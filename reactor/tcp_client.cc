@@ -94,7 +94,9 @@ void TcpClient::handle_connect_ready() {
 }
 
 void TcpClient::fail(int error) {
-  spdlog::debug("connect to {}: {}", server_.to_string(), std::strerror(error));
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("connect to {}: {}", server_.to_string(), std::strerror(error));
+  }
   if (error_callback_) error_callback_(error);
 }
 

@@ -12,6 +12,7 @@ TcpServer::TcpServer(EventLoop* loop, const SocketAddress& address, Options opti
       acceptor_(loop, address, options.reuse_port),
       listen_on_wildcard_(address.is_wildcard()) {
   if (options_.tcp_no_delay) acceptor_.set_tcp_no_delay();
+  if (options_.defer_accept.count() > 0) acceptor_.set_defer_accept(options_.defer_accept);
   acceptor_.set_new_connection_callback([this](UniqueFd socket, const SocketAddress& peer) {
     handle_new_connection(std::move(socket), peer);
   });
@@ -75,12 +76,15 @@ void TcpServer::handle_new_connection(UniqueFd socket, const SocketAddress& peer
   connection->set_removal_callback(
       [this](const ConnectionPtr& closed) { remove_connection(closed); });
   connections_.emplace(id, connection);
-  spdlog::debug("connection {} from {}", id, peer.to_string());
+  // Guarded: formatting the address costs more than the rest of an accept.
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("connection {} from {}", id, peer.to_string());
+  }
   if (options_.max_connections != 0 && connections_.size() >= options_.max_connections &&
       !overload_callback_) {
     acceptor_.pause();
   }
-  connection->established();
+  connection->established(options_.defer_accept.count() > 0);
   if (options_.idle_timeout.count() > 0 && connection->connected()) {
     connection->set_idle_timeout(options_.idle_timeout);
   }

@@ -34,6 +34,12 @@ class TcpServer {
     // Queued output above which the high-water-mark callback fires.
     size_t high_water_mark = 4 * 1024 * 1024;
     bool tcp_no_delay = true;
+    // For protocols where the client speaks first (HTTP): the kernel hands
+    // a connection over only once its first bytes have arrived
+    // (TCP_DEFER_ACCEPT, waiting at most this long), and the server reads
+    // them at once instead of after another turn of the loop. Zero
+    // disables; leave it off for protocols where the server speaks first.
+    std::chrono::seconds defer_accept{0};
   };
   // Gets the accepted socket of a client beyond max_connections; the server
   // closes it when the callback returns.

@@ -11,6 +11,12 @@ TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
   tcp.max_connections = options.max_connections;
   tcp.idle_timeout = options.idle_timeout;
   tcp.tcp_no_delay = true;
+  // The client speaks first: wake up for a connection only once its
+  // request has arrived (nginx's "deferred"). A client that sends nothing
+  // is handed over after about the header timeout, which then runs again.
+  if (options.header_timeout.count() > 0) {
+    tcp.defer_accept = std::chrono::ceil<std::chrono::seconds>(options.header_timeout);
+  }
   // Backpressure is the session's job (pipeline_output_limit); the core's
   // high-water mark only guards against a bug there.
   tcp.high_water_mark = 64 * 1024 * 1024;

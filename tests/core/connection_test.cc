@@ -703,6 +703,41 @@ TEST_CASE("IPv6 loopback: server, raw client and TcpClient") {
   fixture.thread.call([&] { tcp_client.reset(); });
 }
 
+TEST_CASE("defer_accept hands over a connection only with its first bytes, read at once") {
+  TcpServer::Options options;
+  options.defer_accept = std::chrono::seconds(5);
+  ServerFixture fixture(options);
+  size_t accepted = 0;                       // loop
+  bool in_accepting_turn = false;            // loop: from an accept to the end of that epoll batch
+  std::vector<bool> read_in_accepting_turn;  // loop
+  fixture.start([&](TcpServer& server) {
+    server.set_connection_callback([&](const ConnectionPtr& connection) {
+      if (!connection->connected()) return;
+      ++accepted;
+      in_accepting_turn = true;
+      connection->loop()->defer([&] { in_accepting_turn = false; });
+    });
+    server.set_message_callback([&](const ConnectionPtr& connection, Buffer& input) {
+      read_in_accepting_turn.push_back(in_accepting_turn);
+      connection->send(input);
+    });
+  });
+  UniqueFd silent = core_test::connect_client(fixture.address);
+  UniqueFd talker = core_test::connect_client(fixture.address);
+  std::this_thread::sleep_for(300ms);
+  // The handshakes are done, but neither client has sent anything yet.
+  CHECK(fixture.thread.call([&] { return accepted; }) == 0);
+
+  REQUIRE(core_test::write_all(talker.get(), "first words"));
+  core_test::ReadResult echoed = core_test::read_bytes(talker.get(), 11, 10s);
+  CHECK(echoed.data == "first words");
+  auto [accepted_now, reads] =
+      fixture.thread.call([&] { return std::pair(accepted, read_in_accepting_turn); });
+  CHECK(accepted_now == 1);
+  // Read in the same turn of the loop as the accept, not one epoll_wait later.
+  CHECK(reads == std::vector<bool>{true});
+}
+
 TEST_CASE("max_connections pauses accepting and resumes after a close") {
   TcpServer::Options options;
   options.max_connections = 2;
