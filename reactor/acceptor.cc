@@ -73,7 +73,9 @@ void Acceptor::set_tcp_no_delay() {
 
 void Acceptor::set_defer_accept(std::chrono::seconds timeout) {
   int seconds = static_cast<int>(timeout.count());
-  ::setsockopt(socket_.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds);
+  if (::setsockopt(socket_.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) < 0) {
+    spdlog::warn("TCP_DEFER_ACCEPT on {}: {}", address_.to_string(), std::strerror(errno));
+  }
 }
 
 void Acceptor::resume() {

@@ -31,11 +31,10 @@ constexpr std::chrono::seconds kLingerTimeout(2);
 
 // One input buffer per thread, lent to whichever connection reads while its
 // own input buffer is empty -- the common case, where every message read is
-// consumed at once. The kernel then copies into memory that stays in cache
-// from one connection to the next instead of into each connection's own
-// (cold) buffer, and idle connections hold no input storage at all. What the
-// message callback leaves unconsumed is moved into the connection's own
-// buffer before the next connection reads.
+// consumed at once. Connections between messages then hold no input storage
+// at all, however busy they were (as libevent users get with one stack
+// buffer). What the message callback leaves unconsumed is moved into the
+// connection's own buffer before the next connection reads.
 class LentInput {
  public:
   LentInput(Buffer& own, Buffer*& current) : own_(own), current_(current) {
