@@ -38,16 +38,16 @@ constexpr std::chrono::seconds kLingerTimeout(2);
 class LentInput {
  public:
   LentInput(Buffer& own, Buffer*& current) : own_(own), current_(current) {
-    if (!own.empty() || shared_.lent) return;  // nested read: use its own
-    shared_.lent = true;
-    shared_.buffer.ensure_writable(Buffer::kSpillSize);
-    current_ = &shared_.buffer;
+    if (!own.empty() || shared_->lent) return;  // nested read: use its own
+    shared_->lent = true;
+    shared_->buffer.ensure_writable(Buffer::kSpillSize);
+    current_ = &shared_->buffer;
   }
   ~LentInput() {
-    if (current_ != &shared_.buffer) return;
-    if (!shared_.buffer.empty()) own_.append(shared_.buffer.view());
-    shared_.buffer.retrieve_all();
-    shared_.lent = false;
+    if (current_ != &shared_->buffer) return;
+    if (!shared_->buffer.empty()) own_.append(shared_->buffer.view());
+    shared_->buffer.retrieve_all();
+    shared_->lent = false;
     current_ = &own_;
   }
   LentInput(const LentInput&) = delete;
@@ -60,12 +60,16 @@ class LentInput {
     Buffer buffer;
     bool lent = false;
   };
-  static thread_local Shared shared_;
+  static Shared* thread_shared() {
+    static thread_local Shared shared;
+    return &shared;
+  }
+  // Looked up once: in a shared library each thread_local access may cost
+  // a call to __tls_get_addr, and this runs on every read.
+  Shared* const shared_ = thread_shared();
   Buffer& own_;
   Buffer*& current_;
 };
-
-thread_local LentInput::Shared LentInput::shared_;
 
 }  // namespace
 

@@ -445,7 +445,8 @@ TEST_CASE("close_after_flush closes at once when the peer has nothing more on th
   start_answer_then_close(fixture, answer, false);
   auto [client, weak] = fixture.connect_weak();
   REQUIRE(core_test::write_all(client.get(), "request\n"));
-  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }));
+  // Well within the 2 s a lingering close would wait for the client's FIN.
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }, 1s));
   core_test::ReadResult result = core_test::read_until_eof(client.get(), 10s);
   CHECK(result.eof);
   CHECK(result.data == answer);
