@@ -8,7 +8,7 @@
 // 1 if we could not connect or nothing ended within five seconds.
 //
 // How do we know the reply is complete? We don't parse it: after sending we
-// half-close (shutdown(): "I will send nothing more"), and a well-behaved
+// half-close (half_close(): "I will send nothing more"), and a well-behaved
 // server answers and then closes its side too. Reading until that close is
 // the simplest framing there is.
 #include <cerrno>
@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "client: connected to %s\n", server.to_string().c_str());
       connection->send(message);
       // The FIN leaves after the queued bytes, never before them.
-      connection->shutdown();
+      connection->half_close();
     } else {
       // The server closed its side: the reply is complete.
       exit_status = 0;

@@ -79,6 +79,7 @@ void Acceptor::set_defer_accept(std::chrono::seconds timeout) {
 }
 
 void Acceptor::resume() {
+  if (!socket_) return;
   if (retry_timer_ != 0) {
     loop_->cancel(retry_timer_);
     retry_timer_ = 0;
@@ -92,6 +93,13 @@ void Acceptor::pause() {
     retry_timer_ = 0;
   }
   channel_.disable_reading();
+}
+
+void Acceptor::close() {
+  pause();
+  channel_.remove();
+  socket_.reset();
+  spare_fd_.reset();
 }
 
 void Acceptor::handle_read() {

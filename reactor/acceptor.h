@@ -39,6 +39,10 @@ class Acceptor {
   // kernel's backlog; resuming makes epoll report them again.
   void resume();
   void pause();
+  // Closes the listening socket for good: clients that connect from now on
+  // are refused by the kernel at once, and those still waiting in the
+  // backlog are reset, instead of hanging until we exit.
+  void close();
   bool accepting() const { return channel_.reading(); }
 
   // Sets TCP_NODELAY on the listening socket; accepted sockets inherit it.

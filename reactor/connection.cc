@@ -2,7 +2,10 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -84,22 +87,20 @@ Connection::Connection(EventLoop* loop, UniqueFd socket, const SocketAddress& lo
       last_activity_(loop->now()) {
   channel_.set_read_callback([this] { handle_read(); });
   channel_.set_write_callback([this] { handle_write(); });
-  channel_.set_close_callback([this] { handle_close(); });
+  channel_.set_close_callback([this] { handle_hang_up(); });
 }
 
 Connection::~Connection() = default;
 
 void Connection::established(bool input_waiting) {
-  state_ = State::kConnected;
+  state_ = State::kOpen;
   channel_.tie(shared_from_this());
   if (reading_wanted_) channel_.enable_reading();
-  if (connection_callback_) connection_callback_(shared_from_this());
+  ConnectionPtr self = shared_from_this();  // the callbacks may drop theirs
+  if (connection_callback_) connection_callback_(self);
   // The event EPOLL_CTL_ADD queued for these bytes is dropped by the kernel
   // at the next epoll_wait once they are read (it re-polls ready items).
-  if (input_waiting && state_ == State::kConnected) {
-    ConnectionPtr self = shared_from_this();  // the read may close us
-    handle_read();
-  }
+  if (input_waiting && state_ == State::kOpen) handle_read();
 }
 
 void Connection::set_tcp_no_delay(bool on) {
@@ -110,7 +111,7 @@ void Connection::set_tcp_no_delay(bool on) {
 // ---- reading ---------------------------------------------------------------
 
 void Connection::handle_read() {
-  if (state_ == State::kDisconnected) return;
+  if (state_ == State::kClosed) return;
   if (channel_.ready_events() & EPOLLERR) {
     // A pending socket error (RST after our FIN, say) must end the
     // connection even when we are not reading (backpressure, EOF seen).
@@ -122,9 +123,9 @@ void Connection::handle_read() {
       return;
     }
   }
-  if (peer_shutdown_) return;
+  if (peer_finished_) return;
   size_t budget = kIoBudgetPerEvent;
-  while (reading_wanted_ && state_ != State::kDisconnected) {
+  while (reading_wanted_ && state_ != State::kClosed) {
     int error = 0;
     // A read that fills all the room offered is not proof of a drained
     // socket; a shorter one is.
@@ -137,12 +138,10 @@ void Connection::handle_read() {
       input_drained_ = n > 0 && static_cast<size_t>(n) < room;
       if (n > 0) {
         last_activity_ = loop_->now();
-        if (close_pending_) {
-          input.retrieve_all();  // lingering close: the answer is final
-        } else if (message_callback_) {
-          message_callback_(shared_from_this(), input);
-          if (close_pending_) input.retrieve_all();  // it just decided to close
-        }
+        // Only an open or half-open connection wants its input; one that
+        // is closing has given its final answer.
+        if (connected() && message_callback_) message_callback_(shared_from_this(), input);
+        if (!connected()) input.retrieve_all();
       }
     }
     if (n > 0) {
@@ -171,18 +170,7 @@ void Connection::handle_read() {
       }
       budget -= n;
     } else if (n == 0) {
-      peer_shutdown_ = true;
-      if (close_pending_) {
-        finish_shutdown_if_flushed();
-      } else if (peer_shutdown_callback_) {
-        peer_shutdown_callback_(shared_from_this());
-      } else {
-        close_after_flush();
-      }
-      // Only for a connection that stays open (output still queued, or the
-      // protocol answers the half-close): a closed one needs no EPOLL_CTL_MOD
-      // right before its EPOLL_CTL_DEL.
-      if (state_ != State::kDisconnected) channel_.disable_reading();
+      on_peer_finished();
       return;
     } else {
       if (error == EAGAIN || error == EWOULDBLOCK) return;
@@ -193,10 +181,37 @@ void Connection::handle_read() {
   }
 }
 
+void Connection::on_peer_finished() {
+  peer_finished_ = true;
+  switch (state_) {
+    case State::kOpen:
+    case State::kHalfClosing:
+      if (peer_shutdown_callback_) {
+        peer_shutdown_callback_(shared_from_this());
+      } else {
+        close_after_flush();
+      }
+      break;
+    case State::kHalfClosed:  // both directions are finished
+    case State::kLingering:   // the FIN we were waiting for
+      close_now({});
+      break;
+    case State::kClosing:  // on_output_flushed() will see peer_finished_
+      break;
+    case State::kConnecting:
+    case State::kClosed:
+      break;
+  }
+  // Only for a connection that stays open (output still queued, or the
+  // protocol answers the half-close): a closed one needs no EPOLL_CTL_MOD
+  // right before its EPOLL_CTL_DEL.
+  if (state_ != State::kClosed) channel_.disable_reading();
+}
+
 void Connection::stop_reading() {
   if (!reading_wanted_) return;
   reading_wanted_ = false;
-  if (state_ == State::kConnected || state_ == State::kDisconnecting) channel_.disable_reading();
+  if (state_ != State::kConnecting && state_ != State::kClosed) channel_.disable_reading();
 }
 
 void Connection::start_reading() {
@@ -204,9 +219,87 @@ void Connection::start_reading() {
   reading_wanted_ = true;
   // EPOLL_CTL_MOD re-evaluates readiness, so bytes that arrived while we
   // were not listening are reported again even in edge-triggered mode.
-  if ((state_ == State::kConnected || state_ == State::kDisconnecting) && !peer_shutdown_) {
+  if (state_ != State::kConnecting && state_ != State::kClosed && !peer_finished_) {
     channel_.enable_reading();
   }
+}
+
+size_t Connection::receive_into_file(int file, uint64_t* offset, uint64_t max_bytes,
+                                     int* file_error) {
+  *file_error = 0;
+  if (state_ == State::kClosed || peer_finished_) return 0;
+  if (!splice_unusable_ && !splice_pipe_read_) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) == 0) {
+      splice_pipe_read_.reset(fds[0]);
+      splice_pipe_write_.reset(fds[1]);
+      // A bigger pipe means fewer splice() pairs; the kernel may refuse.
+      ::fcntl(splice_pipe_write_.get(), F_SETPIPE_SZ, 1024 * 1024);
+      int capacity = ::fcntl(splice_pipe_write_.get(), F_GETPIPE_SZ);
+      splice_pipe_capacity_ = capacity > 0 ? static_cast<size_t>(capacity) : 64 * 1024;
+    } else {
+      splice_unusable_ = true;
+    }
+  }
+  size_t total = 0;
+  // Until the socket is drained or the body is complete: the socket is
+  // edge-triggered, and bytes left behind here arrived after our last
+  // read's edge, so their own arrival raises the next one.
+  while (total < max_bytes) {
+    const size_t want = static_cast<size_t>(
+        std::min<uint64_t>(max_bytes - total, splice_unusable_ ? 64 * 1024 : splice_pipe_capacity_));
+    ssize_t moved;
+    if (!splice_unusable_) {
+      moved = ::splice(socket_.get(), nullptr, splice_pipe_write_.get(), nullptr, want,
+                       SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (moved < 0 && errno == EINTR) continue;
+      if (moved < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        // This socket/file pair cannot splice: plain reads from now on.
+        splice_unusable_ = true;
+        continue;
+      }
+      if (moved <= 0) break;
+      size_t left = static_cast<size_t>(moved);
+      while (left > 0) {
+        auto file_offset = static_cast<loff_t>(*offset);
+        ssize_t written = ::splice(splice_pipe_read_.get(), nullptr, file, &file_offset, left,
+                                   SPLICE_F_MOVE);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) {
+          *file_error = written < 0 ? errno : EIO;
+          // What is still in the pipe came off the socket and is lost with
+          // the file; the caller abandons this body.
+          char sink[4096];
+          while (::read(splice_pipe_read_.get(), sink, sizeof sink) > 0) {
+          }
+          return total;
+        }
+        left -= static_cast<size_t>(written);
+        *offset += static_cast<uint64_t>(written);
+        total += static_cast<size_t>(written);
+      }
+    } else {
+      char chunk[64 * 1024];
+      moved = ::recv(socket_.get(), chunk, want, MSG_DONTWAIT);
+      if (moved < 0 && errno == EINTR) continue;
+      if (moved <= 0) break;
+      size_t done = 0;
+      while (done < static_cast<size_t>(moved)) {
+        ssize_t written = ::pwrite(file, chunk + done, static_cast<size_t>(moved) - done,
+                                   static_cast<off_t>(*offset));
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) {
+          *file_error = written < 0 ? errno : EIO;
+          return total;
+        }
+        done += static_cast<size_t>(written);
+        *offset += static_cast<uint64_t>(written);
+        total += static_cast<size_t>(written);
+      }
+    }
+    last_activity_ = loop_->now();
+  }
+  return total;
 }
 
 // ---- writing ---------------------------------------------------------------
@@ -220,7 +313,7 @@ void Connection::send_more(std::string_view data) {
 }
 
 void Connection::send_bytes(std::string_view data, int flags) {
-  if (state_ != State::kConnected || close_pending_ || write_shut_ || shutdown_pending_) return;
+  if (!can_send()) return;
   size_t old_queued = queued_bytes_;
   size_t written = 0;
   if (output_head_ == output_.size()) {
@@ -240,7 +333,7 @@ void Connection::send_bytes(std::string_view data, int flags) {
 }
 
 void Connection::send(Buffer& data) {
-  if (state_ != State::kConnected || close_pending_ || write_shut_ || shutdown_pending_) {
+  if (!can_send()) {
     data.retrieve_all();
     return;
   }
@@ -274,8 +367,7 @@ void Connection::enqueue_bytes(const char* data, size_t length) {
 }
 
 void Connection::send_file(SharedFile file, off_t offset, size_t length) {
-  if (state_ != State::kConnected || close_pending_ || write_shut_ || shutdown_pending_) return;
-  if (length == 0) return;
+  if (!can_send() || length == 0) return;
   size_t old_queued = queued_bytes_;
   output_.emplace_back(FileSegment{std::move(file), offset, length});
   queued_bytes_ += length;
@@ -285,18 +377,19 @@ void Connection::send_file(SharedFile file, off_t offset, size_t length) {
   after_output_change(old_queued);
 }
 
+// Called by the protocol's own calls (send, send_file): notifications are
+// queued, never delivered from here.
 void Connection::after_output_change(size_t old_queued) {
-  if (state_ == State::kDisconnected) return;
+  if (state_ == State::kClosed) return;
   if (queued_bytes_ > 0) {
     if (!channel_.writing()) channel_.enable_writing();
-    if (old_queued < high_water_mark_ && queued_bytes_ >= high_water_mark_ &&
-        high_water_mark_callback_) {
-      high_water_mark_callback_(shared_from_this(), queued_bytes_);
+    if (old_queued < high_water_mark_ && queued_bytes_ >= high_water_mark_) {
+      queue_notification(kNotifyHighWaterMark);
     }
   } else if (old_queued > 0) {
     if (channel_.writing()) channel_.disable_writing();
-    if (write_complete_callback_) write_complete_callback_(shared_from_this());
-    finish_shutdown_if_flushed();
+    queue_notification(kNotifyWriteComplete);
+    on_output_flushed();
   }
 }
 
@@ -321,8 +414,10 @@ bool Connection::flush_output() {
       if (n == 0) {
         // The file shrank under us: we promised bytes we cannot deliver,
         // so the only honest end is to drop the connection.
-        spdlog::warn("connection {}: file ended early while sending", id_);
-        handle_error(EIO);
+        std::string reason = "file ended " + std::to_string(segment.remaining) +
+                             " bytes short of what was promised";
+        spdlog::warn("connection {}: {}", id_, reason);
+        close_now(std::move(reason));
         return false;
       }
       if (n > 0) segment.remaining -= static_cast<size_t>(n);
@@ -361,7 +456,7 @@ bool Connection::flush_output() {
 }
 
 void Connection::handle_write() {
-  if (state_ == State::kDisconnected) return;
+  if (state_ == State::kClosed) return;
   size_t old_queued = queued_bytes_;
   if (!flush_output()) return;
   // Compact the consumed front of the queue once it dominates.
@@ -371,64 +466,98 @@ void Connection::handle_write() {
   }
   if (queued_bytes_ == 0) {
     if (channel_.writing()) channel_.disable_writing();
+    // A loop event of our own, not a protocol's call: the callback may run
+    // right here.
     if (old_queued > 0 && write_complete_callback_) write_complete_callback_(shared_from_this());
-    finish_shutdown_if_flushed();
+    on_output_flushed();
   }
 }
 
 // ---- closing ---------------------------------------------------------------
 
-void Connection::shutdown() {
-  if (state_ != State::kConnected) return;
-  shutdown_pending_ = true;
-  finish_shutdown_if_flushed();
+void Connection::half_close() {
+  if (state_ != State::kOpen) return;
+  state_ = State::kHalfClosing;
+  if (queued_bytes_ == 0) on_output_flushed();
 }
 
 void Connection::close_after_flush() {
-  if (state_ != State::kConnected) return;
-  close_pending_ = true;
-  state_ = State::kDisconnecting;
-  finish_shutdown_if_flushed();
-}
-
-void Connection::finish_shutdown_if_flushed() {
-  if (queued_bytes_ != 0 || state_ == State::kDisconnected) return;
-  if (close_pending_) {
-    // The peer has finished, or has nothing more on the way that we know
-    // of (nginx's heuristic): close at once.
-    const bool peer_may_send =
-        linger_on_close_ || !current_input_->empty() || !input_drained_ || !reading_wanted_;
-    if (peer_shutdown_ || !peer_may_send) {
-      handle_close();
-      return;
-    }
-    // Lingering close (see close_after_flush in the header): send FIN, read
-    // and discard until the peer's FIN, bounded by a timer.
-    if (!write_shut_) {
-      write_shut_ = true;
-      ::shutdown(socket_.get(), SHUT_WR);
-      reading_wanted_ = true;
-      channel_.enable_reading();
-      linger_timer_ = loop_->run_after(kLingerTimeout, [weak = weak_from_this()] {
-        if (auto self = weak.lock()) {
-          self->linger_timer_ = 0;
-          self->close();
-        }
-      });
+  if (state_ != State::kOpen && state_ != State::kHalfClosing && state_ != State::kHalfClosed) {
+    return;
+  }
+  if (state_ == State::kHalfClosed) {
+    // Our FIN is out already; what is left is waiting for the peer's.
+    if (peer_finished_) {
+      close_now({});
+    } else {
+      begin_lingering();
     }
     return;
   }
-  if (shutdown_pending_ && !write_shut_) {
-    write_shut_ = true;
-    ::shutdown(socket_.get(), SHUT_WR);
-    // Both directions finished: nothing more can happen on this socket.
-    if (peer_shutdown_) handle_close();
+  state_ = State::kClosing;
+  if (queued_bytes_ == 0) on_output_flushed();
+}
+
+void Connection::begin_lingering() {
+  if (state_ != State::kHalfClosed) ::shutdown(socket_.get(), SHUT_WR);
+  state_ = State::kLingering;
+  reading_wanted_ = true;
+  channel_.enable_reading();
+  linger_timer_ = loop_->run_after(kLingerTimeout, [weak = weak_from_this()] {
+    if (auto self = weak.lock()) {
+      self->linger_timer_ = 0;
+      self->close_now({});
+    }
+  });
+}
+
+// The one place that decides what an empty output queue means.
+void Connection::on_output_flushed() {
+  if (queued_bytes_ != 0) return;
+  switch (state_) {
+    case State::kHalfClosing:
+      ::shutdown(socket_.get(), SHUT_WR);
+      state_ = State::kHalfClosed;
+      // Both directions finished: nothing more can happen on this socket.
+      if (peer_finished_) close_now({});
+      return;
+    case State::kClosing: {
+      // The peer has finished, or has nothing more on the way that we know
+      // of (nginx's heuristic): close at once.
+      const bool peer_may_send =
+          linger_on_close_ || !current_input_->empty() || !input_drained_ || !reading_wanted_;
+      if (peer_finished_ || !peer_may_send) {
+        close_now({});
+        return;
+      }
+      // Lingering close (see close_after_flush in the header): send FIN,
+      // read and discard until the peer's FIN, bounded by a timer.
+      begin_lingering();
+      return;
+    }
+    case State::kConnecting:
+    case State::kOpen:
+    case State::kHalfClosed:
+    case State::kLingering:
+    case State::kClosed:
+      return;
   }
 }
 
 void Connection::close() {
-  if (state_ == State::kDisconnected) return;
-  handle_close();
+  close_now({});
+}
+
+void Connection::abandon() {
+  pending_notifications_ |= kNotifyMuted;
+  close_now({});
+  // Already closed earlier: its notifications may still be queued, and
+  // they must now stay unheard as well.
+}
+
+void Connection::handle_hang_up() {
+  // EPOLLHUP with nothing left to read: both directions are gone.
+  close_now({});
 }
 
 void Connection::handle_error(int error) {
@@ -439,18 +568,26 @@ void Connection::handle_error(int error) {
   if (spdlog::should_log(level)) {
     spdlog::log(level, "connection {} ({}): {}", id_, peer_.to_string(), std::strerror(error));
   }
-  handle_close();
+  close_now(std::strerror(error));
 }
 
-void Connection::handle_close() {
-  if (state_ == State::kDisconnected) return;
-  state_ = State::kDisconnected;
+void Connection::close_now(std::string reason) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kConnecting) {
+    state_ = State::kClosed;
+    socket_.reset();
+    return;
+  }
+  state_ = State::kClosed;
+  close_reason_ = std::move(reason);
   channel_.remove();
   // Close the socket now, not when the last ConnectionPtr goes: a protocol
   // may hold one for a while, and the peer must see the end promptly. Safe
   // mid-batch: the channel's pending events were just dropped, so a new
   // connection that reuses this fd number cannot receive them.
   socket_.reset();
+  splice_pipe_read_.reset();
+  splice_pipe_write_.reset();
   if (idle_timer_ != 0) {
     loop_->cancel(idle_timer_);
     idle_timer_ = 0;
@@ -463,21 +600,52 @@ void Connection::handle_close() {
   output_.clear();
   output_head_ = 0;
   queued_bytes_ = 0;
+  queue_notification(kNotifyClosed);
+}
+
+// ---- notifications ---------------------------------------------------------
+
+void Connection::queue_notification(uint8_t what) {
+  const bool task_queued = pending_notifications_ & (kNotifyWriteComplete | kNotifyHighWaterMark |
+                                                     kNotifyClosed);
+  pending_notifications_ |= what;
+  if (task_queued) return;
+  // defer(): after the current batch, before the loop sleeps again. The
+  // task holds the connection, so it outlives everything up to its own
+  // disconnect callback.
+  loop_->defer([self = shared_from_this()] { self->deliver_notifications(); });
+}
+
+void Connection::deliver_notifications() {
+  const uint8_t what = pending_notifications_;
+  pending_notifications_ &= kNotifyMuted;
   ConnectionPtr self = shared_from_this();
-  if (connection_callback_) connection_callback_(self);
-  if (removal_callback_) removal_callback_(self);
-  // Callbacks may capture the connection; dropping them breaks such cycles.
-  // Deferred: one of them may be running right now.
-  loop_->defer([self] {
-    self->message_callback_ = nullptr;
-    self->write_complete_callback_ = nullptr;
-    self->high_water_mark_callback_ = nullptr;
-    self->peer_shutdown_callback_ = nullptr;
-    self->idle_callback_ = nullptr;
-    self->connection_callback_ = nullptr;
-    self->removal_callback_ = nullptr;
-    self->context_.reset();
-  });
+  const bool muted = what & kNotifyMuted;
+  if (!muted && state_ != State::kClosed) {
+    // Re-checked now: the condition may have passed since it was queued.
+    if ((what & kNotifyHighWaterMark) && queued_bytes_ >= high_water_mark_ &&
+        high_water_mark_callback_) {
+      high_water_mark_callback_(self, queued_bytes_);
+    }
+    if ((what & kNotifyWriteComplete) && queued_bytes_ == 0 && write_complete_callback_) {
+      write_complete_callback_(self);
+    }
+  }
+  if (!(what & kNotifyClosed)) return;
+  if (!muted) {
+    if (connection_callback_) connection_callback_(self);
+    if (removal_callback_) removal_callback_(self);
+  }
+  // Callbacks may capture the connection; dropping them breaks such
+  // cycles. None of them is running now: this is a task of the loop's.
+  message_callback_ = nullptr;
+  write_complete_callback_ = nullptr;
+  high_water_mark_callback_ = nullptr;
+  peer_shutdown_callback_ = nullptr;
+  idle_callback_ = nullptr;
+  connection_callback_ = nullptr;
+  removal_callback_ = nullptr;
+  context_.reset();
 }
 
 // ---- idle timeout ----------------------------------------------------------
@@ -488,7 +656,7 @@ void Connection::set_idle_timeout(std::chrono::milliseconds timeout) {
     loop_->cancel(idle_timer_);
     idle_timer_ = 0;
   }
-  if (timeout.count() > 0 && state_ != State::kDisconnected) {
+  if (timeout.count() > 0 && state_ != State::kClosed) {
     last_activity_ = loop_->now();
     arm_idle_timer(last_activity_ + timeout);
   }
@@ -500,12 +668,32 @@ void Connection::arm_idle_timer(Clock::time_point when) {
   });
 }
 
+uint64_t Connection::unsent_bytes() const {
+  uint64_t unsent = queued_bytes_;
+  int kernel_unsent = 0;
+  if (::ioctl(socket_.get(), SIOCOUTQ, &kernel_unsent) == 0 && kernel_unsent > 0) {
+    unsent += static_cast<uint64_t>(kernel_unsent);
+  }
+  return unsent;
+}
+
 void Connection::handle_idle_timer() {
   idle_timer_ = 0;
-  if (state_ == State::kDisconnected || idle_timeout_.count() == 0) return;
+  if (state_ == State::kClosed || idle_timeout_.count() == 0) return;
   Clock::time_point deadline = last_activity_ + idle_timeout_;
   if (loop_->now() < deadline) {
     arm_idle_timer(deadline);  // there was activity since: look again later
+    return;
+  }
+  // We stamp activity only when *we* read or write. A slow reader draining
+  // a large kernel send buffer moves bytes for seconds without the socket
+  // turning writable; if what is unsent shrank since the last look, bytes
+  // are moving and the connection is not idle.
+  const uint64_t unsent = unsent_bytes();
+  if (unsent > 0 && unsent != unsent_at_idle_check_) {
+    unsent_at_idle_check_ = unsent;
+    last_activity_ = loop_->now();
+    arm_idle_timer(last_activity_ + idle_timeout_);
     return;
   }
   if (spdlog::should_log(spdlog::level::debug)) {
@@ -515,7 +703,7 @@ void Connection::handle_idle_timer() {
   if (idle_callback_) {
     idle_callback_(shared_from_this());
   } else {
-    close();
+    close_now("idle timeout");
   }
 }
 

@@ -15,10 +15,9 @@ TcpClient::TcpClient(EventLoop* loop, const SocketAddress& server) : loop_(loop)
 
 TcpClient::~TcpClient() {
   abandon_attempt();
-  if (connection_) {
-    connection_->set_removal_callback(nullptr);
-    connection_->close();
-  }
+  // The connection may outlive us (a protocol holds a pointer); it must
+  // not call back into us or into whoever owns us.
+  if (connection_) connection_->abandon();
 }
 
 void TcpClient::connect() {
@@ -31,9 +30,12 @@ void TcpClient::connect() {
   int result = ::connect(socket.get(), server_.get(), server_.length());
   if (result < 0 && errno != EINPROGRESS && errno != EINTR) {
     // Refused at once (e.g. loopback with nothing listening). Report it
-    // from the loop, not from inside connect(), so callers see one path.
+    // from the loop, not from inside connect(), so callers see one path --
+    // unless this attempt was abandoned (or the client destroyed) first.
     int error = errno;
-    loop_->defer([this, error] { fail(error); });
+    loop_->defer([attempt = std::weak_ptr<const bool>(attempt_), this, error] {
+      if (!attempt.expired()) fail(error);
+    });
     return;
   }
   pending_socket_ = std::move(socket);
@@ -101,6 +103,8 @@ void TcpClient::fail(int error) {
 }
 
 void TcpClient::abandon_attempt() {
+  // Whatever the old attempt still has queued now finds its token expired.
+  attempt_ = std::make_shared<const bool>(true);
   if (timeout_timer_ != 0) {
     loop_->cancel(timeout_timer_);
     timeout_timer_ = 0;

@@ -54,6 +54,9 @@ class TcpClient {
 
   EventLoop* loop_;
   SocketAddress server_;
+  // Identifies the current attempt to the tasks it queued; replaced when
+  // the attempt is abandoned, so a late task sees it expired.
+  std::shared_ptr<const bool> attempt_ = std::make_shared<const bool>(true);
   UniqueFd pending_socket_;
   std::unique_ptr<Channel> pending_channel_;
   TimerId timeout_timer_ = 0;

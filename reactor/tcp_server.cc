@@ -20,11 +20,9 @@ TcpServer::TcpServer(EventLoop* loop, const SocketAddress& address, Options opti
 
 TcpServer::~TcpServer() {
   // Connections may outlive the server (a protocol holds a pointer); they
-  // must not call back into it.
-  for (auto& [id, connection] : connections_) {
-    connection->set_removal_callback(nullptr);
-    connection->close();
-  }
+  // must not call back into it, nor into the protocol that owns us.
+  for (auto& [id, connection] : connections_) connection->abandon();
+  for (auto& [id, connection] : refused_) connection->abandon();
 }
 
 void TcpServer::start() {
@@ -35,7 +33,28 @@ void TcpServer::start() {
 
 void TcpServer::stop_accepting() {
   stopped_ = true;
-  acceptor_.pause();
+  acceptor_.close();
+}
+
+void TcpServer::drain(std::function<void(const ConnectionPtr&)> begin,
+                      std::function<void()> done) {
+  stop_accepting();
+  drain_done_ = std::move(done);
+  for_each_connection([&begin](const ConnectionPtr& connection) {
+    if (connection->connected()) begin(connection);
+  });
+  // Closed connections leave the map from a queued task, so a drain that
+  // found none open learns of it the same way: from the loop.
+  loop_->defer([this, alive = std::weak_ptr<const bool>(alive_)] {
+    if (!alive.expired()) finish_drain_if_done();
+  });
+}
+
+void TcpServer::finish_drain_if_done() {
+  if (!drain_done_ || !connections_.empty()) return;
+  auto done = std::move(drain_done_);
+  drain_done_ = nullptr;
+  done();
 }
 
 void TcpServer::for_each_connection(const std::function<void(const ConnectionPtr&)>& visit) const {
@@ -48,23 +67,12 @@ void TcpServer::for_each_connection(const std::function<void(const ConnectionPtr
 
 void TcpServer::handle_new_connection(UniqueFd socket, const SocketAddress& peer) {
   if (options_.max_connections != 0 && connections_.size() >= options_.max_connections) {
-    if (overload_callback_) {
-      overload_callback_(socket.get(), peer);
-      return;  // UniqueFd closes it
-    }
-    // Should not happen (we pause at the limit), but a race with a
-    // connection opened elsewhere is harmless: refuse this one.
+    // With an overload reply we keep accepting at the limit; without one
+    // we paused, and a client only gets here through a race: drop it.
+    if (overload_reply_) refuse(std::move(socket), peer);
     return;
   }
-  // A server bound to one address already knows each connection's local
-  // end; only a wildcard bind needs getsockname() to learn which one.
-  SocketAddress local = listen_address();
-  if (listen_on_wildcard_) {
-    sockaddr_in6 bound{};
-    socklen_t length = sizeof bound;
-    ::getsockname(socket.get(), reinterpret_cast<sockaddr*>(&bound), &length);
-    local = SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), length);
-  }
+  SocketAddress local = local_address_of(socket.get());
   uint64_t id = next_connection_id_++;
   // TCP_NODELAY was set on the listening socket; Linux copies it to every
   // accepted socket, which saves a setsockopt() per connection.
@@ -81,13 +89,46 @@ void TcpServer::handle_new_connection(UniqueFd socket, const SocketAddress& peer
     spdlog::debug("connection {} from {}", id, peer.to_string());
   }
   if (options_.max_connections != 0 && connections_.size() >= options_.max_connections &&
-      !overload_callback_) {
+      !overload_reply_) {
     acceptor_.pause();
   }
   connection->established(options_.defer_accept.count() > 0);
   if (options_.idle_timeout.count() > 0 && connection->connected()) {
     connection->set_idle_timeout(options_.idle_timeout);
   }
+}
+
+SocketAddress TcpServer::local_address_of(int socket) const {
+  // A server bound to one address already knows each connection's local
+  // end; only a wildcard bind needs getsockname() to learn which one.
+  if (!listen_on_wildcard_) return listen_address();
+  sockaddr_in6 bound{};
+  socklen_t length = sizeof bound;
+  ::getsockname(socket, reinterpret_cast<sockaddr*>(&bound), &length);
+  return SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), length);
+}
+
+void TcpServer::refuse(UniqueFd socket, const SocketAddress& peer) {
+  ++refused_count_;
+  const std::string reply = overload_reply_(peer);
+  if (refused_.size() >= kMaxRefusedLingering) {
+    // Too many lingering already: a best-effort reply and an immediate
+    // close (the socket is fresh, so its buffer takes a short reply).
+    (void)::send(socket.get(), reply.data(), reply.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    return;
+  }
+  const uint64_t id = next_connection_id_++;
+  const SocketAddress local = local_address_of(socket.get());
+  auto connection = std::make_shared<Connection>(loop_, std::move(socket), local, peer, id);
+  connection->set_removal_callback(
+      [this](const ConnectionPtr& closed) { refused_.erase(closed->id()); });
+  refused_.emplace(id, connection);
+  connection->established();
+  connection->send(reply);
+  // The client's request is unread: closing at once would reset the
+  // connection under the reply.
+  connection->linger_on_close();
+  connection->close_after_flush();
 }
 
 void TcpServer::remove_connection(const ConnectionPtr& connection) {
@@ -97,6 +138,7 @@ void TcpServer::remove_connection(const ConnectionPtr& connection) {
       connections_.size() < options_.max_connections) {
     acceptor_.resume();
   }
+  finish_drain_if_done();  // last: `done` may destroy this server
 }
 
 }  // namespace reactor

@@ -3,9 +3,11 @@
 // Connection limit: with max_connections set, the server stops accepting
 // when that many connections are open (new clients wait in the kernel
 // backlog, as with nginx's worker_connections) and resumes as soon as one
-// closes. If an overload callback is set instead, the excess client is
-// accepted and handed to it for a short best-effort reply (an HTTP 503,
-// say) before it is closed.
+// closes. If an overload reply is set instead, the excess client is
+// accepted, sent that reply (an HTTP 503, say) and closed with a lingering
+// close, so it reads the reply instead of a reset. Such refused clients
+// are not counted against the limit; at most kMaxRefusedLingering of them
+// are kept lingering at once, beyond that they are closed at once.
 //
 // Threading: loop thread only. Callbacks run on the loop thread.
 #pragma once
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <unordered_map>
 
 #include "reactor/acceptor.h"
@@ -41,9 +44,9 @@ class TcpServer {
     // disables; leave it off for protocols where the server speaks first.
     std::chrono::seconds defer_accept{0};
   };
-  // Gets the accepted socket of a client beyond max_connections; the server
-  // closes it when the callback returns.
-  using OverloadCallback = std::function<void(int fd, const SocketAddress& peer)>;
+  // The bytes to send a client beyond max_connections before closing it.
+  using OverloadReply = std::function<std::string(const SocketAddress& peer)>;
+  static constexpr size_t kMaxRefusedLingering = 256;
 
   // Binds and listens at once (throws std::system_error on failure) so the
   // caller learns of a busy port before anything else starts.
@@ -61,21 +64,37 @@ class TcpServer {
   void set_high_water_mark_callback(Connection::HighWaterMarkCallback cb) {
     high_water_mark_callback_ = std::move(cb);
   }
-  void set_overload_callback(OverloadCallback cb) { overload_callback_ = std::move(cb); }
+  void set_overload_reply(OverloadReply reply) { overload_reply_ = std::move(reply); }
 
   // Starts accepting.
   void start();
-  // Stops accepting for good (graceful shutdown); open connections go on.
+  // Stops accepting for good (graceful shutdown) and closes the listening
+  // socket, so new clients are refused at once instead of waiting in the
+  // backlog for a server that will never accept them. Open connections go
+  // on. listen_address() stays valid.
   void stop_accepting();
+  // Graceful shutdown in one place: stop_accepting(), then `begin` for
+  // every open connection (typically: finish the current answer, then
+  // close_after_flush()), then `done` once the last connection has closed
+  // -- soon (from the loop, never from inside this call) if none is open.
+  // Bounding the wait is the caller's business (a grace timer).
+  void drain(std::function<void(const ConnectionPtr&)> begin, std::function<void()> done);
+  bool draining() const { return static_cast<bool>(drain_done_); }
 
   const SocketAddress& listen_address() const { return acceptor_.address(); }
+  // Open connections (refused overload clients not included).
   size_t connection_count() const { return connections_.size(); }
+  // Clients sent the overload reply so far.
+  uint64_t refused_count() const { return refused_count_; }
   // Visits every open connection (e.g. to close idle ones on shutdown).
   void for_each_connection(const std::function<void(const ConnectionPtr&)>& visit) const;
 
  private:
   void handle_new_connection(UniqueFd socket, const SocketAddress& peer);
+  void refuse(UniqueFd socket, const SocketAddress& peer);
   void remove_connection(const ConnectionPtr& connection);
+  void finish_drain_if_done();
+  SocketAddress local_address_of(int socket) const;
 
   EventLoop* loop_;
   Options options_;
@@ -85,12 +104,18 @@ class TcpServer {
   bool stopped_ = false;
   uint64_t next_connection_id_ = 1;
   std::unordered_map<uint64_t, ConnectionPtr> connections_;
+  // Refused clients still lingering after the overload reply.
+  std::unordered_map<uint64_t, ConnectionPtr> refused_;
+  uint64_t refused_count_ = 0;
 
   Connection::ConnectionCallback connection_callback_;
   Connection::MessageCallback message_callback_;
   Connection::ConnectionCallback write_complete_callback_;
   Connection::HighWaterMarkCallback high_water_mark_callback_;
-  OverloadCallback overload_callback_;
+  OverloadReply overload_reply_;
+  std::function<void()> drain_done_;
+  // Expires with the server, for tasks it queued to the loop.
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
 };
 
 }  // namespace reactor

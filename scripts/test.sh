@@ -15,7 +15,7 @@ bash scripts/install-deps.sh || { echo "dependency installation failed" >&2; exi
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 jobs=$(nproc)
-common=(--wrap-mode=nodownload)
+common=(--wrap-mode=nodownload -Dwerror=true)
 configure() {  # configure DIR [meson options...]
   local dir=$1; shift
   if [[ -f "$dir/build.ninja" ]]; then

@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
         loop, std::chrono::milliseconds(static_cast<long>(grace * 1000)),
         [&server](std::function<void()> finished) {
           spdlog::info("shutting down: {} connection(s) open", server.connection_count());
-          server.shut_down(std::move(finished));
+          server.drain(std::move(finished));
         });
 
     server.start();

@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
     reactor::stop_gracefully_on_signals(
         loop, to_milliseconds(shutdown_timeout), [&server](std::function<void()> finished) {
           spdlog::info("shutting down: {} connection(s) open", server.connection_count());
-          server.shut_down(std::move(finished));
+          server.drain(std::move(finished));
         });
 
     server.start();

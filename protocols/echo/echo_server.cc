@@ -23,28 +23,15 @@ EchoServer::EchoServer(EventLoop* loop, const SocketAddress& address, Options op
   // Called when the queue has drained completely: the peer reads again.
   server_.set_write_complete_callback(
       [](const ConnectionPtr& connection) { connection->start_reading(); });
-  server_.set_connection_callback([this](const ConnectionPtr& connection) {
-    if (connection->disconnected() && shut_down_done_ && server_.connection_count() <= 1) {
-      // This is the last one (it is removed right after this callback).
-      auto done = std::move(shut_down_done_);
-      connection->loop()->defer(std::move(done));
-    }
-  });
 }
 
 void EchoServer::handle_message(const ConnectionPtr& connection, Buffer& input) {
   connection->send(input);
 }
 
-void EchoServer::shut_down(std::function<void()> done) {
-  server_.stop_accepting();
-  if (server_.connection_count() == 0) {
-    done();
-    return;
-  }
-  shut_down_done_ = std::move(done);
-  server_.for_each_connection(
-      [](const ConnectionPtr& connection) { connection->close_after_flush(); });
+void EchoServer::drain(std::function<void()> done) {
+  server_.drain([](const ConnectionPtr& connection) { connection->close_after_flush(); },
+                std::move(done));
 }
 
 }  // namespace reactor::echo

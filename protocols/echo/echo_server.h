@@ -33,9 +33,9 @@ class EchoServer {
       : EchoServer(loop, address, Options()) {}
 
   void start() { server_.start(); }
-  // Graceful shutdown: stop accepting, let every connection flush what it
-  // owes, close them, then call `done` (at once if none is open).
-  void shut_down(std::function<void()> done);
+  // Graceful shutdown: close the listening socket, let every connection
+  // flush what it owes, close them, then call `done` from the loop.
+  void drain(std::function<void()> done);
 
   const SocketAddress& listen_address() const { return server_.listen_address(); }
   size_t connection_count() const { return server_.connection_count(); }
@@ -43,9 +43,6 @@ class EchoServer {
  private:
   static void handle_message(const ConnectionPtr& connection, Buffer& input);
 
-  // Declared before server_: ~TcpServer closes connections, whose
-  // callback looks at this.
-  std::function<void()> shut_down_done_;
   TcpServer server_;
 };
 

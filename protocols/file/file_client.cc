@@ -1,6 +1,5 @@
 #include "protocols/file/file_client.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -141,7 +140,7 @@ void FileClient::handle_input(Buffer& input) {
       if (decoder_.at_frame_boundary() && active_download_) {
         complete_download();
         if (alive.expired()) return;
-      } else if (sink && sink->file >= 0 && input.empty() && !splice_unusable_) {
+      } else if (sink && sink->file >= 0 && input.empty()) {
         splice_body(sink);
         if (alive.expired() || closed_) return;
       }
@@ -179,50 +178,22 @@ bool FileClient::write_body(DownloadSink& sink, std::string_view bytes) {
 void FileClient::splice_body(const std::shared_ptr<DownloadSink>& sink) {
   const ConnectionPtr& connection = tcp_.connection();
   if (!connection) return;
-  if (!pipe_read_) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return;  // fall back to reads
-    pipe_read_.reset(fds[0]);
-    pipe_write_.reset(fds[1]);
-    // A bigger pipe means fewer splice() pairs; the kernel may refuse.
-    ::fcntl(pipe_write_.get(), F_SETPIPE_SZ, 1024 * 1024);
-    int capacity = ::fcntl(pipe_write_.get(), F_GETPIPE_SZ);
-    pipe_capacity_ = capacity > 0 ? static_cast<size_t>(capacity) : 64 * 1024;
-  }
-  // Until EAGAIN: the socket is edge-triggered, so stopping while it still
-  // holds bytes could leave them unannounced. (EOF and errors are left for
-  // the connection's own next read to discover and report.)
-  while (decoder_.raw_remaining() > 0) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(decoder_.raw_remaining(), pipe_capacity_));
-    ssize_t moved = ::splice(connection->fd(), nullptr, pipe_write_.get(), nullptr, want,
-                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (moved < 0 && errno == EINTR) continue;
-    if (moved < 0 && errno != EAGAIN) {
-      // This socket/file pair cannot splice: plain reads and pwrite() then.
-      splice_unusable_ = true;
-      return;
-    }
-    if (moved <= 0) return;
-    size_t left = static_cast<size_t>(moved);
-    while (left > 0) {
-      auto offset = static_cast<loff_t>(sink->file_offset);
-      ssize_t written =
-          ::splice(pipe_read_.get(), nullptr, sink->file, &offset, left, SPLICE_F_MOVE);
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) {
-        int error = written < 0 ? errno : EIO;
-        if (sink->on_write_error) sink->on_write_error(error);
-        return;
-      }
-      left -= static_cast<size_t>(written);
-      sink->file_offset += static_cast<uint64_t>(written);
-    }
-    decoder_.skip_raw_bytes(static_cast<uint64_t>(moved));
+  // Straight from the socket into the file (the core splices through a
+  // pipe); EOF and socket errors are left for the connection's next read.
+  int file_error = 0;
+  const size_t moved = connection->receive_into_file(sink->file, &sink->file_offset,
+                                                     decoder_.raw_remaining(), &file_error);
+  if (moved > 0) {
+    decoder_.skip_raw_bytes(moved);
     last_reply_time_ = loop_->now();
     if (sink->on_progress) sink->on_progress(sink->file_offset);
     if (closed_) return;
   }
-  if (active_download_ == sink) complete_download();
+  if (file_error != 0) {
+    if (sink->on_write_error) sink->on_write_error(file_error);
+    return;
+  }
+  if (decoder_.raw_remaining() == 0 && active_download_ == sink) complete_download();
 }
 
 void FileClient::handle_reply(Reply reply) {

@@ -124,7 +124,8 @@ class FileClient {
   // Writes bytes of the body of a file-backed download; false on error.
   bool write_body(DownloadSink& sink, std::string_view bytes);
   // Moves the rest of the body from the socket to the file until the
-  // socket has nothing more (EAGAIN) or the body is complete.
+  // socket has nothing more or the body is complete
+  // (Connection::receive_into_file: zero-copy).
   void splice_body(const std::shared_ptr<DownloadSink>& sink);
   void complete_download();
   void fail(Failure::Kind kind, std::string message);
@@ -140,11 +141,6 @@ class FileClient {
   bool ready_ = false;
   bool closed_ = false;
   std::string server_name_;
-  // socket -> pipe -> file for splice(); opened on first use.
-  UniqueFd pipe_read_;
-  UniqueFd pipe_write_;
-  size_t pipe_capacity_ = 0;
-  bool splice_unusable_ = false;
   Clock::time_point last_reply_time_;
   // Guards the object against use after a callback closed it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -3,20 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include "protocols/file/server_session.h"
+#include "reactor/session.h"
 
 namespace reactor::file {
-namespace {
-
-// How often a draining server looks for connections that became idle.
-constexpr std::chrono::milliseconds kShutdownPoll(50);
-
-std::shared_ptr<ServerSession> session_of(const ConnectionPtr& connection) {
-  auto* session = std::any_cast<std::shared_ptr<ServerSession>>(&connection->context());
-  return session != nullptr ? *session : nullptr;
-}
-
-}  // namespace
-
 FileServer::FileServer(EventLoop* loop, FileServerOptions options)
     : loop_(loop), options_(std::move(options)) {
   context_ = std::make_unique<ServerContext>(loop, options_.directory, options_.read_only);
@@ -35,16 +24,15 @@ FileServer::FileServer(EventLoop* loop, FileServerOptions options)
   server_->set_connection_callback(
       [this](const ConnectionPtr& connection) { handle_connection(connection); });
   server_->set_message_callback([](const ConnectionPtr& connection, Buffer& input) {
-    if (auto session = session_of(connection)) session->handle_input(input);
+    if (auto session = session_of<ServerSession>(connection)) session->handle_input(input);
   });
   server_->set_write_complete_callback([](const ConnectionPtr& connection) {
-    if (auto session = session_of(connection)) session->handle_write_complete();
+    if (auto session = session_of<ServerSession>(connection)) session->handle_write_complete();
   });
 }
 
 FileServer::~FileServer() {
   if (grace_timer_ != 0) loop_->cancel(grace_timer_);
-  if (progress_timer_ != 0) loop_->cancel(progress_timer_);
   // Connections first (their sessions stop using the context), then the
   // pool (its jobs finish), then the context.
   server_.reset();
@@ -58,59 +46,40 @@ void FileServer::start() {
 void FileServer::handle_connection(const ConnectionPtr& connection) {
   if (connection->connected()) {
     auto session = std::make_shared<ServerSession>(context_.get(), connection);
-    connection->context() = session;
+    attach_session(connection, session);
     connection->set_peer_shutdown_callback([](const ConnectionPtr& closing) {
-      if (auto session = session_of(closing)) session->handle_peer_shutdown();
+      if (auto session = session_of<ServerSession>(closing)) session->handle_peer_shutdown();
     });
     connection->set_idle_callback([](const ConnectionPtr& idle) {
-      if (auto session = session_of(idle)) session->handle_idle();
+      if (auto session = session_of<ServerSession>(idle)) session->handle_idle();
     });
-    if (context_->draining) session->begin_draining();
     return;
   }
-  if (auto session = session_of(connection)) session->handle_close();
-  if (context_->draining) check_shutdown_progress();
+  if (auto session = session_of<ServerSession>(connection)) session->handle_close();
 }
 
-void FileServer::shut_down(std::chrono::milliseconds grace, std::function<void()> done) {
+void FileServer::drain(std::chrono::milliseconds grace, std::function<void()> done) {
   if (context_->draining) return;
   context_->draining = true;
-  shutdown_done_ = std::move(done);
-  server_->stop_accepting();
   spdlog::info("shutting down: {} connection(s) open, grace {} ms", server_->connection_count(),
                grace.count());
-  server_->for_each_connection([](const ConnectionPtr& connection) {
-    if (auto session = session_of(connection)) session->begin_draining();
-  });
+  // Sessions close themselves when their transfer ends; the server tells
+  // us when the last connection has gone.
+  server_->drain(
+      [](const ConnectionPtr& connection) {
+        if (auto session = session_of<ServerSession>(connection)) session->begin_draining();
+      },
+      [this, done = std::move(done)] {
+        if (grace_timer_ != 0) loop_->cancel(grace_timer_);
+        grace_timer_ = 0;
+        done();
+      });
   grace_timer_ = loop_->run_after(grace, [this] {
     grace_timer_ = 0;
     size_t left = server_->connection_count();
     if (left > 0) spdlog::warn("grace period over: closing {} connection(s)", left);
     server_->for_each_connection([](const ConnectionPtr& connection) { connection->close(); });
-    finish_shutdown();
   });
-  // Sessions close themselves when their transfer ends; the poll catches
-  // the moment the last one has gone (and any state change we missed).
-  progress_timer_ = loop_->run_every(kShutdownPoll, [this] { check_shutdown_progress(); });
-  check_shutdown_progress();
-}
-
-void FileServer::check_shutdown_progress() {
-  if (!shutdown_done_) return;
-  server_->for_each_connection([](const ConnectionPtr& connection) {
-    if (auto session = session_of(connection)) session->begin_draining();
-  });
-  if (server_->connection_count() == 0) finish_shutdown();
-}
-
-void FileServer::finish_shutdown() {
-  if (!shutdown_done_) return;
-  if (grace_timer_ != 0) loop_->cancel(grace_timer_);
-  if (progress_timer_ != 0) loop_->cancel(progress_timer_);
-  grace_timer_ = progress_timer_ = 0;
-  auto done = std::move(shutdown_done_);
-  shutdown_done_ = nullptr;
-  done();
 }
 
 }  // namespace reactor::file

@@ -47,17 +47,16 @@ class FileServer {
   const SocketAddress& listen_address() const { return server_->listen_address(); }
   size_t connection_count() const { return server_->connection_count(); }
 
-  // Graceful shutdown: stops accepting, closes connections with nothing in
-  // flight, lets the transfers in flight finish, and calls `done` once
-  // every connection has closed -- or after `grace`, closing the rest.
-  // `done` runs on the loop thread, once.
-  void shut_down(std::chrono::milliseconds grace, std::function<void()> done);
+  // Graceful shutdown: closes the listening socket (new clients are
+  // refused at once), closes connections with nothing in flight, lets the
+  // transfers in flight finish, and calls `done` once every connection has
+  // closed -- or after `grace`, closing the rest. `done` runs on the loop
+  // thread, once.
+  void drain(std::chrono::milliseconds grace, std::function<void()> done);
   bool shutting_down() const { return context_->draining; }
 
  private:
   void handle_connection(const ConnectionPtr& connection);
-  void check_shutdown_progress();
-  void finish_shutdown();
 
   EventLoop* loop_;
   FileServerOptions options_;
@@ -68,9 +67,7 @@ class FileServer {
   // the context is still there.
   std::unique_ptr<TcpServer> server_;
 
-  std::function<void()> shutdown_done_;
   TimerId grace_timer_ = 0;
-  TimerId progress_timer_ = 0;
 };
 
 }  // namespace reactor::file

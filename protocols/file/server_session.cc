@@ -1,8 +1,6 @@
 #include "protocols/file/server_session.h"
 
 #include <fcntl.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,14 +62,6 @@ bool ServerSession::can_run_now(const Request& request) const {
 void ServerSession::process_input() {
   auto connection = connection_.lock();
   if (!connection || closed_) return;
-  // A reply sent from inside this loop can complete the output queue and
-  // call back here; the running loop picks up whatever that call would.
-  if (processing_) return;
-  processing_ = true;
-  struct Reset {
-    bool& flag;
-    ~Reset() { flag = false; }
-  } reset{processing_};
   Buffer& input = connection->input();
   while (!fatal_ && !closed_) {
     if (stalled_request_) {
@@ -459,22 +449,10 @@ void ServerSession::handle_peer_shutdown() {
 void ServerSession::handle_idle() {
   auto connection = connection_.lock();
   if (!connection) return;
-  // Pool work (a long HASH, a slow fsync) moves no bytes but is not idleness.
+  // Pool work (a long HASH, a slow fsync) moves no bytes but is not
+  // idleness. (Bytes still leaving the kernel's queue the core already
+  // counts as activity.)
   if (jobs_in_flight_ > 0) {
-    connection->set_idle_timeout(context_->idle_timeout);
-    return;
-  }
-  // The connection stamps activity only when *it* reads or writes. A slow
-  // reader draining a large kernel send buffer moves bytes for seconds
-  // without the socket turning writable, so look at the queues: if what is
-  // still unsent shrank since the last look, bytes are moving.
-  uint64_t unsent = connection->queued_output_bytes();
-  int kernel_unsent = 0;
-  if (::ioctl(connection->fd(), SIOCOUTQ, &kernel_unsent) == 0 && kernel_unsent > 0) {
-    unsent += static_cast<uint64_t>(kernel_unsent);
-  }
-  if (unsent > 0 && unsent != unsent_at_last_idle_check_) {
-    unsent_at_last_idle_check_ = unsent;
     connection->set_idle_timeout(context_->idle_timeout);
     return;
   }

@@ -109,15 +109,12 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   bool peer_finished_ = false;
   bool draining_ = false;
   bool reading_paused_ = false;
-  bool processing_ = false;
 
   std::optional<Request> stalled_request_;  // decoded, waiting to run
   std::optional<IncomingUpload> upload_;
   std::deque<PendingReply> replies_;
   uint64_t first_reply_sequence_ = 0;  // sequence number of replies_.front()
   size_t jobs_in_flight_ = 0;
-  // Output not yet on the wire when the idle timer last fired.
-  uint64_t unsent_at_last_idle_check_ = 0;
   std::multiset<std::string> committing_keys_;
 };
 

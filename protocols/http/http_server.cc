@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocols/http/error_page.h"
 #include "protocols/http/http_session.h"
+#include "reactor/session.h"
 
 namespace reactor::http {
 
@@ -26,26 +28,31 @@ TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
 HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
     : loop_(loop),
       context_(std::make_unique<ServerContext>(loop, options)),
-      overload_responder_(loop),
       tcp_server_(loop, options.address, tcp_options(options)) {
   context_->batch.set_release_callback([](const ConnectionPtr& connection) {
-    if (HttpSession* session = HttpSession::from(connection)) session->release_output();
+    if (HttpSession* session = session_of<HttpSession>(connection)) session->release_output();
   });
   tcp_server_.set_connection_callback(
       [this](const ConnectionPtr& connection) { handle_connection(connection); });
   tcp_server_.set_message_callback([](const ConnectionPtr& connection, Buffer& input) {
-    if (HttpSession* session = HttpSession::from(connection)) {
+    if (HttpSession* session = session_of<HttpSession>(connection)) {
       session->handle_input(connection, input);
     }
   });
   tcp_server_.set_write_complete_callback([](const ConnectionPtr& connection) {
-    if (HttpSession* session = HttpSession::from(connection)) {
+    if (HttpSession* session = session_of<HttpSession>(connection)) {
       session->handle_output_drained(connection);
     }
   });
   if (options.max_connections > 0) {
-    tcp_server_.set_overload_callback(
-        [this](int fd, const SocketAddress&) { overload_responder_.refuse(fd); });
+    // The polite "no" beyond --max-connections; the core sends it and
+    // closes with a lingering close, so the client reads it.
+    tcp_server_.set_overload_reply([this](const SocketAddress&) {
+      std::string response;
+      const ResponseContext context{1, false, false, context_->dates.http_date()};
+      append_error_response(response, Status::kServiceUnavailable, context, "Retry-After: 1\r\n");
+      return response;
+    });
   }
   spdlog::debug("document root {} (confinement: {})", context_->root.real_path(),
                 context_->root.strategy() == DocumentRoot::Strategy::kOpenat2
@@ -55,7 +62,6 @@ HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
 
 HttpServer::~HttpServer() {
   if (housekeeping_timer_ != 0) loop_->cancel(housekeeping_timer_);
-  shut_down_done_ = nullptr;
   flush_access_log();
 }
 
@@ -68,38 +74,31 @@ void HttpServer::start() {
 
 void HttpServer::handle_connection(const ConnectionPtr& connection) {
   if (connection->connected()) {
-    ++open_connections_;
-    if (context_->draining) {
-      connection->close();
-      return;
-    }
-    connection->context() = std::make_shared<HttpSession>(*context_);
+    attach_session(connection, std::make_shared<HttpSession>(*context_));
+    // A client that half-closes after its request still gets the answer:
+    // the session hands its batched output over before closing.
+    connection->set_peer_shutdown_callback([](const ConnectionPtr& finished) {
+      if (HttpSession* session = session_of<HttpSession>(finished)) {
+        session->handle_peer_finished(finished);
+      }
+    });
     return;
   }
-  // Closed.
-  if (open_connections_ > 0) --open_connections_;
-  if (HttpSession* session = HttpSession::from(connection)) session->handle_closed(connection);
-  if (open_connections_ == 0 && shut_down_done_) {
-    loop_->defer(std::exchange(shut_down_done_, nullptr));
-  }
+  if (HttpSession* session = session_of<HttpSession>(connection)) session->handle_closed(connection);
 }
 
-void HttpServer::shut_down(std::function<void()> done) {
-  tcp_server_.stop_accepting();
+void HttpServer::drain(std::function<void()> done) {
   context_->draining = true;
   flush_access_log();
-  if (open_connections_ == 0) {
-    done();
-    return;
-  }
-  shut_down_done_ = std::move(done);
-  tcp_server_.for_each_connection([](const ConnectionPtr& connection) {
-    if (HttpSession* session = HttpSession::from(connection)) {
-      session->begin_drain(connection);
-    } else {
-      connection->close_after_flush();
-    }
-  });
+  tcp_server_.drain(
+      [](const ConnectionPtr& connection) {
+        if (HttpSession* session = session_of<HttpSession>(connection)) {
+          session->begin_drain(connection);
+        } else {
+          connection->close_after_flush();
+        }
+      },
+      std::move(done));
 }
 
 void HttpServer::flush_access_log() {

@@ -8,7 +8,7 @@
 //   EventLoop loop;
 //   HttpServer server(&loop, options);   // binds; throws on failure
 //   server.start();
-//   loop.on_signal(SIGTERM, [&] { server.shut_down([&] { loop.stop(); }); });
+//   loop.on_signal(SIGTERM, [&] { server.drain([&] { loop.stop(); }); });
 //   loop.run();
 //
 // Threading: loop thread only; construct, call and destroy on the thread
@@ -19,7 +19,6 @@
 #include <functional>
 #include <memory>
 
-#include "protocols/http/overload_responder.h"
 #include "protocols/http/server_context.h"
 #include "protocols/http/server_options.h"
 #include "reactor/event_loop.h"
@@ -39,16 +38,18 @@ class HttpServer {
 
   void start();
 
-  // Graceful shutdown: stop accepting; connections finish the response
-  // they are sending (requests not yet answered are dropped, as a client
-  // of a closing keep-alive connection expects) and close. `done` runs on
-  // the loop once none is left -- at once if none is open. Bound the wait
-  // with a timer of your own: a client that never reads keeps its
-  // connection until the idle timeout.
-  void shut_down(std::function<void()> done);
+  // Graceful shutdown: close the listening socket (new clients are refused
+  // at once); connections finish the response they are sending (requests
+  // not yet answered are dropped, as a client of a closing keep-alive
+  // connection expects) and close. `done` runs on the loop once none is
+  // left -- soon, if none is open. Bound the wait with a timer of your own:
+  // a client that never reads keeps its connection until the idle timeout.
+  void drain(std::function<void()> done);
 
   const SocketAddress& listen_address() const { return tcp_server_.listen_address(); }
-  size_t connection_count() const { return open_connections_; }
+  size_t connection_count() const { return tcp_server_.connection_count(); }
+  // Clients beyond max_connections that were answered 503.
+  uint64_t refused_count() const { return tcp_server_.refused_count(); }
   // Writes out buffered access log lines (also done every second).
   void flush_access_log();
   const ServerContext& context() const { return *context_; }
@@ -58,14 +59,11 @@ class HttpServer {
   void handle_connection(const ConnectionPtr& connection);
   void housekeeping();
 
-  // Declared before tcp_server_: its destructor closes the connections,
-  // whose close callbacks still use these.
+  // Declared before tcp_server_: its destructor abandons the connections,
+  // whose sessions still point at the context.
   EventLoop* loop_;
   std::unique_ptr<ServerContext> context_;
-  size_t open_connections_ = 0;
   TimerId housekeeping_timer_ = 0;
-  std::function<void()> shut_down_done_;
-  OverloadResponder overload_responder_;
   TcpServer tcp_server_;
 };
 

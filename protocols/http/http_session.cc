@@ -7,17 +7,11 @@
 
 #include "protocols/http/request.h"
 #include "protocols/http/static_file_handler.h"
+#include "reactor/session.h"
 
 namespace reactor::http {
 
-HttpSession* HttpSession::from(const ConnectionPtr& connection) {
-  auto* session = std::any_cast<std::shared_ptr<HttpSession>>(&connection->context());
-  return session != nullptr ? session->get() : nullptr;
-}
-
 void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
-  if (processing_) return;  // the running process() will look at `input`
-  processing_ = true;
   try {
     process(connection, input);
   } catch (const std::exception& error) {
@@ -26,7 +20,15 @@ void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
     if (output_ != nullptr) output_->clear();
     connection->close();
   }
-  processing_ = false;
+}
+
+void HttpSession::handle_peer_finished(const ConnectionPtr& connection) {
+  // Every complete request that came before the FIN has been answered (in
+  // this batch's output, perhaps). What is left -- part of a head, part of
+  // a body -- can never complete. Hand the answers over now: closing
+  // first would drop them.
+  cancel_header_timer(connection->loop());
+  close_after_output(connection);
 }
 
 ResponseOutput& HttpSession::output(const ConnectionPtr& connection) {
@@ -46,9 +48,9 @@ void HttpSession::close_after_output(const ConnectionPtr& connection) {
 }
 
 void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
-  // connected(): a send error inside this loop closes the connection, and
+  // can_send(): a send error inside this loop closes the connection, and
   // the rest of the input is then not worth parsing.
-  while (phase_ != Phase::kClosing && !input.empty() && connection->connected()) {
+  while (phase_ != Phase::kClosing && !input.empty() && connection->can_send()) {
     if (phase_ == Phase::kDiscardingBody) {
       const uint64_t skip = std::min<uint64_t>(body_remaining_, input.readable_bytes());
       input.retrieve(static_cast<size_t>(skip));
@@ -161,7 +163,7 @@ void HttpSession::arm_header_timer(const ConnectionPtr& connection) {
       context_.options.header_timeout, [weak = std::weak_ptr<Connection>(connection)] {
         const ConnectionPtr alive = weak.lock();
         if (!alive || !alive->connected()) return;
-        if (HttpSession* session = HttpSession::from(alive)) {
+        if (HttpSession* session = session_of<HttpSession>(alive)) {
           session->header_timer_ = 0;
           session->handle_header_timeout(alive);
         }

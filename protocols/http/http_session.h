@@ -19,8 +19,9 @@
 //    idle connections and clients that stop reading are the core's idle
 //    timeout's business.
 //
-// Lives in the connection's context(); created by HttpServer when the
-// connection comes up.
+// Attached to its connection with reactor::attach_session() by HttpServer
+// when the connection comes up; the connection's callbacks never re-enter
+// it (see connection.h), so it needs no guard of its own.
 //
 // Threading: loop thread only.
 #pragma once
@@ -45,6 +46,9 @@ class HttpSession {
 
   // Message callback: new bytes are in `input`.
   void handle_input(const ConnectionPtr& connection, Buffer& input);
+  // Peer-shutdown callback: the client half-closed; answer what it asked
+  // for, then close.
+  void handle_peer_finished(const ConnectionPtr& connection);
   // Write-complete callback: all queued output has been written.
   void handle_output_drained(const ConnectionPtr& connection);
   // The connection closed: release timers.
@@ -80,7 +84,6 @@ class HttpSession {
   RequestParser parser_;
   Phase phase_ = Phase::kReadingHead;
   bool waiting_for_output_ = false;  // reading paused by pipelining backpressure
-  bool processing_ = false;          // inside process(): no re-entry
   uint64_t body_remaining_ = 0;
   uint64_t requests_ = 0;
   TimerId header_timer_ = 0;

@@ -30,8 +30,8 @@ ResponseOutput* OutputBatch::acquire(const ConnectionPtr& connection) {
 
 void OutputBatch::flush_all() {
   scheduled_ = false;
-  // Handing output over may acquire again (a write-complete callback that
-  // resumes a paused connection); those outputs go into the next batch.
+  // Swapped out first, so an acquire() made while we hand over (nothing
+  // today: connections queue their callbacks) would go into the next batch.
   flushing_.swap(pending_);
   for (Pending& entry : flushing_) {
     if (release_) release_(entry.connection);

@@ -31,7 +31,7 @@ class OutputBatch {
  public:
   // Called for each connection just before its output is handed over at
   // the end of the batch: from then on the owner must not touch the output
-  // (a write-complete callback during the hand-over may start a new one).
+  // (its next use acquires a new one).
   using ReleaseCallback = std::function<void(const ConnectionPtr&)>;
 
   explicit OutputBatch(EventLoop* loop);

@@ -379,7 +379,7 @@ TEST_CASE("shutdown half-closes after the queued output is flushed") {
   const std::string data = core_test::pattern(4 * 1024 * 1024, 11);
   size_t queued = fixture.thread.call([&] {
     connection->send(data);
-    connection->shutdown();
+    connection->half_close();
     connection->send("dropped: sent after shutdown");
     return connection->queued_output_bytes();
   });
@@ -487,7 +487,7 @@ TEST_CASE("a peer that half-closes gets its answer when a peer-shutdown callback
         fixture.accepted.push_back(connection);
         connection->set_peer_shutdown_callback([&](const ConnectionPtr& peer) {
           peer->send("answer to " + request);
-          peer->shutdown();
+          peer->half_close();
         });
       } else {
         ++fixture.closed;

@@ -213,7 +213,7 @@ TEST_CASE("a connection closes itself inside its own message callback") {
     // Calls after close are harmless no-ops.
     connection->send("ignored");
     connection->close();
-    connection->shutdown();
+    connection->half_close();
     loop.defer([&] { loop.stop(); });
   });
   server->start();

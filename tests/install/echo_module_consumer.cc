@@ -11,7 +11,7 @@
 int main() {
   reactor::EventLoop loop;
   reactor::echo::EchoServer server(&loop, reactor::SocketAddress::loopback_v4(0));
-  loop.on_signal(SIGTERM, [&] { server.shut_down([&loop] { loop.stop(); }); });
+  loop.on_signal(SIGTERM, [&] { server.drain([&loop] { loop.stop(); }); });
   server.start();
   std::printf("listening on %s\n", server.listen_address().to_string().c_str());
   std::fflush(stdout);
