@@ -1,9 +1,9 @@
 #include "reactor/connection.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
@@ -246,8 +246,8 @@ size_t Connection::receive_into_file(int file, uint64_t* offset, uint64_t max_by
   // edge-triggered, and bytes left behind here arrived after our last
   // read's edge, so their own arrival raises the next one.
   while (total < max_bytes) {
-    const size_t want = static_cast<size_t>(
-        std::min<uint64_t>(max_bytes - total, splice_unusable_ ? 64 * 1024 : splice_pipe_capacity_));
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(
+        max_bytes - total, splice_unusable_ ? 64 * 1024 : splice_pipe_capacity_));
     ssize_t moved;
     if (!splice_unusable_) {
       moved = ::splice(socket_.get(), nullptr, splice_pipe_write_.get(), nullptr, want,
@@ -262,8 +262,8 @@ size_t Connection::receive_into_file(int file, uint64_t* offset, uint64_t max_by
       size_t left = static_cast<size_t>(moved);
       while (left > 0) {
         auto file_offset = static_cast<loff_t>(*offset);
-        ssize_t written = ::splice(splice_pipe_read_.get(), nullptr, file, &file_offset, left,
-                                   SPLICE_F_MOVE);
+        ssize_t written =
+            ::splice(splice_pipe_read_.get(), nullptr, file, &file_offset, left, SPLICE_F_MOVE);
         if (written < 0 && errno == EINTR) continue;
         if (written <= 0) {
           *file_error = written < 0 ? errno : EIO;
@@ -414,8 +414,8 @@ bool Connection::flush_output() {
       if (n == 0) {
         // The file shrank under us: we promised bytes we cannot deliver,
         // so the only honest end is to drop the connection.
-        std::string reason = "file ended " + std::to_string(segment.remaining) +
-                             " bytes short of what was promised";
+        std::string reason =
+            "file ended " + std::to_string(segment.remaining) + " bytes short of what was promised";
         spdlog::warn("connection {}: {}", id_, reason);
         close_now(std::move(reason));
         return false;
@@ -606,8 +606,8 @@ void Connection::close_now(std::string reason) {
 // ---- notifications ---------------------------------------------------------
 
 void Connection::queue_notification(uint8_t what) {
-  const bool task_queued = pending_notifications_ & (kNotifyWriteComplete | kNotifyHighWaterMark |
-                                                     kNotifyClosed);
+  const bool task_queued =
+      pending_notifications_ & (kNotifyWriteComplete | kNotifyHighWaterMark | kNotifyClosed);
   pending_notifications_ |= what;
   if (task_queued) return;
   // defer(): after the current batch, before the loop sleeps again. The

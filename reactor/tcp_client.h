@@ -25,6 +25,8 @@ class TcpClient {
   using ErrorCallback = std::function<void(int error)>;
 
   TcpClient(EventLoop* loop, const SocketAddress& server);
+  // Closes the connection, if any, without running any more callbacks
+  // (Connection::abandon): they may use what dies with the client.
   ~TcpClient();
 
   void set_connection_callback(Connection::ConnectionCallback cb) {

@@ -36,8 +36,7 @@ void TcpServer::stop_accepting() {
   acceptor_.close();
 }
 
-void TcpServer::drain(std::function<void(const ConnectionPtr&)> begin,
-                      std::function<void()> done) {
+void TcpServer::drain(std::function<void(const ConnectionPtr&)> begin, std::function<void()> done) {
   stop_accepting();
   drain_done_ = std::move(done);
   for_each_connection([&begin](const ConnectionPtr& connection) {

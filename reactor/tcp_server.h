@@ -52,6 +52,8 @@ class TcpServer {
   // caller learns of a busy port before anything else starts.
   TcpServer(EventLoop* loop, const SocketAddress& address, Options options);
   TcpServer(EventLoop* loop, const SocketAddress& address) : TcpServer(loop, address, Options()) {}
+  // Closes every connection without running any more callbacks
+  // (Connection::abandon): they may use what dies with the server.
   ~TcpServer();
 
   void set_connection_callback(Connection::ConnectionCallback cb) {

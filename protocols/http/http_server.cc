@@ -84,7 +84,8 @@ void HttpServer::handle_connection(const ConnectionPtr& connection) {
     });
     return;
   }
-  if (HttpSession* session = session_of<HttpSession>(connection)) session->handle_closed(connection);
+  if (HttpSession* session = session_of<HttpSession>(connection))
+    session->handle_closed(connection);
 }
 
 void HttpServer::drain(std::function<void()> done) {

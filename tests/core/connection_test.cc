@@ -257,8 +257,11 @@ TEST_CASE("the high-water-mark callback fires when queued output crosses the mar
   queue_pieces(128);  // 8 MiB, the client reads nothing
   auto first = fixture.thread.call([&] { return crossings; });
   REQUIRE(first.size() == 1);  // once per crossing, not once per send
+  // Delivered from the loop after the sends (callbacks never run inside
+  // send()), so it reports the queue as it is then: past the mark, and no
+  // more than was sent.
   CHECK(first[0] >= options.high_water_mark);
-  CHECK(first[0] < options.high_water_mark + piece.size());
+  CHECK(first[0] <= 128 * piece.size());
 
   core_test::ReadResult drained = core_test::read_bytes(client.get(), 128 * piece.size(), 20s);
   CHECK(drained.data.size() == 128 * piece.size());
@@ -367,7 +370,7 @@ TEST_CASE("unconsumed input stays with its connection while others read in betwe
   CHECK(second_left == 0);
 }
 
-TEST_CASE("shutdown half-closes after the queued output is flushed") {
+TEST_CASE("half_close sends FIN after the queued output is flushed") {
   ServerFixture fixture;
   std::string received_after_shutdown;  // loop
   fixture.start([&](TcpServer& server) {
@@ -865,4 +868,65 @@ TEST_CASE("a peer that sends without pause does not starve timers or other conne
   CHECK(answered == sent);
   CHECK(marks.size() - 2 >= 5);
   CHECK(longest_gap < 1s);
+}
+
+// The callback rule (connection.h): no callback runs from inside a method
+// the protocol called; what such a call causes is delivered from the loop.
+TEST_CASE("callbacks never run inside send(), send_file(), close_after_flush() or close()") {
+  TcpServer::Options options;
+  options.high_water_mark = 64 * 1024;
+  ServerFixture fixture(options);
+  bool inside_call = false;  // loop
+  int callbacks_inside = 0;  // loop
+  int high_water_calls = 0;  // loop
+  int disconnects = 0;       // loop
+  fixture.start([&](TcpServer& server) {
+    server.set_connection_callback([&](const ConnectionPtr& connection) {
+      if (inside_call) ++callbacks_inside;
+      if (connection->connected()) {
+        fixture.accepted.push_back(connection);
+      } else {
+        ++disconnects;
+      }
+    });
+    server.set_high_water_mark_callback([&](const ConnectionPtr&, size_t) {
+      if (inside_call) ++callbacks_inside;
+      ++high_water_calls;
+    });
+    server.set_write_complete_callback([&](const ConnectionPtr&) {
+      if (inside_call) ++callbacks_inside;
+    });
+  });
+
+  SUBCASE("output that crosses the high-water mark, then close()") {
+    auto [client, connection] = fixture.connect(kSmallReceiveBuffer);
+    TempFile file(core_test::pattern(256 * 1024));
+    fixture.thread.call([&] {
+      inside_call = true;
+      connection->send(core_test::pattern(1024 * 1024));  // queues: the client reads nothing
+      connection->send_file(file.open(), 0, 256 * 1024);
+      connection->close();
+      // Closed at once: no more output is taken, though nobody was told yet.
+      CHECK(connection->disconnected());
+      CHECK_FALSE(connection->can_send());
+      CHECK(disconnects == 0);
+      inside_call = false;
+    });
+    // Positive control: both notifications did arrive, from the loop.
+    REQUIRE(fixture.thread.wait_until([&] { return disconnects == 1; }));
+    CHECK(fixture.thread.call([&] { return high_water_calls; }) == 1);
+  }
+
+  SUBCASE("close_after_flush() with nothing queued") {
+    auto [client, connection] = fixture.connect();
+    fixture.thread.call([&] {
+      inside_call = true;
+      connection->close_after_flush();
+      CHECK(disconnects == 0);
+      inside_call = false;
+    });
+    REQUIRE(fixture.thread.wait_until([&] { return disconnects == 1; }));
+    CHECK(core_test::read_until_eof(client.get(), 5s).eof);
+  }
+  CHECK(fixture.thread.call([&] { return callbacks_inside; }) == 0);
 }

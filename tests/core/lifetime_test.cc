@@ -258,7 +258,9 @@ TEST_CASE("a TcpClient destroyed from its own connection's message callback") {
   loop.run();
   REQUIRE_FALSE(watchdog.fired);
   CHECK(messages == 1);
-  CHECK(down == 1);
+  // Destroying the client abandons its connection: no callback runs after
+  // the client is gone (its callbacks may use what died with it).
+  CHECK(down == 0);
   CHECK(client == nullptr);
   // The server saw the client's socket close: the client connection is gone.
   CHECK(server.connection_count() == 0);

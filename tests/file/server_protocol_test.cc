@@ -5,8 +5,10 @@
 // read-only mode and graceful shutdown. After each hostile input, another
 // connection must still be served.
 #include <doctest/doctest.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include <csignal>
 #include <thread>
@@ -527,6 +529,9 @@ TEST_CASE("graceful shutdown: transfers in flight finish, idle connections close
 
   tree.server->process().send_signal(SIGTERM);
   CHECK(idle.closed_by_server());
+  // New clients are refused at once (the listening socket is closed), not
+  // accepted by the kernel and left hanging until the grace period ends.
+  CHECK(test_support::connect_error(tree.server->port()) == ECONNREFUSED);
   // The download still completes.
   std::string rest =
       downloader.socket().receive_exactly(size + 29 - start.size(), std::chrono::seconds(30));

@@ -19,7 +19,11 @@ std::string describe(const std::string& header, uint64_t size) {
   std::string text;
   for (size_t i = 0; i < set.count; ++i) {
     if (i > 0) text += ",";
-    text += std::to_string(set.ranges[i].first) + "-" + std::to_string(set.ranges[i].last);
+    // Appended piece by piece: g++ 12 at -O3 warns falsely (-Wrestrict)
+    // about "literal" + std::string chains.
+    text += std::to_string(set.ranges[i].first);
+    text += '-';
+    text += std::to_string(set.ranges[i].last);
   }
   return text;
 }
@@ -83,14 +87,26 @@ TEST_CASE("range: overlapping, unordered or too many ranges mean the whole file 
   CHECK(describe("bytes=0-9,9-10", 100) == "full");
   CHECK(describe("bytes=0-,0-,0-,0-", 100) == "full");
   std::string many = "bytes=";
-  for (int i = 0; i < 17; ++i) many += std::to_string(i * 2) + "-" + std::to_string(i * 2) + ",";
+  for (int i = 0; i < 17; ++i) {
+    many += std::to_string(i * 2);
+    many += '-';
+    many += std::to_string(i * 2);
+    many += ',';
+  }
   CHECK(describe(many, 1000) == "full");
   std::string sixteen = "bytes=";
-  for (int i = 0; i < 16; ++i)
-    sixteen += (i ? "," : "") + std::to_string(i * 2) + "-" + std::to_string(i * 2);
+  for (int i = 0; i < 16; ++i) {
+    if (i > 0) sixteen += ',';
+    sixteen += std::to_string(i * 2);
+    sixteen += '-';
+    sixteen += std::to_string(i * 2);
+  }
   CHECK(parse_range(sixteen, 1000).count == 16);
   // The classic attack: thousands of overlapping ranges. One answer, no work.
   std::string attack = "bytes=0-";
-  for (int i = 1; i < 2000; ++i) attack += ",5-" + std::to_string(i);
+  for (int i = 1; i < 2000; ++i) {
+    attack += ",5-";
+    attack += std::to_string(i);
+  }
   CHECK(describe(attack, 1 << 20) == "full");
 }

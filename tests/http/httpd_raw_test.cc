@@ -301,3 +301,34 @@ TEST_CASE("raw: IPv6 loopback") {
   CHECK(response.status == 200);
   CHECK(response.body == site.small);
 }
+
+// A client that sends its request in pieces and half-closes right after the
+// last one (`nc -N`, scripts) must get its answer every time: the FIN can
+// arrive with the last bytes, and closing on it before handing the batched
+// response over loses the answer. Repeated, because it is a race.
+TEST_CASE("raw: a request split in pieces, then a half-close, is answered every time") {
+  Served s;
+  const std::string request = get_request("/small.txt");
+  const size_t split = request.size() - 2;  // the final CRLF comes last
+  constexpr int kRounds = 60;
+  int answered = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    CAPTURE(round);
+    ClientSocket socket(s.server.port());
+    if (round % 3 == 2) {
+      // One byte at a time, the hardest case.
+      for (char c : request) REQUIRE(socket.send_all(std::string(1, c)));
+    } else {
+      REQUIRE(socket.send_all(request.substr(0, split)));
+      if (round % 3 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      REQUIRE(socket.send_all(request.substr(split)));
+    }
+    socket.shutdown_write();
+    std::string leftover;
+    const HttpResponse response = read_response(socket, leftover);
+    if (response.complete && response.status == 200 && response.body == s.site.small) ++answered;
+    // And then the server closes its side too.
+    CHECK(socket.closed_by_peer());
+  }
+  CHECK(answered == kRounds);
+}

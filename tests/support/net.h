@@ -43,4 +43,9 @@ class ClientSocket {
   int fd_ = -1;
 };
 
+// Tries to connect to 127.0.0.1:port (or ::1); returns 0 if the connection
+// was made (and closes it), else the errno -- ECONNREFUSED when nothing
+// listens there any more.
+int connect_error(int port, bool ipv6 = false);
+
 }  // namespace test_support
