@@ -164,8 +164,10 @@ int main(int argc, char** argv) {
 
     reactor::stop_gracefully_on_signals(
         loop, to_milliseconds(shutdown_timeout), [&server](std::function<void()> finished) {
-          spdlog::info("shutting down: {} connection(s) open", server.connection_count());
+          // Logged once the listener is closed: whoever reads this line may
+          // count on new clients being refused.
           server.drain(std::move(finished));
+          spdlog::info("shutting down: {} connection(s) open", server.connection_count());
         });
 
     server.start();

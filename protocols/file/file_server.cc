@@ -61,8 +61,6 @@ void FileServer::handle_connection(const ConnectionPtr& connection) {
 void FileServer::drain(std::chrono::milliseconds grace, std::function<void()> done) {
   if (context_->draining) return;
   context_->draining = true;
-  spdlog::info("shutting down: {} connection(s) open, grace {} ms", server_->connection_count(),
-               grace.count());
   // Sessions close themselves when their transfer ends; the server tells
   // us when the last connection has gone.
   server_->drain(
@@ -74,6 +72,10 @@ void FileServer::drain(std::chrono::milliseconds grace, std::function<void()> do
         grace_timer_ = 0;
         done();
       });
+  // Logged once the listener is closed: whoever reads this line may count
+  // on new clients being refused.
+  spdlog::info("shutting down: {} connection(s) open, grace {} ms", server_->connection_count(),
+               grace.count());
   grace_timer_ = loop_->run_after(grace, [this] {
     grace_timer_ = 0;
     size_t left = server_->connection_count();

@@ -903,8 +903,17 @@ TEST_CASE("callbacks never run inside send(), send_file(), close_after_flush() o
     TempFile file(core_test::pattern(256 * 1024));
     fixture.thread.call([&] {
       inside_call = true;
-      connection->send(core_test::pattern(1024 * 1024));  // queues: the client reads nothing
+      // 8 MiB: more than the kernel's buffers take, so it queues (the
+      // client reads nothing).
+      connection->send(core_test::pattern(8 * 1024 * 1024));
       connection->send_file(file.open(), 0, 256 * 1024);
+      CHECK(high_water_calls == 0);
+      inside_call = false;
+    });
+    // Positive control: the notification does arrive, from the loop.
+    REQUIRE(fixture.thread.wait_until([&] { return high_water_calls == 1; }));
+    fixture.thread.call([&] {
+      inside_call = true;
       connection->close();
       // Closed at once: no more output is taken, though nobody was told yet.
       CHECK(connection->disconnected());
@@ -912,9 +921,7 @@ TEST_CASE("callbacks never run inside send(), send_file(), close_after_flush() o
       CHECK(disconnects == 0);
       inside_call = false;
     });
-    // Positive control: both notifications did arrive, from the loop.
     REQUIRE(fixture.thread.wait_until([&] { return disconnects == 1; }));
-    CHECK(fixture.thread.call([&] { return high_water_calls; }) == 1);
   }
 
   SUBCASE("close_after_flush() with nothing queued") {
@@ -929,4 +936,63 @@ TEST_CASE("callbacks never run inside send(), send_file(), close_after_flush() o
     CHECK(core_test::read_until_eof(client.get(), 5s).eof);
   }
   CHECK(fixture.thread.call([&] { return callbacks_inside; }) == 0);
+}
+
+// A connect() refused at once is reported from the loop; an attempt that
+// is replaced or whose client is destroyed before then must not report.
+// The limited-broadcast address fails inside connect() itself
+// (ENETUNREACH: TCP cannot connect to a broadcast address), so no packet
+// leaves the machine.
+TEST_CASE(
+    "TcpClient: an immediate connect failure is reported once, and never after the client is "
+    "gone") {
+  const auto broadcast = reactor::SocketAddress::parse("255.255.255.255", 9);
+  REQUIRE(broadcast.has_value());
+  core_test::LoopThread thread;
+  int errors = 0;  // loop
+  int error = 0;   // loop
+
+  SUBCASE("connect() again before the first failure is reported") {
+    auto client = thread.call([&] {
+      auto made = std::make_unique<reactor::TcpClient>(&thread.loop(), *broadcast);
+      made->set_error_callback([&](int code) {
+        error = code;
+        ++errors;
+      });
+      made->connect();
+      made->connect();  // the first attempt is abandoned
+      return made;
+    });
+    REQUIRE(thread.wait_until([&] { return errors > 0; }));
+    // Let anything else that was queued run before counting.
+    thread.call([] {});
+    thread.call([] {});
+    CHECK(thread.call([&] { return errors; }) == 1);
+    CHECK(thread.call([&] { return error; }) == ENETUNREACH);
+    thread.call([&] { client.reset(); });
+  }
+
+  SUBCASE("the client is destroyed before the failure is reported") {
+    thread.call([&] {
+      auto client = std::make_unique<reactor::TcpClient>(&thread.loop(), *broadcast);
+      client->set_error_callback([&](int) { ++errors; });
+      client->connect();
+      // Destroyed in the same turn: the queued report must find it gone
+      // (before the fix it used the freed client: AddressSanitizer).
+    });
+    // Positive control below shows such a report would arrive by now.
+    thread.call([] {});
+    thread.call([] {});
+    CHECK(thread.call([&] { return errors; }) == 0);
+    auto control = thread.call([&] {
+      auto made = std::make_unique<reactor::TcpClient>(&thread.loop(), *broadcast);
+      made->set_error_callback([&](int) { ++errors; });
+      made->connect();
+      return made;
+    });
+    thread.call([] {});
+    thread.call([] {});
+    CHECK(thread.call([&] { return errors; }) == 1);
+    thread.call([&] { control.reset(); });
+  }
 }
