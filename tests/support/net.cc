@@ -22,25 +22,28 @@ int milliseconds_left(Clock::time_point deadline) {
   return left.count() > 0 ? static_cast<int>(left.count()) : 0;
 }
 
-}  // namespace
-
-ClientSocket::ClientSocket(int port, bool ipv6) {
-  fd_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  int result;
+// connect() to 127.0.0.1:port or [::1]:port; the result of connect().
+int connect_loopback(int fd, int port, bool ipv6) {
   if (ipv6) {
     sockaddr_in6 address{};
     address.sin6_family = AF_INET6;
     address.sin6_port = htons(static_cast<uint16_t>(port));
     address.sin6_addr = in6addr_loopback;
-    result = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  } else {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    result = ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    return ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
   }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+}
+
+}  // namespace
+
+ClientSocket::ClientSocket(int port, bool ipv6) {
+  fd_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  const int result = connect_loopback(fd_, port, ipv6);
   if (result < 0) {
     int error = errno;
     ::close(fd_);
@@ -154,20 +157,7 @@ void ClientSocket::set_receive_buffer(int bytes) {
 int connect_error(int port, bool ipv6) {
   const int fd = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return errno;
-  int result;
-  if (ipv6) {
-    sockaddr_in6 address{};
-    address.sin6_family = AF_INET6;
-    address.sin6_port = htons(static_cast<uint16_t>(port));
-    address.sin6_addr = in6addr_loopback;
-    result = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  } else {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    result = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  }
+  const int result = connect_loopback(fd, port, ipv6);
   const int error = result < 0 ? errno : 0;
   ::close(fd);
   return error;
