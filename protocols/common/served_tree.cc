@@ -220,8 +220,9 @@ Result<ServedTree::Resolved> ServedTree::walk(std::string_view relative) const {
     if (::fstat(object.get(), &info) != 0) return last_error();
 
     if (S_ISLNK(info.st_mode)) {
-      if (++hops > kMaxSymlinkHops)
+      if (++hops > kMaxSymlinkHops) {
         return std::make_error_code(std::errc::too_many_symbolic_link_levels);
+      }
       char target[PATH_MAX];
       const ssize_t length = ::readlinkat(object.get(), "", target, sizeof target);
       if (length < 0) return last_error();
