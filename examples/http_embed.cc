@@ -9,7 +9,7 @@
 // with keep-alive, pipelining, header timeouts and an access log. It has no
 // hook for routes of your own, so this program assembles the same parts
 // itself: the incremental RequestParser, analyze_request(), and the
-// StaticFileHandler with its DocumentRoot and FileCache. To stay short it
+// StaticFileHandler with its ServedTree and FileCache. To stay short it
 // answers one request per connection ("Connection: close"); HttpSession in
 // protocols/http/http_session.cc is the full version of on_input() below.
 #include <any>
@@ -19,11 +19,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <string>
 #include <system_error>
 
-#include "protocols/http/document_root.h"
+#include "protocols/common/served_tree.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/http_date.h"
 #include "protocols/http/mime_types.h"
@@ -36,6 +35,7 @@
 #include "reactor/tcp_server.h"
 
 namespace http = reactor::http;
+namespace protocols = reactor::protocols;
 
 namespace {
 
@@ -49,7 +49,7 @@ struct StaticSite {
         cache(root, types, http::FileCache::Options{}),
         handler(root, cache, http::StaticFileHandler::Options{}) {}
 
-  http::DocumentRoot root;  // never opens anything outside `directory`
+  protocols::ServedTree root;  // never opens anything outside `directory`
   http::MimeTypes types;
   http::FileCache cache;  // keeps hot files open between requests
   http::StaticFileHandler handler;
@@ -114,13 +114,13 @@ int main(int argc, char** argv) {
         std::array<http::HeaderField, http::RequestParser::kMaxFields> fields;
         http::RequestHead head = parser->head(input.view(), fields);
         http::Request request;  // views into `input`: use before retrieving it
-        std::optional<http::Status> refusal = http::analyze_request(head, request);
+        const auto analyzed = http::analyze_request(head, request);
         http::ResponseContext context{request.version_minor, /*keep_alive=*/false,
                                       request.method == http::Method::kHead,
                                       site.dates.http_date()};
         ++requests;
-        if (refusal) {
-          http::StaticFileHandler::respond_error(*refusal, context, out);  // 400, 405, 501
+        if (!analyzed) {
+          http::StaticFileHandler::respond_error(analyzed.error(), context, out);  // 400, 405, 501
         } else if (request.path == "/api/status") {
           answer_status(context, requests, server.connection_count(), out);
         } else {

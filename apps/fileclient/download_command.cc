@@ -216,14 +216,13 @@ void DownloadCommand::verify_then_finish() {
   }
   EventLoop* loop = &context_->loop();
   hasher_->submit([this, loop, file] {
-    Digest digest{};
-    int error = sha256_of_file(file->get(), digest);
-    loop->post([this, digest, error] {
-      if (error != 0) {
-        fail_local("cannot read " + part_path_, error);
+    protocols::Result<Digest> digest = sha256_of_file(file->get());
+    loop->post([this, digest] {
+      if (!digest) {
+        fail_local("cannot read " + part_path_, digest.error().value());
         return;
       }
-      local_digest_ = digest;
+      local_digest_ = digest.value();
       compare_digests();
     });
   });

@@ -1,9 +1,10 @@
 #include "protocols/file/frame_codec.h"
 
+#include <algorithm>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
 
-#include "protocols/file/overloaded.h"
 #include "protocols/file/wire_format.h"
 
 namespace reactor::file {
@@ -35,9 +36,89 @@ void append_framed(std::string& out, MessageType type, WritePayload&& write_payl
   }
 }
 
-bool is_valid_kind(uint8_t kind, bool allow_unfinished) {
-  return kind <= static_cast<uint8_t>(EntryKind::kOther) ||
-         (allow_unfinished && kind == static_cast<uint8_t>(EntryKind::kUnfinishedUpload));
+bool is_valid_kind(EntryKind kind, bool allow_unfinished) {
+  return kind <= EntryKind::kOther || (allow_unfinished && kind == EntryKind::kUnfinishedUpload);
+}
+
+// Appends each field in wire order; every message's layout is its fields().
+struct FieldWriter {
+  std::string& out;
+
+  void operator()(MagicField) { out.append(kMagic); }
+  void operator()(uint16_t value) { wire::put_u16(out, value); }
+  void operator()(uint64_t value) { wire::put_u64(out, value); }
+  void operator()(int64_t value) { wire::put_i64(out, value); }
+  void operator()(EntryKind kind) { wire::put_u8(out, static_cast<uint8_t>(kind)); }
+  void operator()(const std::string& text) { wire::put_str(out, text); }
+  void operator()(const Digest& digest) {
+    out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
+  }
+  void operator()(const std::vector<ListEntry>& entries) {
+    if (entries.size() > std::numeric_limits<uint32_t>::max()) {
+      throw std::length_error("LIST_OK with more than 2^32 entries");
+    }
+    wire::put_u32(out, static_cast<uint32_t>(entries.size()));
+    for (const ListEntry& entry : entries) ListEntry::fields(entry, *this);
+  }
+};
+
+// Reads each field in wire order. A field that cannot be valid whatever
+// follows it (a forged LIST_OK count, an unknown entry kind) stops the
+// parse with `error`; running out of bytes is left to the caller's
+// Reader::ok() check.
+struct FieldReader {
+  wire::Reader& reader;
+  std::string& error;
+  bool magic_matches = true;
+
+  void operator()(MagicField) { magic_matches = reader.bytes(kMagic.size()) == kMagic; }
+  void operator()(uint16_t& value) { value = reader.u16(); }
+  void operator()(uint64_t& value) { value = reader.u64(); }
+  void operator()(int64_t& value) { value = reader.i64(); }
+  void operator()(EntryKind& kind) { kind = static_cast<EntryKind>(reader.u8()); }
+  void operator()(std::string& text) { text = reader.str(); }
+  void operator()(Digest& digest) {
+    std::string_view bytes = reader.bytes(kDigestBytes);
+    if (reader.ok()) std::copy(bytes.begin(), bytes.end(), digest.begin());
+  }
+  void operator()(std::vector<ListEntry>& entries) {
+    uint32_t count = reader.u32();
+    // Checked before reserving: a forged count must not allocate 4 G entries.
+    if (reader.ok() && count > reader.remaining() / kMinListEntryBytes) {
+      error = "LIST_OK count exceeds its payload";
+      return;
+    }
+    entries.reserve(count);
+    for (uint32_t i = 0; i < count && reader.ok(); ++i) {
+      ListEntry entry;
+      ListEntry::fields(entry, *this);
+      if (reader.ok() && !is_valid_kind(entry.kind, false)) {
+        error = "LIST_OK entry of unknown kind";
+        return;
+      }
+      entries.push_back(std::move(entry));
+    }
+  }
+};
+
+// Rules beyond the field layout, checked once the fields are read; an
+// empty string when the message is fine.
+template <typename Message>
+std::string violation(const Message&, const FieldReader&) {
+  return {};
+}
+std::string violation(const Hello&, const FieldReader& fields) {
+  return fields.reader.ok() && !fields.magic_matches ? "HELLO without the RFTP magic" : "";
+}
+std::string violation(const PutRequest& put, const FieldReader& fields) {
+  return fields.reader.finished() && put.offset > put.size ? "PUT offset beyond its size" : "";
+}
+std::string violation(const StatOk& stat, const FieldReader& fields) {
+  return fields.reader.ok() && !is_valid_kind(stat.kind, true) ? "STAT_OK of unknown kind" : "";
+}
+std::string violation(const DataHeader& data, const FieldReader& fields) {
+  const bool beyond = data.offset > data.size || data.length > data.size - data.offset;
+  return fields.reader.finished() && beyond ? "DATA range beyond the file size" : "";
 }
 
 // A parsed payload or the reason it is malformed.
@@ -47,243 +128,64 @@ struct Parsed {
   std::string error;  // empty when parsing succeeded
 };
 
-Parsed<Request> parse_request(uint8_t type, std::string_view payload) {
+template <typename Message, typename Variant>
+Parsed<Variant> parse_payload(std::string_view payload) {
   wire::Reader reader(payload);
-  Parsed<Request> result;
-  switch (static_cast<MessageType>(type)) {
-    case MessageType::kHello: {
-      std::string_view magic = reader.bytes(kMagic.size());
-      uint16_t version = reader.u16();
-      if (reader.ok() && magic != kMagic) {
-        result.error = "HELLO without the RFTP magic";
-        return result;
-      }
-      result.message = Hello{version};
-      break;
-    }
-    case MessageType::kList:
-      result.message = ListRequest{reader.str()};
-      break;
-    case MessageType::kStat:
-      result.message = StatRequest{reader.str()};
-      break;
-    case MessageType::kGet: {
-      GetRequest get;
-      get.path = reader.str();
-      get.offset = reader.u64();
-      result.message = std::move(get);
-      break;
-    }
-    case MessageType::kPut: {
-      PutRequest put;
-      put.path = reader.str();
-      put.size = reader.u64();
-      put.offset = reader.u64();
-      if (reader.finished() && put.offset > put.size) {
-        result.error = "PUT offset beyond its size";
-        return result;
-      }
-      result.message = std::move(put);
-      break;
-    }
-    case MessageType::kPing:
-      result.message = Ping{reader.u64()};
-      break;
-    case MessageType::kHash:
-      result.message = HashRequest{reader.str()};
-      break;
-    default:
-      result.error = "unexpected frame type " + message_type_name(type);
-      return result;
-  }
+  Parsed<Variant> result;
+  Message message{};
+  FieldReader fields{reader, result.error};
+  Message::fields(message, fields);
+  if (!result.error.empty()) return result;
+  result.error = violation(message, fields);
+  if (!result.error.empty()) return result;
+  const std::string name = message_type_name(static_cast<uint8_t>(Message::kType));
   if (!reader.ok()) {
-    result.error = message_type_name(type) + " payload too short";
+    result.error = name + " payload too short";
   } else if (!reader.finished()) {
-    result.error = message_type_name(type) + " payload has trailing bytes";
+    result.error = name + " payload has trailing bytes";
+  } else {
+    result.message = std::move(message);
   }
   return result;
 }
 
-Parsed<Reply> parse_reply(uint8_t type, std::string_view payload) {
-  wire::Reader reader(payload);
-  Parsed<Reply> result;
-  switch (static_cast<MessageType>(type)) {
-    case MessageType::kHelloOk: {
-      HelloOk hello;
-      hello.version = reader.u16();
-      hello.server = reader.str();
-      result.message = std::move(hello);
-      break;
+// Finds the alternative of `Variant` whose kType is `type`: the frame
+// table is the variant itself.
+template <typename Variant, size_t Index = 0>
+Parsed<Variant> parse_message(uint8_t type, std::string_view payload) {
+  if constexpr (Index == std::variant_size_v<Variant>) {
+    Parsed<Variant> result;
+    result.error = "unexpected frame type " + message_type_name(type);
+    return result;
+  } else {
+    using Message = std::variant_alternative_t<Index, Variant>;
+    if (type == static_cast<uint8_t>(Message::kType)) {
+      return parse_payload<Message, Variant>(payload);
     }
-    case MessageType::kListOk: {
-      ListOk list;
-      uint32_t count = reader.u32();
-      // Checked before reserving: a forged count must not allocate 4 G entries.
-      if (reader.ok() && count > reader.remaining() / kMinListEntryBytes) {
-        result.error = "LIST_OK count exceeds its payload";
-        return result;
-      }
-      list.entries.reserve(count);
-      for (uint32_t i = 0; i < count && reader.ok(); ++i) {
-        ListEntry entry;
-        uint8_t kind = reader.u8();
-        entry.size = reader.u64();
-        entry.mtime = reader.i64();
-        entry.name = reader.str();
-        if (reader.ok() && !is_valid_kind(kind, false)) {
-          result.error = "LIST_OK entry of unknown kind";
-          return result;
-        }
-        entry.kind = static_cast<EntryKind>(kind);
-        list.entries.push_back(std::move(entry));
-      }
-      result.message = std::move(list);
-      break;
-    }
-    case MessageType::kStatOk: {
-      StatOk stat;
-      uint8_t kind = reader.u8();
-      stat.size = reader.u64();
-      stat.mtime = reader.i64();
-      stat.upload_offset = reader.u64();
-      if (reader.ok() && !is_valid_kind(kind, true)) {
-        result.error = "STAT_OK of unknown kind";
-        return result;
-      }
-      stat.kind = static_cast<EntryKind>(kind);
-      result.message = stat;
-      break;
-    }
-    case MessageType::kData: {
-      DataHeader data;
-      data.size = reader.u64();
-      data.offset = reader.u64();
-      data.length = reader.u64();
-      if (reader.finished() && (data.offset > data.size || data.length > data.size - data.offset)) {
-        result.error = "DATA range beyond the file size";
-        return result;
-      }
-      result.message = data;
-      break;
-    }
-    case MessageType::kPutOk: {
-      PutOk put;
-      put.path = reader.str();
-      put.size = reader.u64();
-      result.message = std::move(put);
-      break;
-    }
-    case MessageType::kPong:
-      result.message = Pong{reader.u64()};
-      break;
-    case MessageType::kHashOk: {
-      HashOk hash;
-      hash.path = reader.str();
-      std::string_view digest = reader.bytes(kDigestBytes);
-      if (reader.ok()) std::copy(digest.begin(), digest.end(), hash.digest.begin());
-      result.message = std::move(hash);
-      break;
-    }
-    case MessageType::kError: {
-      ErrorReply error;
-      error.code = reader.u16();
-      error.message = reader.str();
-      result.message = std::move(error);
-      break;
-    }
-    default:
-      result.error = "unexpected frame type " + message_type_name(type);
-      return result;
+    return parse_message<Variant, Index + 1>(type, payload);
   }
-  if (!reader.ok()) {
-    result.error = message_type_name(type) + " payload too short";
-  } else if (!reader.finished()) {
-    result.error = message_type_name(type) + " payload has trailing bytes";
-  }
-  return result;
 }
 
-Parsed<Request> parse_message(uint8_t type, std::string_view payload, const Request*) {
-  return parse_request(type, payload);
-}
-Parsed<Reply> parse_message(uint8_t type, std::string_view payload, const Reply*) {
-  return parse_reply(type, payload);
+template <typename Variant>
+void append_message(std::string& out, const Variant& message) {
+  std::visit(
+      [&](const auto& alternative) {
+        using Message = std::decay_t<decltype(alternative)>;
+        append_framed(out, Message::kType, [&](std::string& payload) {
+          Message::fields(alternative, FieldWriter{payload});
+        });
+      },
+      message);
 }
 
 }  // namespace
 
 void append_frame(std::string& out, const Request& request) {
-  append_framed(out, type_of(request), [&](std::string& payload) {
-    std::visit(Overloaded{
-                   [&](const Hello& hello) {
-                     payload.append(kMagic);
-                     wire::put_u16(payload, hello.version);
-                   },
-                   [&](const ListRequest& list) { wire::put_str(payload, list.path); },
-                   [&](const StatRequest& stat) { wire::put_str(payload, stat.path); },
-                   [&](const GetRequest& get) {
-                     wire::put_str(payload, get.path);
-                     wire::put_u64(payload, get.offset);
-                   },
-                   [&](const PutRequest& put) {
-                     wire::put_str(payload, put.path);
-                     wire::put_u64(payload, put.size);
-                     wire::put_u64(payload, put.offset);
-                   },
-                   [&](const Ping& ping) { wire::put_u64(payload, ping.token); },
-                   [&](const HashRequest& hash) { wire::put_str(payload, hash.path); },
-               },
-               request);
-  });
+  append_message(out, request);
 }
 
 void append_frame(std::string& out, const Reply& reply) {
-  append_framed(out, type_of(reply), [&](std::string& payload) {
-    std::visit(Overloaded{
-                   [&](const HelloOk& hello) {
-                     wire::put_u16(payload, hello.version);
-                     wire::put_str(payload, hello.server);
-                   },
-                   [&](const ListOk& list) {
-                     if (list.entries.size() > std::numeric_limits<uint32_t>::max()) {
-                       throw std::length_error("LIST_OK with more than 2^32 entries");
-                     }
-                     wire::put_u32(payload, static_cast<uint32_t>(list.entries.size()));
-                     for (const ListEntry& entry : list.entries) {
-                       wire::put_u8(payload, static_cast<uint8_t>(entry.kind));
-                       wire::put_u64(payload, entry.size);
-                       wire::put_i64(payload, entry.mtime);
-                       wire::put_str(payload, entry.name);
-                     }
-                   },
-                   [&](const StatOk& stat) {
-                     wire::put_u8(payload, static_cast<uint8_t>(stat.kind));
-                     wire::put_u64(payload, stat.size);
-                     wire::put_i64(payload, stat.mtime);
-                     wire::put_u64(payload, stat.upload_offset);
-                   },
-                   [&](const DataHeader& data) {
-                     wire::put_u64(payload, data.size);
-                     wire::put_u64(payload, data.offset);
-                     wire::put_u64(payload, data.length);
-                   },
-                   [&](const PutOk& put) {
-                     wire::put_str(payload, put.path);
-                     wire::put_u64(payload, put.size);
-                   },
-                   [&](const Pong& pong) { wire::put_u64(payload, pong.token); },
-                   [&](const HashOk& hash) {
-                     wire::put_str(payload, hash.path);
-                     payload.append(reinterpret_cast<const char*>(hash.digest.data()),
-                                    hash.digest.size());
-                   },
-                   [&](const ErrorReply& error) {
-                     wire::put_u16(payload, error.code);
-                     wire::put_str(payload, error.message);
-                   },
-               },
-               reply);
-  });
+  append_message(out, reply);
 }
 
 std::string encode_frame(const Request& request) {
@@ -341,7 +243,7 @@ DecodeStep<Message> FrameDecoder<Message>::next(std::string_view input) {
   if (input.size() - kLengthFieldBytes < length) return step;
   uint8_t type = static_cast<uint8_t>(input[kLengthFieldBytes]);
   std::string_view payload = input.substr(kLengthFieldBytes + 1, length - 1);
-  Parsed<Message> parsed = parse_message(type, payload, static_cast<const Message*>(nullptr));
+  Parsed<Message> parsed = parse_message<Message>(type, payload);
   if (!parsed.error.empty()) return fail(ErrorCode::kMalformed, std::move(parsed.error));
   raw_remaining_ = trailing_bytes(parsed.message);
   step.status = DecodeStatus::kMessage;

@@ -1,33 +1,13 @@
 #include "protocols/file/messages.h"
 
-#include "protocols/file/overloaded.h"
-
 namespace reactor::file {
+
 MessageType type_of(const Request& request) {
-  return std::visit(Overloaded{
-                        [](const Hello&) { return MessageType::kHello; },
-                        [](const ListRequest&) { return MessageType::kList; },
-                        [](const StatRequest&) { return MessageType::kStat; },
-                        [](const GetRequest&) { return MessageType::kGet; },
-                        [](const PutRequest&) { return MessageType::kPut; },
-                        [](const Ping&) { return MessageType::kPing; },
-                        [](const HashRequest&) { return MessageType::kHash; },
-                    },
-                    request);
+  return std::visit([](const auto& message) { return message.kType; }, request);
 }
 
 MessageType type_of(const Reply& reply) {
-  return std::visit(Overloaded{
-                        [](const HelloOk&) { return MessageType::kHelloOk; },
-                        [](const ListOk&) { return MessageType::kListOk; },
-                        [](const StatOk&) { return MessageType::kStatOk; },
-                        [](const DataHeader&) { return MessageType::kData; },
-                        [](const PutOk&) { return MessageType::kPutOk; },
-                        [](const Pong&) { return MessageType::kPong; },
-                        [](const HashOk&) { return MessageType::kHashOk; },
-                        [](const ErrorReply&) { return MessageType::kError; },
-                    },
-                    reply);
+  return std::visit([](const auto& message) { return message.kType; }, reply);
 }
 
 uint64_t trailing_bytes(const Request& request) {

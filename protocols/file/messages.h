@@ -1,5 +1,10 @@
 // RFTP messages as plain structs, one per frame type, grouped into the two
 // directions. The codec (frame_codec.h) turns them into bytes and back.
+//
+// Each message names its frame type (kType) and lists its payload fields
+// in wire order (fields(), called with any visitor that accepts each
+// field type). That list is the whole wire layout: the codec has one
+// writer and one reader for field types, none per message.
 #pragma once
 
 #include <array>
@@ -12,32 +17,74 @@
 
 namespace reactor::file {
 
+// HELLO's 4-byte magic: on the wire, but in no struct.
+struct MagicField {};
+
 // ---- client -> server ------------------------------------------------------
 
 // The magic is checked by the decoder; only the version reaches the server.
 struct Hello {
+  static constexpr MessageType kType = MessageType::kHello;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(MagicField{});
+    visit(self.version);
+  }
   uint16_t version = kProtocolVersion;
 };
 struct ListRequest {
+  static constexpr MessageType kType = MessageType::kList;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+  }
   std::string path;
 };
 struct StatRequest {
+  static constexpr MessageType kType = MessageType::kStat;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+  }
   std::string path;
 };
 struct GetRequest {
+  static constexpr MessageType kType = MessageType::kGet;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+    visit(self.offset);
+  }
   std::string path;
   uint64_t offset = 0;
 };
 // Followed on the wire by exactly size - offset raw bytes.
 struct PutRequest {
+  static constexpr MessageType kType = MessageType::kPut;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+    visit(self.size);
+    visit(self.offset);
+  }
   std::string path;
   uint64_t size = 0;
   uint64_t offset = 0;
 };
 struct Ping {
+  static constexpr MessageType kType = MessageType::kPing;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.token);
+  }
   uint64_t token = 0;
 };
 struct HashRequest {
+  static constexpr MessageType kType = MessageType::kHash;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+  }
   std::string path;
 };
 
@@ -47,19 +94,45 @@ using Request =
 // ---- server -> client ------------------------------------------------------
 
 struct HelloOk {
+  static constexpr MessageType kType = MessageType::kHelloOk;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.version);
+    visit(self.server);
+  }
   uint16_t version = kProtocolVersion;
   std::string server;
 };
 struct ListEntry {
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.kind);
+    visit(self.size);
+    visit(self.mtime);
+    visit(self.name);
+  }
   EntryKind kind = EntryKind::kFile;
   uint64_t size = 0;
   int64_t mtime = 0;
   std::string name;
 };
 struct ListOk {
+  static constexpr MessageType kType = MessageType::kListOk;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.entries);
+  }
   std::vector<ListEntry> entries;
 };
 struct StatOk {
+  static constexpr MessageType kType = MessageType::kStatOk;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.kind);
+    visit(self.size);
+    visit(self.mtime);
+    visit(self.upload_offset);
+  }
   EntryKind kind = EntryKind::kFile;
   uint64_t size = 0;
   int64_t mtime = 0;
@@ -67,24 +140,54 @@ struct StatOk {
 };
 // Followed on the wire by exactly `length` raw bytes.
 struct DataHeader {
+  static constexpr MessageType kType = MessageType::kData;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.size);
+    visit(self.offset);
+    visit(self.length);
+  }
   uint64_t size = 0;
   uint64_t offset = 0;
   uint64_t length = 0;
 };
 struct PutOk {
+  static constexpr MessageType kType = MessageType::kPutOk;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+    visit(self.size);
+  }
   std::string path;
   uint64_t size = 0;
 };
 struct Pong {
+  static constexpr MessageType kType = MessageType::kPong;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.token);
+  }
   uint64_t token = 0;
 };
 using Digest = std::array<uint8_t, kDigestBytes>;
 struct HashOk {
+  static constexpr MessageType kType = MessageType::kHashOk;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+    visit(self.digest);
+  }
   std::string path;
   Digest digest{};
 };
 // `code` stays a raw number: a newer server may send codes we do not know.
 struct ErrorReply {
+  static constexpr MessageType kType = MessageType::kError;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.code);
+    visit(self.message);
+  }
   uint16_t code = 0;
   std::string message;
 };

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/common/result.h"
+
 namespace reactor::file {
 
 inline constexpr std::string_view kMagic = "RFTP";
@@ -72,6 +74,11 @@ struct RequestError {
   ErrorCode code = ErrorCode::kIoError;
   std::string message;
 };
+
+// The RFTP module's use of the Result convention (protocols/common/result.h):
+// a value, or the ERROR to answer with. Outcome<void>: success or an ERROR.
+template <typename T>
+using Outcome = protocols::Result<T, RequestError>;
 
 // "GET", "HELLO_OK", ... for logs and messages; "0x42" style for unknown.
 std::string message_type_name(uint8_t type);

@@ -65,7 +65,7 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
-std::variant<RequestPath, RequestError> parse_request_path(std::string_view raw) {
+Outcome<RequestPath> parse_request_path(std::string_view raw) {
   if (raw.size() > kMaxPathBytes) {
     return RequestError{ErrorCode::kTooLarge,
                         "path longer than " + std::to_string(kMaxPathBytes) + " bytes"};

@@ -1,12 +1,11 @@
 // Lexical checks of the paths clients send, before the file system is
 // touched: the RFTP rules for relative UTF-8 paths, "." and "..", and the
 // length limits. What the file system then says (symlinks, permissions)
-// is ServedRoot's business.
+// is the served tree's business (served_paths.h).
 #pragma once
 
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "protocols/file/protocol.h"
@@ -33,7 +32,7 @@ struct RequestPath {
 //  - ".." climbing above the root (existing or not)     -> kForbidden
 //  - a component longer than kMaxNameBytes              -> kTooLarge
 // Empty and "." components are ignored.
-std::variant<RequestPath, RequestError> parse_request_path(std::string_view raw);
+Outcome<RequestPath> parse_request_path(std::string_view raw);
 
 // Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view text);

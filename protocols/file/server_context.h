@@ -7,7 +7,7 @@
 #include <chrono>
 #include <string>
 
-#include "protocols/file/served_root.h"
+#include "protocols/common/served_tree.h"
 #include "protocols/file/upload_registry.h"
 #include "protocols/file/upload_store.h"
 #include "reactor/event_loop.h"
@@ -23,7 +23,7 @@ struct ServerContext {
         read_only(read_only_server) {}
 
   EventLoop* loop;
-  ServedRoot root;
+  protocols::ServedTree root;
   UploadStore uploads;
   UploadRegistry registry;
   ThreadPool* workers = nullptr;

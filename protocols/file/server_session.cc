@@ -1,16 +1,14 @@
 #include "protocols/file/server_session.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include <spdlog/spdlog.h>
 
-#include "protocols/file/directory_listing.h"
 #include "protocols/file/overloaded.h"
+#include "protocols/file/served_paths.h"
 #include "protocols/file/sha256.h"
 
 namespace reactor::file {
@@ -51,10 +49,7 @@ bool ServerSession::can_run_now(const Request& request) const {
     // A PUT of a path still being committed here must wait for the commit;
     // one that will be refused anyway (bad path) need not.
     auto parsed = parse_request_path(put->path);
-    if (auto* path = std::get_if<RequestPath>(&parsed)) {
-      return committing_keys_.count(UploadStore::key_of(*path)) == 0;
-    }
-    return true;
+    return !parsed || committing_keys_.count(UploadStore::key_of(parsed.value())) == 0;
   }
   return false;  // reads the tree: wait until acknowledged uploads are in place
 }
@@ -152,31 +147,50 @@ void ServerSession::handle_hello(const Hello& hello) {
 
 void ServerSession::handle_list(const ListRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
-  auto listing = list_directory(context_->root, std::get<RequestPath>(parsed));
-  if (auto* error = std::get_if<RequestError>(&listing)) return emit_error(*error);
-  emit(std::move(std::get<ListOk>(listing)));
+  if (!parsed) return refuse_path(request.path, parsed.error());
+  // Reading (and stat-ing) up to kMaxListEntries entries and encoding them
+  // takes milliseconds: a worker does it, so other clients are not kept
+  // waiting, and the answer keeps its place in the reply order.
+  uint64_t sequence = reserve_reply();
+  ++jobs_in_flight_;
+  std::weak_ptr<ServerSession> weak = weak_from_this();
+  EventLoop* loop = context_->loop;
+  const protocols::ServedTree* tree = &context_->root;
+  context_->workers->submit([=, path = std::move(parsed.value())]() {
+    Outcome<ListOk> listing = list_directory(*tree, path);
+    std::string reply;
+    if (listing) {
+      reply = encode_frame(Reply{std::move(listing.value())});
+    } else {
+      const RequestError& error = listing.error();
+      reply = encode_frame(Reply{
+          ErrorReply{static_cast<uint16_t>(error.code), displayable_utf8(error.message, 1024)}});
+    }
+    loop->post([weak, sequence, reply = std::move(reply)]() mutable {
+      if (auto self = weak.lock()) self->finish_job(sequence, std::move(reply), "");
+    });
+  });
 }
 
 void ServerSession::handle_stat(const StatRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
-  const RequestPath& path = std::get<RequestPath>(parsed);
+  if (!parsed) return refuse_path(request.path, parsed.error());
+  const RequestPath& path = parsed.value();
   std::optional<UnfinishedUpload> unfinished;
-  if (!path.is_root() && !context_->root.is_hidden(path)) unfinished = context_->uploads.find(path);
+  if (!path.is_root() && !context_->root.is_reserved(path.joined())) {
+    unfinished = context_->uploads.find(path);
+  }
 
-  auto opened = context_->root.open(path, O_PATH);
-  if (auto* error = std::get_if<RequestError>(&opened)) {
-    if (error->code == ErrorCode::kNotFound && unfinished) {
+  auto found = look_up(context_->root, path);
+  if (!found) {
+    if (found.error().code == ErrorCode::kNotFound && unfinished) {
       emit(StatOk{EntryKind::kUnfinishedUpload, unfinished->declared_size, unfinished->mtime,
                   unfinished->held_bytes});
       return;
     }
-    return emit_error(*error);
+    return emit_error(found.error());
   }
-  auto info = stat_of(std::get<UniqueFd>(opened).get(), path);
-  if (auto* error = std::get_if<RequestError>(&info)) return emit_error(*error);
-  const struct stat& status = std::get<struct stat>(info);
+  const struct stat& status = found->info;
   StatOk reply;
   reply.kind = entry_kind_of(status);
   reply.size = reply.kind == EntryKind::kDirectory ? 0 : static_cast<uint64_t>(status.st_size);
@@ -187,18 +201,12 @@ void ServerSession::handle_stat(const StatRequest& request) {
 
 void ServerSession::handle_get(const GetRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
-  const RequestPath& path = std::get<RequestPath>(parsed);
-  auto opened = context_->root.open(path, O_RDONLY);
-  if (auto* error = std::get_if<RequestError>(&opened)) return emit_error(*error);
-  auto file = std::make_shared<const UniqueFd>(std::move(std::get<UniqueFd>(opened)));
-  auto info = stat_of(file->get(), path);
-  if (auto* error = std::get_if<RequestError>(&info)) return emit_error(*error);
-  const struct stat& status = std::get<struct stat>(info);
-  if (!S_ISREG(status.st_mode)) {
-    return emit_error({ErrorCode::kNotRegularFile, path.joined() + ": not a regular file"});
-  }
-  auto size = static_cast<uint64_t>(status.st_size);
+  if (!parsed) return refuse_path(request.path, parsed.error());
+  const RequestPath& path = parsed.value();
+  auto opened = open_regular_file(context_->root, path);
+  if (!opened) return emit_error(opened.error());
+  auto file = std::make_shared<const UniqueFd>(std::move(opened->fd));
+  auto size = static_cast<uint64_t>(opened->info.st_size);
   if (request.offset > size) {
     return emit_error({ErrorCode::kConflict, path.joined() + ": offset " +
                                                  std::to_string(request.offset) +
@@ -215,34 +223,27 @@ void ServerSession::handle_get(const GetRequest& request) {
                 request.offset, size - request.offset);
 }
 
-std::optional<RequestError> ServerSession::check_upload_target(const RequestPath& path) const {
+Outcome<void> ServerSession::check_upload_target(const RequestPath& path) const {
   if (path.is_root()) return RequestError{ErrorCode::kNotRegularFile, "/: is a directory"};
-  // Every existing ancestor must be a directory; missing ones get created.
+  // Every existing ancestor must be a directory (missing ones get created)
+  // and an existing target a regular file.
   RequestPath prefix;
-  for (size_t i = 0; i + 1 < path.components.size(); ++i) {
-    prefix.components.push_back(path.components[i]);
-    auto opened = context_->root.open(prefix, O_PATH);
-    if (auto* error = std::get_if<RequestError>(&opened)) {
-      if (error->code == ErrorCode::kNotFound) return std::nullopt;
-      return *error;
+  for (const std::string& component : path.components) {
+    prefix.components.push_back(component);
+    auto found = look_up(context_->root, prefix);
+    if (!found) {
+      if (found.error().code == ErrorCode::kNotFound) return {};
+      return found.error();
     }
-    auto info = stat_of(std::get<UniqueFd>(opened).get(), prefix);
-    if (auto* error = std::get_if<RequestError>(&info)) return *error;
-    if (!S_ISDIR(std::get<struct stat>(info).st_mode)) {
+    const bool target = prefix.components.size() == path.components.size();
+    if (!target && !S_ISDIR(found->info.st_mode)) {
       return RequestError{ErrorCode::kNotDirectory, prefix.joined() + ": not a directory"};
     }
+    if (target && !S_ISREG(found->info.st_mode)) {
+      return RequestError{ErrorCode::kNotRegularFile, path.joined() + ": not a regular file"};
+    }
   }
-  auto opened = context_->root.open(path, O_PATH);
-  if (auto* error = std::get_if<RequestError>(&opened)) {
-    if (error->code == ErrorCode::kNotFound) return std::nullopt;
-    return *error;
-  }
-  auto info = stat_of(std::get<UniqueFd>(opened).get(), path);
-  if (auto* error = std::get_if<RequestError>(&info)) return *error;
-  if (!S_ISREG(std::get<struct stat>(info).st_mode)) {
-    return RequestError{ErrorCode::kNotRegularFile, path.joined() + ": not a regular file"};
-  }
-  return std::nullopt;
+  return {};
 }
 
 void ServerSession::handle_put(const PutRequest& request) {
@@ -252,12 +253,12 @@ void ServerSession::handle_put(const PutRequest& request) {
     return emit_error({ErrorCode::kForbidden, "the server is read-only"});
   }
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
-  RequestPath& path = std::get<RequestPath>(parsed);
-  if (context_->root.is_hidden(path)) {
+  if (!parsed) return refuse_path(request.path, parsed.error());
+  RequestPath& path = parsed.value();
+  if (context_->root.is_reserved(path.joined())) {
     return emit_error({ErrorCode::kForbidden, path.joined() + ": reserved for the server"});
   }
-  if (auto error = check_upload_target(path)) return emit_error(*error);
+  if (auto target = check_upload_target(path); !target) return emit_error(target.error());
 
   std::string key = UploadStore::key_of(path);
   auto claim = context_->registry.claim(key, connection_id_);
@@ -268,7 +269,7 @@ void ServerSession::handle_put(const PutRequest& request) {
   Outcome<UniqueFd> part = request.offset == 0
                                ? context_->uploads.begin(path, request.size)
                                : context_->uploads.resume(path, request.size, request.offset);
-  if (auto* error = std::get_if<RequestError>(&part)) return emit_error(*error);
+  if (!part) return emit_error(part.error());
 
   IncomingUpload upload;
   upload.path = std::move(path);
@@ -276,7 +277,7 @@ void ServerSession::handle_put(const PutRequest& request) {
   upload.key = std::move(key);
   upload.size = request.size;
   upload.next_offset = request.offset;
-  upload.part = std::make_shared<const UniqueFd>(std::move(std::get<UniqueFd>(part)));
+  upload.part = std::make_shared<const UniqueFd>(std::move(part.value()));
   upload.claim = std::move(claim);
   spdlog::debug("connection {}: PUT {} size {} from {}", connection_id_, upload.path.joined(),
                 request.size, request.offset);
@@ -315,11 +316,14 @@ void ServerSession::commit_upload() {
   EventLoop* loop = context_->loop;
   const UploadStore* store = &context_->uploads;
   context_->workers->submit([=]() mutable {
-    std::optional<RequestError> error = store->commit(upload.path, upload.part->get());
+    Outcome<void> committed = store->commit(upload.path, upload.part->get());
     std::string reply =
-        error ? encode_frame(Reply{ErrorReply{static_cast<uint16_t>(error->code), error->message}})
-              : encode_frame(Reply{PutOk{upload.requested_path, upload.size}});
-    if (error) spdlog::warn("committing upload {}: {}", upload.path.joined(), error->message);
+        committed ? encode_frame(Reply{PutOk{upload.requested_path, upload.size}})
+                  : encode_frame(Reply{ErrorReply{static_cast<uint16_t>(committed.error().code),
+                                                  committed.error().message}});
+    if (!committed) {
+      spdlog::warn("committing upload {}: {}", upload.path.joined(), committed.error().message);
+    }
     loop->post([weak, sequence, reply = std::move(reply), key = upload.key,
                 claim = std::move(upload.claim)]() mutable {
       claim.reset();  // the path is free before anything waiting on it runs
@@ -330,28 +334,21 @@ void ServerSession::commit_upload() {
 
 void ServerSession::handle_hash(const HashRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (auto* error = std::get_if<RequestError>(&parsed)) return refuse_path(request.path, *error);
-  const RequestPath& path = std::get<RequestPath>(parsed);
-  auto opened = context_->root.open(path, O_RDONLY);
-  if (auto* error = std::get_if<RequestError>(&opened)) return emit_error(*error);
-  auto file = std::make_shared<const UniqueFd>(std::move(std::get<UniqueFd>(opened)));
-  auto info = stat_of(file->get(), path);
-  if (auto* error = std::get_if<RequestError>(&info)) return emit_error(*error);
-  if (!S_ISREG(std::get<struct stat>(info).st_mode)) {
-    return emit_error({ErrorCode::kNotRegularFile, path.joined() + ": not a regular file"});
-  }
+  if (!parsed) return refuse_path(request.path, parsed.error());
+  auto opened = open_regular_file(context_->root, parsed.value());
+  if (!opened) return emit_error(opened.error());
+  auto file = std::make_shared<const UniqueFd>(std::move(opened->fd));
   uint64_t sequence = reserve_reply();
   ++jobs_in_flight_;
   std::weak_ptr<ServerSession> weak = weak_from_this();
   EventLoop* loop = context_->loop;
   context_->workers->submit([=, requested = request.path]() {
-    Digest digest{};
-    int error = sha256_of_file(file->get(), digest);
-    std::string reply = error != 0
-                            ? encode_frame(Reply{ErrorReply{
-                                  static_cast<uint16_t>(ErrorCode::kIoError),
-                                  requested + ": reading for the hash: " + std::strerror(error)}})
-                            : encode_frame(Reply{HashOk{requested, digest}});
+    protocols::Result<Digest> digest = sha256_of_file(file->get());
+    std::string reply =
+        digest ? encode_frame(Reply{HashOk{requested, digest.value()}})
+               : encode_frame(Reply{ErrorReply{
+                     static_cast<uint16_t>(ErrorCode::kIoError),
+                     requested + ": reading for the hash: " + digest.error().message()}});
     loop->post([weak, sequence, reply = std::move(reply)]() mutable {
       if (auto self = weak.lock()) self->finish_job(sequence, std::move(reply), "");
     });
@@ -374,7 +371,9 @@ void ServerSession::finish_job(uint64_t sequence, std::string reply,
 
 void ServerSession::refuse_path(const std::string& raw_path, const RequestError& error) {
   // Lexical refusals do not name the path; the client wants to know which.
-  std::string shown = raw_path.size() > 200 ? raw_path.substr(0, 200) + "..." : raw_path;
+  // It may be anything but UTF-8, which every RFTP str must be.
+  std::string shown = displayable_utf8(raw_path, 200);
+  if (shown.size() < raw_path.size()) shown += "...";
   emit_error({error.code, (shown.empty() ? std::string("/") : shown) + ": " + error.message});
 }
 
@@ -390,8 +389,9 @@ void ServerSession::emit(const Reply& reply) {
 void ServerSession::emit_error(const RequestError& error) {
   spdlog::debug("connection {}: ERROR {}: {}", connection_id_, static_cast<int>(error.code),
                 error.message);
-  // Fits a u16 string whatever a path made of it.
-  std::string message = error.message.substr(0, 1024);
+  // Fits a u16 string whatever a path made of it, and stays UTF-8 (a
+  // path of the tree may not be).
+  std::string message = displayable_utf8(error.message, 1024);
   emit(ErrorReply{static_cast<uint16_t>(error.code), std::move(message)});
 }
 

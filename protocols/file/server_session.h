@@ -1,15 +1,16 @@
 // ServerSession: one client connection of an RFTP server.
 //
 // It decodes requests from the connection's input and answers them in the
-// order they arrived. Most answers are immediate. Two kinds of work run on
-// the worker pool and answer later: the fsync+rename that completes a PUT,
-// and HASH. Answers that become ready behind them wait in an ordered queue.
+// order they arrived. Most answers are immediate. Three kinds of work run
+// on the worker pool and answer later: the fsync+rename that completes a
+// PUT, HASH, and LIST (reading up to 10,000 entries takes milliseconds).
+// Answers that become ready behind them wait in an ordered queue.
 //
 // Pipelining rules (why the session sometimes stops decoding):
 //  - while a PUT is being committed, further PUTs (other paths) and PINGs
 //    go on, so a pipelined batch of uploads overlaps its fsyncs; anything
-//    that reads the tree (GET, STAT, LIST, HASH) waits until the commits
-//    are done, so it sees the files just acknowledged;
+//    that reads the tree (GET, STAT, LIST, HASH) waits until the pool work
+//    before it is done, so it sees the files just acknowledged;
 //  - a PUT of a path this connection is still committing waits for it;
 //  - while the connection's output is above a high-water mark (a large
 //    DATA in progress) no new request is decoded, and when the unread
@@ -81,7 +82,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   void handle_put(const PutRequest& request);
   void handle_hash(const HashRequest& request);
 
-  std::optional<RequestError> check_upload_target(const RequestPath& path) const;
+  Outcome<void> check_upload_target(const RequestPath& path) const;
   void write_upload_bytes(std::string_view bytes);
   void commit_upload();
   void finish_job(uint64_t sequence, std::string reply, const std::string& committed_key);

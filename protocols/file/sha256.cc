@@ -36,7 +36,7 @@ Digest Sha256::finish() {
   return digest;
 }
 
-int sha256_of_file(int fd, Digest& digest) {
+protocols::Result<Digest> sha256_of_file(int fd) {
   // Large reads: the hash runs at several hundred MB/s, so the syscall
   // count, not the copy, is what a small buffer would cost.
   constexpr size_t kChunk = 1024 * 1024;
@@ -47,14 +47,13 @@ int sha256_of_file(int fd, Digest& digest) {
     ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return errno;
+      return std::error_code(errno, std::generic_category());
     }
     if (n == 0) break;
     hash.update(buffer.data(), static_cast<size_t>(n));
     offset += n;
   }
-  digest = hash.finish();
-  return 0;
+  return hash.finish();
 }
 
 Digest sha256_of(std::string_view data) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/common/result.h"
 #include "protocols/file/messages.h"
 
 struct evp_md_ctx_st;
@@ -34,8 +35,8 @@ class Sha256 {
 };
 
 // Hashes a whole file by reading it from offset 0 to its end. Blocking:
-// run it on a worker thread. Returns 0 or an errno value.
-int sha256_of_file(int fd, Digest& digest);
+// run it on a worker thread. Fails with the errno of a failed read.
+protocols::Result<Digest> sha256_of_file(int fd);
 
 Digest sha256_of(std::string_view data);
 

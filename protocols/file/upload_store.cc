@@ -55,7 +55,7 @@ std::optional<uint64_t> parse_record(std::string_view text, std::string_view pat
 
 }  // namespace
 
-UploadStore::UploadStore(const ServedRoot& root, bool read_only)
+UploadStore::UploadStore(const protocols::ServedTree& root, bool read_only)
     : root_(root), read_only_(read_only) {
   std::string name(kDirectoryName);
   if (!read_only && ::mkdirat(root.fd(), name.c_str(), 0700) < 0 && errno != EEXIST) {
@@ -99,8 +99,8 @@ std::optional<UnfinishedUpload> UploadStore::find(const RequestPath& path) const
   return UnfinishedUpload{*declared, held, static_cast<int64_t>(info.st_mtim.tv_sec)};
 }
 
-std::optional<RequestError> UploadStore::write_record(const std::string& key,
-                                                      const RequestPath& path, uint64_t size) {
+Outcome<void> UploadStore::write_record(const std::string& key, const RequestPath& path,
+                                        uint64_t size) {
   // Written aside and renamed: a reader never sees half a record.
   std::string temporary = record_name(key) + ".tmp";
   UniqueFd fd(::openat(directory_.get(), temporary.c_str(),
@@ -113,7 +113,7 @@ std::optional<RequestError> UploadStore::write_record(const std::string& key,
       0) {
     return error_from_errno(errno, path);
   }
-  return std::nullopt;
+  return {};
 }
 
 Outcome<UniqueFd> UploadStore::begin(const RequestPath& path, uint64_t size) {
@@ -122,7 +122,7 @@ Outcome<UniqueFd> UploadStore::begin(const RequestPath& path, uint64_t size) {
   UniqueFd part(::openat(directory_.get(), part_name(key).c_str(),
                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!part) return error_from_errno(errno, path);
-  if (auto error = write_record(key, path, size)) return *error;
+  if (auto written = write_record(key, path, size); !written) return written.error();
   return part;
 }
 
@@ -149,11 +149,12 @@ Outcome<UniqueFd> UploadStore::resume(const RequestPath& path, uint64_t size, ui
   return part;
 }
 
-std::optional<RequestError> UploadStore::commit(const RequestPath& path, int part_fd) const {
+Outcome<void> UploadStore::commit(const RequestPath& path, int part_fd) const {
   if (::fsync(part_fd) < 0) return error_from_errno(errno, path);
-  Outcome<UniqueFd> parent = root_.open_or_create_directory(path.parent());
-  if (auto* error = std::get_if<RequestError>(&parent)) return *error;
-  int parent_fd = std::get<UniqueFd>(parent).get();
+  const RequestPath parent_path = path.parent();
+  protocols::Result<UniqueFd> parent = root_.open_or_create_directory(parent_path.joined());
+  if (!parent) return error_from_tree(parent.error(), parent_path);
+  int parent_fd = parent.value().get();
   const std::string& name = path.name();
   struct stat existing {};
   if (::fstatat(parent_fd, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -173,7 +174,7 @@ std::optional<RequestError> UploadStore::commit(const RequestPath& path, int par
   UniqueFd directory(::openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!directory || ::fsync(directory.get()) < 0) return error_from_errno(errno, path);
   ::unlinkat(directory_.get(), record_name(key).c_str(), 0);
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace reactor::file

@@ -7,7 +7,7 @@
 // upload is fsync'ed and renamed over its final path -- an existing file
 // is replaced atomically, and nothing is acknowledged before it is
 // durable. The state directory is in the served tree so the final rename
-// stays on one file system; ServedRoot hides it from every request.
+// stays on one file system; the ServedTree hides it from every request.
 //
 // Crash ordering: starting over truncates the .part *before* writing the
 // new .meta, so a crash in between leaves an empty .part (held bytes 0),
@@ -22,8 +22,9 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/common/served_tree.h"
 #include "protocols/file/request_path.h"
-#include "protocols/file/served_root.h"
+#include "protocols/file/served_paths.h"
 #include "reactor/unique_fd.h"
 
 namespace reactor::file {
@@ -41,7 +42,7 @@ class UploadStore {
   // Opens ROOT/.rftp-uploads, creating it unless `read_only` (a read-only
   // store without the directory simply holds nothing). Throws
   // std::system_error if a writable store cannot be set up.
-  UploadStore(const ServedRoot& root, bool read_only);
+  UploadStore(const protocols::ServedTree& root, bool read_only);
 
   // The key naming a path's files: hex SHA-256 of the normalized path.
   static std::string key_of(const RequestPath& path);
@@ -55,15 +56,14 @@ class UploadStore {
   Outcome<UniqueFd> resume(const RequestPath& path, uint64_t size, uint64_t offset);
   // Blocking (worker thread): fsync the .part, create parent directories,
   // rename it over the final path, fsync the directory, drop the record.
-  std::optional<RequestError> commit(const RequestPath& path, int part_fd) const;
+  Outcome<void> commit(const RequestPath& path, int part_fd) const;
 
   bool writable() const { return directory_.valid() && !read_only_; }
 
  private:
-  std::optional<RequestError> write_record(const std::string& key, const RequestPath& path,
-                                           uint64_t size);
+  Outcome<void> write_record(const std::string& key, const RequestPath& path, uint64_t size);
 
-  const ServedRoot& root_;
+  const protocols::ServedTree& root_;
   UniqueFd directory_;
   bool read_only_;
 };

@@ -1,15 +1,10 @@
 #include "protocols/http/directory_listing.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <ctime>
-#include <memory>
 #include <vector>
 
 #include "protocols/http/html_escape.h"
@@ -18,17 +13,6 @@
 namespace reactor::http {
 
 namespace {
-
-struct Entry {
-  std::string name;
-  bool directory = false;
-  off_t size = 0;
-  time_t modified = 0;
-};
-
-struct DirCloser {
-  void operator()(DIR* dir) const { ::closedir(dir); }
-};
 
 void append_time(std::string& out, time_t seconds) {
   std::tm tm{};
@@ -44,54 +28,21 @@ void append_number(std::string& out, unsigned long long value) {
   out.append(digits, result.ptr);
 }
 
-// Reads up to kMaxListingEntries + 1 entries (one more, to know whether the
-// listing was cut short).
-bool read_entries(const DocumentRoot& root, const std::string& relative,
-                  std::vector<Entry>& entries) {
-  DocumentRoot::OpenResult opened = root.open(relative);
-  if (!opened.fd || !S_ISDIR(opened.info.st_mode)) return false;
-  const int dir_fd = opened.fd.get();
-  std::unique_ptr<DIR, DirCloser> dir(::fdopendir(opened.fd.release()));
-  if (!dir) {
-    ::close(dir_fd);
-    return false;
-  }
-  while (entries.size() <= kMaxListingEntries) {
-    const dirent* item = ::readdir(dir.get());
-    if (item == nullptr) break;
-    const std::string_view name = item->d_name;
-    if (name == "." || name == "..") continue;
-
-    struct stat info {};
-    if (::fstatat(dir_fd, item->d_name, &info, AT_SYMLINK_NOFOLLOW) != 0) continue;
-    if (S_ISLNK(info.st_mode)) {
-      // Follow it the way a request would, so a link that leads out of
-      // the root is not even named here.
-      std::string target = relative;
-      if (!target.empty()) target += '/';
-      target += name;
-      DocumentRoot::OpenResult linked = root.open(target);
-      if (!linked.fd) continue;
-      info = linked.info;
-    }
-    if (!S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) continue;
-    entries.push_back(
-        Entry{std::string(name), S_ISDIR(info.st_mode), info.st_size, info.st_mtim.tv_sec});
-  }
-  return true;
-}
-
 }  // namespace
 
-bool render_directory_listing(const DocumentRoot& root, const std::string& relative,
-                              std::string& out) {
-  std::vector<Entry> entries;
-  if (!read_entries(root, relative, entries)) return false;
-  const bool truncated = entries.size() > kMaxListingEntries;
-  if (truncated) entries.resize(kMaxListingEntries);
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    if (a.directory != b.directory) return a.directory;
-    return a.name < b.name;
+protocols::Result<void> render_directory_listing(const protocols::ServedTree& root,
+                                                 const std::string& relative, std::string& out) {
+  protocols::ListingOptions options;
+  options.max_entries = kMaxListingEntries;
+  options.include_special = false;  // never served, so not offered
+  options.truncate = true;
+  protocols::Result<protocols::Listing> listing = root.list(relative, options);
+  if (!listing) return listing.error();
+  std::vector<protocols::TreeEntry>& entries = listing->entries;
+  const bool truncated = listing->truncated;
+  // Directories first; the tree already sorted by byte-wise name.
+  std::stable_partition(entries.begin(), entries.end(), [](const protocols::TreeEntry& entry) {
+    return S_ISDIR(entry.info.st_mode);
   });
 
   std::string title = "/" + relative;
@@ -114,21 +65,22 @@ bool render_directory_listing(const DocumentRoot& root, const std::string& relat
   if (!relative.empty()) {
     out += "<tr><td><a href=\"../\">../</a></td><td class=\"size\">-</td><td></td></tr>\n";
   }
-  for (const Entry& entry : entries) {
+  for (const protocols::TreeEntry& entry : entries) {
+    const bool directory = S_ISDIR(entry.info.st_mode);
     out += "<tr><td><a href=\"";
     append_encoded_segment(out, entry.name);
-    if (entry.directory) out += '/';
+    if (directory) out += '/';
     out += "\">";
     append_html_escaped(out, entry.name);
-    if (entry.directory) out += '/';
+    if (directory) out += '/';
     out += "</a></td><td class=\"size\">";
-    if (entry.directory) {
+    if (directory) {
       out += '-';
     } else {
-      append_number(out, static_cast<unsigned long long>(entry.size));
+      append_number(out, static_cast<unsigned long long>(entry.info.st_size));
     }
     out += "</td><td>";
-    append_time(out, entry.modified);
+    append_time(out, entry.info.st_mtim.tv_sec);
     out += "</td></tr>\n";
   }
   out += "</tbody>\n</table>\n";
@@ -138,7 +90,7 @@ bool render_directory_listing(const DocumentRoot& root, const std::string& relat
     out += " entries are shown.</p>\n";
   }
   out += "</body>\n</html>\n";
-  return true;
+  return {};
 }
 
 }  // namespace reactor::http

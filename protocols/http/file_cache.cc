@@ -33,13 +33,13 @@ bool read_content(int fd, size_t size, std::string& content) {
 
 }  // namespace
 
-FileCache::FileCache(const DocumentRoot& root, const MimeTypes& types, Options options)
+FileCache::FileCache(const protocols::ServedTree& root, const MimeTypes& types, Options options)
     : root_(root), types_(types), options_(options) {}
 
 FileCache::Lookup FileCache::lookup(const std::string& relative, Clock::time_point now) {
   const auto found = entries_.find(std::string_view(relative));
   if (found != entries_.end()) {
-    if (now < found->second->expires) return Lookup{found->second, 0};
+    if (now < found->second->expires) return Lookup(found->second);
     return load(relative, now, found->second);
   }
   return load(relative, now, nullptr);
@@ -47,11 +47,12 @@ FileCache::Lookup FileCache::lookup(const std::string& relative, Clock::time_poi
 
 FileCache::Lookup FileCache::load(const std::string& relative, Clock::time_point now,
                                   const std::shared_ptr<const CachedFile>& previous) {
-  DocumentRoot::OpenResult opened = root_.open(relative);
-  if (!opened.fd) {
+  protocols::Result<protocols::TreeObject> found = root_.open_for_reading(relative);
+  if (!found) {
     entries_.erase(relative);
-    return Lookup{nullptr, opened.error};
+    return found.error();
   }
+  protocols::TreeObject& opened = found.value();
   const bool cacheable = options_.ttl.count() > 0;
   const auto expires = now + options_.ttl;
 
@@ -61,7 +62,7 @@ FileCache::Lookup FileCache::load(const std::string& relative, Clock::time_point
     auto entry = entries_.find(std::string_view(relative));
     if (entry != entries_.end()) {
       entry->second->expires = expires;
-      return Lookup{entry->second, 0};
+      return Lookup(entry->second);
     }
   }
 
@@ -82,8 +83,10 @@ FileCache::Lookup FileCache::load(const std::string& relative, Clock::time_point
       entry->file = std::make_shared<const UniqueFd>(std::move(opened.fd));
     }
   } else {
+    // open_for_reading() hands out nothing else; keep the cache honest
+    // should that ever change.
     entries_.erase(relative);
-    return Lookup{nullptr, EACCES};
+    return protocols::make_error_code(protocols::TreeErrc::kNotServable);
   }
 
   if (cacheable) {
@@ -95,7 +98,7 @@ FileCache::Lookup FileCache::load(const std::string& relative, Clock::time_point
       entries_.emplace(relative, entry);
     }
   }
-  return Lookup{std::move(entry), 0};
+  return Lookup(std::shared_ptr<const CachedFile>(std::move(entry)));
 }
 
 void FileCache::make_room(Clock::time_point now) {

@@ -30,7 +30,8 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "protocols/http/document_root.h"
+#include "protocols/common/result.h"
+#include "protocols/common/served_tree.h"
 #include "protocols/http/mime_types.h"
 #include "reactor/connection.h"
 #include "reactor/event_loop.h"
@@ -58,15 +59,13 @@ class FileCache {
     size_t inline_limit = 16 * 1024;
   };
 
-  struct Lookup {
-    std::shared_ptr<const CachedFile> file;  // null on error
-    int error = 0;                           // errno from opening
-  };
+  // The entry, or why `relative` cannot be served (from ServedTree).
+  using Lookup = protocols::Result<std::shared_ptr<const CachedFile>>;
 
-  FileCache(const DocumentRoot& root, const MimeTypes& types, Options options);
+  FileCache(const protocols::ServedTree& root, const MimeTypes& types, Options options);
 
-  // The entry for `relative` (see DocumentRoot::open), fresh as of `now`.
-  // Special files (FIFOs, devices) come back with error EACCES.
+  // The entry for `relative` (see ServedTree::open_for_reading), fresh as
+  // of `now`. Special files (FIFOs, devices) are TreeErrc::kNotServable.
   Lookup lookup(const std::string& relative, Clock::time_point now);
 
   // Drops expired entries (and their descriptors). Call now and then so a
@@ -86,7 +85,7 @@ class FileCache {
               const std::shared_ptr<const CachedFile>& previous);
   void make_room(Clock::time_point now);
 
-  const DocumentRoot& root_;
+  const protocols::ServedTree& root_;
   const MimeTypes& types_;
   Options options_;
   std::unordered_map<std::string, std::shared_ptr<CachedFile>, Hash, std::equal_to<>> entries_;

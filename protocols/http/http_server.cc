@@ -55,9 +55,9 @@ HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
     });
   }
   spdlog::debug("document root {} (confinement: {})", context_->root.real_path(),
-                context_->root.strategy() == DocumentRoot::Strategy::kOpenat2
+                context_->root.strategy() == protocols::ServedTree::Strategy::kOpenat2
                     ? "openat2 RESOLVE_BENEATH"
-                    : "/proc/self/fd check");
+                    : "component walk");
 }
 
 HttpServer::~HttpServer() {

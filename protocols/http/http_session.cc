@@ -98,10 +98,10 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
 void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) {
   const RequestHead head = parser_.head(input.view(), context_.fields);
   Request request;
-  const std::optional<Status> refusal = analyze_request(head, request);
+  const protocols::Result<void, Status> analyzed = analyze_request(head, request);
 
   bool keep_alive = request.keep_alive && !context_.draining;
-  if (refusal && status_closes_connection(*refusal)) keep_alive = false;
+  if (!analyzed && status_closes_connection(analyzed.error())) keep_alive = false;
   // Bodies we cannot (or will not) skip exactly end the connection.
   if (request.chunked || request.content_length > context_.options.max_discarded_body ||
       (request.expects_continue && request.content_length > 0)) {
@@ -112,9 +112,10 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
                                          request.method == Method::kHead,
                                          context_.dates.http_date()};
   const ResponseSummary summary =
-      refusal ? StaticFileHandler::respond_error(*refusal, response_context, output(connection))
-              : context_.handler.respond(request, response_context, connection->loop()->now(),
-                                         output(connection));
+      !analyzed
+          ? StaticFileHandler::respond_error(analyzed.error(), response_context, output(connection))
+          : context_.handler.respond(request, response_context, connection->loop()->now(),
+                                     output(connection));
   if (context_.access_log) log(connection, &request, summary);
 
   // Only now: `request` points into the input buffer.

@@ -1,5 +1,7 @@
 #include "protocols/http/request.h"
 
+#include <optional>
+
 #include "protocols/http/char_class.h"
 #include "protocols/http/header_text.h"
 
@@ -136,7 +138,7 @@ Method classify_method(std::string_view method) {
   return Method::kUnknown;
 }
 
-std::optional<Status> analyze_request(const RequestHead& head, Request& request) {
+protocols::Result<void, Status> analyze_request(const RequestHead& head, Request& request) {
   request = Request();
   request.method = classify_method(head.method);
   request.method_name = head.method;
@@ -223,10 +225,12 @@ std::optional<Status> analyze_request(const RequestHead& head, Request& request)
     request.keep_alive = connection_keep_alive && !connection_close;
   }
 
+  // The path first, so a 405 or 501 is still logged with it.
+  const bool has_path = extract_path(request.target, request.path);
   if (request.method == Method::kUnknown) return Status::kNotImplemented;
   if (request.method == Method::kOther) return Status::kMethodNotAllowed;
-  if (!extract_path(request.target, request.path)) return Status::kBadRequest;
-  return std::nullopt;
+  if (!has_path) return Status::kBadRequest;
+  return {};
 }
 
 }  // namespace reactor::http

@@ -7,10 +7,10 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <span>
 #include <string_view>
 
+#include "protocols/common/result.h"
 #include "protocols/http/request_parser.h"
 #include "protocols/http/status.h"
 
@@ -48,9 +48,10 @@ struct Request {
   std::span<const HeaderField> fields;
 };
 
-// Checks and interprets `head`. Returns nullopt when the request may be
-// served, or the error status (400, 405 or 501). On 405/501 `request` is
-// still filled in, so the caller knows how to frame and log the exchange.
-std::optional<Status> analyze_request(const RequestHead& head, Request& request);
+// Checks and interprets `head` into `request`. Fails with the error status
+// (400, 405 or 501) when the request may not be served. On 405/501
+// `request` is still filled in (path included), so the caller knows how to
+// frame and log the exchange.
+protocols::Result<void, Status> analyze_request(const RequestHead& head, Request& request);
 
 }  // namespace reactor::http

@@ -1,5 +1,5 @@
 // ServerContext: the state an HttpServer shares among its connections --
-// the document root, file cache, handler, access log, clock, the batch of
+// the served tree (document root), file cache, handler, access log, clock, the batch of
 // responses waiting for the end of the epoll batch, and scratch space that
 // is reused because a loop thread handles one request at a time.
 //
@@ -9,8 +9,8 @@
 #include <array>
 #include <memory>
 
+#include "protocols/common/served_tree.h"
 #include "protocols/http/access_log.h"
-#include "protocols/http/document_root.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/http_date.h"
 #include "protocols/http/mime_types.h"
@@ -34,7 +34,7 @@ struct ServerContext {
         batch(loop) {}
 
   const ServerOptions options;
-  const DocumentRoot root;
+  const protocols::ServedTree root;
   const MimeTypes mime_types;
   FileCache file_cache;
   StaticFileHandler handler;

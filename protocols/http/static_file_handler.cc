@@ -1,6 +1,5 @@
 #include "protocols/http/static_file_handler.h"
 
-#include <cerrno>
 #include <cstdio>
 #include <random>
 
@@ -39,7 +38,8 @@ void append_validators(std::string& out, const CachedFile& file) {
 
 }  // namespace
 
-StaticFileHandler::StaticFileHandler(const DocumentRoot& root, FileCache& cache, Options options)
+StaticFileHandler::StaticFileHandler(const protocols::ServedTree& root, FileCache& cache,
+                                     Options options)
     : root_(root), cache_(cache), options_(options), boundary_(make_boundary()) {}
 
 ResponseSummary StaticFileHandler::respond_error(Status status, const ResponseContext& context,
@@ -56,28 +56,28 @@ ResponseSummary StaticFileHandler::respond(const Request& request, const Respons
     return respond_error(Status::kBadRequest, context, out);
   }
   const FileCache::Lookup found = cache_.lookup(path_.relative, now);
-  if (!found.file) return respond_open_error(found.error, context, out);
-  if (found.file->directory) return serve_directory(request, context, now, out);
+  if (!found) return respond_open_error(found.error(), context, out);
+  if (found.value()->directory) return serve_directory(request, context, now, out);
   // "/file.txt/" names a directory that does not exist.
   if (path_.trailing_slash) return respond_error(Status::kNotFound, context, out);
-  return serve_file(request, context, *found.file, out);
+  return serve_file(request, context, *found.value(), out);
 }
 
-ResponseSummary StaticFileHandler::respond_open_error(int error, const ResponseContext& context,
+ResponseSummary StaticFileHandler::respond_open_error(std::error_code error,
+                                                      const ResponseContext& context,
                                                       ResponseOutput& out) {
-  switch (error) {
-    case EACCES:
-    case EPERM:
-      return respond_error(Status::kForbidden, context, out);
-    case EMFILE:
-    case ENFILE:
-    case ENOMEM:
-      return respond_error(Status::kServiceUnavailable, context, out);
-    default:
-      // ENOENT, ENOTDIR, ENAMETOOLONG, ELOOP, and EXDEV (a path that would
-      // leave the root): all look the same from outside.
-      return respond_error(Status::kNotFound, context, out);
+  using protocols::TreeErrc;
+  if (error == TreeErrc::kNotServable || error == std::errc::permission_denied ||
+      error == std::errc::operation_not_permitted) {
+    return respond_error(Status::kForbidden, context, out);
   }
+  if (error == std::errc::too_many_files_open ||
+      error == std::errc::too_many_files_open_in_system || error == std::errc::not_enough_memory) {
+    return respond_error(Status::kServiceUnavailable, context, out);
+  }
+  // ENOENT, ENOTDIR, ENAMETOOLONG, ELOOP, and a path that would leave the
+  // root: all look the same from outside.
+  return respond_error(Status::kNotFound, context, out);
 }
 
 ResponseSummary StaticFileHandler::serve_directory(const Request& request,
@@ -89,12 +89,12 @@ ResponseSummary StaticFileHandler::serve_directory(const Request& request,
   if (!scratch_.empty()) scratch_ += '/';
   scratch_ += "index.html";
   const FileCache::Lookup index = cache_.lookup(scratch_, now);
-  if (index.file && !index.file->directory) return serve_file(request, context, *index.file, out);
-  if (index.file || index.error == ENOENT) {
+  if (index && !index.value()->directory) return serve_file(request, context, *index.value(), out);
+  if (index || index.error() == std::errc::no_such_file_or_directory) {
     if (!options_.directory_listing) return respond_error(Status::kForbidden, context, out);
     return serve_listing(context, out);
   }
-  return respond_open_error(index.error, context, out);
+  return respond_open_error(index.error(), context, out);
 }
 
 ResponseSummary StaticFileHandler::redirect_to_directory(const Request& request,
@@ -114,7 +114,7 @@ ResponseSummary StaticFileHandler::redirect_to_directory(const Request& request,
 ResponseSummary StaticFileHandler::serve_listing(const ResponseContext& context,
                                                  ResponseOutput& out) {
   scratch_.clear();
-  if (!render_directory_listing(root_, path_.relative, scratch_)) {
+  if (!render_directory_listing(root_, path_.relative, scratch_).ok()) {
     return respond_error(Status::kForbidden, context, out);
   }
   std::string& bytes = out.bytes();

@@ -18,8 +18,8 @@
 #include <cstdint>
 #include <string>
 
+#include "protocols/common/served_tree.h"
 #include "protocols/http/byte_range.h"
-#include "protocols/http/document_root.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/request.h"
 #include "protocols/http/response_head.h"
@@ -42,7 +42,7 @@ class StaticFileHandler {
     bool directory_listing = true;
   };
 
-  StaticFileHandler(const DocumentRoot& root, FileCache& cache, Options options);
+  StaticFileHandler(const protocols::ServedTree& root, FileCache& cache, Options options);
 
   // Appends the complete response to `request` (method GET or HEAD) to `out`.
   ResponseSummary respond(const Request& request, const ResponseContext& context,
@@ -57,7 +57,7 @@ class StaticFileHandler {
   const std::string& boundary() const { return boundary_; }
 
  private:
-  ResponseSummary respond_open_error(int error, const ResponseContext& context,
+  ResponseSummary respond_open_error(std::error_code error, const ResponseContext& context,
                                      ResponseOutput& out);
   ResponseSummary serve_directory(const Request& request, const ResponseContext& context,
                                   Clock::time_point now, ResponseOutput& out);
@@ -71,7 +71,7 @@ class StaticFileHandler {
   static void append_body(const CachedFile& file, uint64_t offset, uint64_t length,
                           ResponseOutput& out);
 
-  const DocumentRoot& root_;
+  const protocols::ServedTree& root_;
   FileCache& cache_;
   Options options_;
   std::string boundary_;

@@ -7,7 +7,7 @@
 // vanish, ".." removes the previous segment and never climbs above the
 // root. Whatever the input, the result is a relative path with no "."/".."
 // segments and no leading '/'. It can still name a symlink that leads out
-// of the root; DocumentRoot is what stops that.
+// of the root; the ServedTree (protocols/common) is what stops that.
 //
 // Threading: pure functions; any thread.
 #pragma once

@@ -322,3 +322,49 @@ TEST_CASE("encoding refuses strings that do not fit a u16 length") {
   CHECK_THROWS(rf::append_frame(out, rf::Reply{rf::ErrorReply{1, huge}}));
   CHECK(out == "keep");
 }
+
+TEST_CASE("every message type has the bytes of the wire format (pinned)") {
+  // Hex of the frames the codec wrote before it became table-driven, so a
+  // change in layout is caught here rather than by a peer.
+  auto hex = [](const std::string& bytes) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string text;
+    for (unsigned char c : bytes) {
+      text += kDigits[c >> 4];
+      text += kDigits[c & 15];
+    }
+    return text;
+  };
+  rf::Digest digest{};
+  for (size_t i = 0; i < digest.size(); ++i) digest[i] = static_cast<uint8_t>(i * 7 + 1);
+  CHECK(hex(rf::encode_frame(rf::Request{rf::Hello{1}})) == "0000000701524654500001");
+  CHECK(hex(rf::encode_frame(rf::Request{rf::ListRequest{"a/b"}})) == "00000006020003612f62");
+  CHECK(hex(rf::encode_frame(rf::Request{rf::StatRequest{"x\xC3\xA9"}})) == "0000000603000378c3a9");
+  CHECK(hex(rf::encode_frame(rf::Request{rf::GetRequest{"f", 0x0102030405060708ULL}})) ==
+        "0000000c040001660102030405060708");
+  CHECK(hex(rf::encode_frame(rf::Request{rf::PutRequest{"up/p", 1000, 10}})) ==
+        "0000001705000475702f7000000000000003e8000000000000000a");
+  CHECK(hex(rf::encode_frame(rf::Request{rf::Ping{0xFFFFFFFFFFFFFFFFULL}})) ==
+        "0000000906ffffffffffffffff");
+  CHECK(hex(rf::encode_frame(rf::Request{rf::HashRequest{"h"}})) == "0000000407000168");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::HelloOk{1, "reactor-fileserver/0.1.0"}})) ==
+        "0000001d810001001872656163746f722d66696c657365727665722f302e312e30");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::ListOk{{
+            {rf::EntryKind::kFile, 3, 1700662400, "hi.txt"},
+            {rf::EntryKind::kDirectory, 0, -5, "d"},
+            {rf::EntryKind::kOther, 9, 0, ""},
+        }}})) ==
+        "00000045820000000300000000000000000300000000655e0c80000668692e74787401000000000000"
+        "0000fffffffffffffffb00016402000000000000000900000000000000000000");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::StatOk{rf::EntryKind::kUnfinishedUpload, 77, -1, 5}})) ==
+        "0000001a8303000000000000004dffffffffffffffff0000000000000005");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::DataHeader{100, 10, 90}})) ==
+        "00000019840000000000000064000000000000000a000000000000005a");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::PutOk{"./a//b", 12}})) ==
+        "000000118500062e2f612f2f62000000000000000c");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::Pong{42}})) == "0000000986000000000000002a");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::HashOk{"p", digest}})) ==
+        "000000248700017001080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::ErrorReply{8, "pipe: not a regular file"}})) ==
+        "0000001dff00080018706970653a206e6f74206120726567756c61722066696c65");
+}

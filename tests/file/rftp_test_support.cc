@@ -21,9 +21,9 @@ namespace rftp_test {
 
 using Clock = std::chrono::steady_clock;
 
-TempDir::TempDir() {
-  char pattern[] = "/tmp/rftp-test-XXXXXX";
-  if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+TempDir::TempDir(const std::string& parent) {
+  std::string pattern = parent + "/rftp-test-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }
 

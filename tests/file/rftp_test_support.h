@@ -22,10 +22,10 @@ namespace rftp_test {
 
 namespace rf = reactor::file;
 
-// A fresh directory under /tmp, removed with everything in it.
+// A fresh directory under `parent`, removed with everything in it.
 class TempDir {
  public:
-  TempDir();
+  explicit TempDir(const std::string& parent = "/tmp");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -5,17 +5,21 @@
 // read-only mode and graceful shutdown. After each hostile input, another
 // connection must still be served.
 #include <doctest/doctest.h>
-
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cerrno>
 
+#include <algorithm>
 #include <csignal>
+#include <filesystem>
 #include <thread>
 
+#include "protocols/file/request_path.h"
 #include "protocols/file/sha256.h"
 #include "protocols/file/wire_format.h"
 #include "tests/file/rftp_test_support.h"
+#include "tests/support/time_scale.h"
 
 using namespace rftp_test;
 namespace rf = reactor::file;
@@ -579,4 +583,111 @@ TEST_CASE("the server listens on IPv6 too") {
   REQUIRE(client.send(rf::GetRequest{"v6.txt", 0}));
   expect_reply<rf::DataHeader>(client);
   CHECK(client.data_body == "over ipv6");
+}
+
+// ---- defects of issue 9: the served tree -----------------------------------
+
+TEST_CASE("GET and HASH of a FIFO get ERROR 8 at once while another client is answered") {
+  ServedTree tree;
+  const std::string fifo = tree.root / "pipe";
+  REQUIRE(::mkfifo(fifo.c_str(), 0644) == 0);
+  // Should the server block in open() anyway, a writer set it free so the
+  // test can end; the check below has already failed by then.
+  struct ReleaseReader {
+    std::string path;
+    ~ReleaseReader() {
+      const int writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+      if (writer >= 0) ::close(writer);
+    }
+  } release{fifo};
+  RawClient client = tree.connect();
+  const std::vector<rf::Request> requests = {rf::GetRequest{"pipe", 0}, rf::HashRequest{"pipe"}};
+  for (const rf::Request& request : requests) {
+    CAPTURE(rf::message_type_name(static_cast<uint8_t>(rf::type_of(request))));
+    REQUIRE(client.send(request));
+    CHECK(client.receive_error_code(test_support::scaled(std::chrono::seconds(2))) == 8);
+    CHECK(tree.bystander->ping(9));
+  }
+  // STAT of it only looks: kind 2, "anything else".
+  REQUIRE(client.send(rf::StatRequest{"pipe"}));
+  CHECK(expect_reply<rf::StatOk>(client).kind == rf::EntryKind::kOther);
+}
+
+TEST_CASE("a symlink that leaves the root and comes back in is refused (ERROR 3)") {
+  ServedTree tree;
+  // nested/up -> ../.. is the root's parent; <root-name> under it is the
+  // root again, so the final path is inside, but one hop was not.
+  make_directories(tree.root / "nested");
+  REQUIRE(::symlink("../..", (tree.root / "nested/up").c_str()) == 0);
+  const std::string root_name = tree.root.path().substr(tree.root.path().rfind('/') + 1);
+  const std::string back_in = "nested/up/" + root_name + "/hello.txt";
+  RawClient client = tree.connect();
+  REQUIRE(client.send(rf::GetRequest{back_in, 0}));
+  CHECK(client.receive_error_code() == 3);
+  REQUIRE(client.send(rf::StatRequest{back_in}));
+  CHECK(client.receive_error_code() == 3);
+  REQUIRE(client.send(rf::HashRequest{back_in}));
+  CHECK(client.receive_error_code() == 3);
+  REQUIRE(client.send(rf::ListRequest{"nested/up/" + root_name}));
+  CHECK(client.receive_error_code() == 3);
+  // ... and LIST of "nested" leaves the link out, as it leads outside.
+  REQUIRE(client.send(rf::ListRequest{"nested"}));
+  CHECK(expect_reply<rf::ListOk>(client).entries.empty());
+  CHECK(client.ping());
+}
+
+TEST_CASE("ERROR messages are valid UTF-8 whatever bytes the path had") {
+  ServedTree tree;
+  RawClient client = tree.connect();
+  // Invalid UTF-8 in the path, and a long valid one whose shown prefix
+  // would be cut in the middle of a two-byte character.
+  std::string long_name = "a";
+  for (int i = 0; i < 150; ++i) long_name += "\xC3\xA9";
+  const std::vector<std::string> paths = {"bad\xC3(utf8", "\xFF\xFE", long_name};
+  for (const std::string& path : paths) {
+    CAPTURE(path);
+    REQUIRE(client.send(rf::StatRequest{path}));
+    auto reply = client.receive();
+    REQUIRE(reply.has_value());
+    REQUIRE(std::holds_alternative<rf::ErrorReply>(*reply));
+    const std::string& message = std::get<rf::ErrorReply>(*reply).message;
+    CAPTURE(message);
+    CHECK_FALSE(message.empty());
+    CHECK(rf::is_valid_utf8(message));
+  }
+  CHECK(client.ping());
+}
+
+TEST_CASE("LIST of a directory of 200,000 entries does not hold up another client's PING") {
+  // On tmpfs when there is one: 200,000 files on a busy disk take minutes.
+  TempDir root(std::filesystem::is_directory("/dev/shm") ? "/dev/shm" : "/tmp");
+  const std::string big = root / "big";
+  make_directories(big);
+  constexpr int kEntries = 200000;
+  for (int i = 0; i < kEntries; ++i) {
+    const std::string name = big + "/f" + std::to_string(i);
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    REQUIRE(fd >= 0);
+    ::close(fd);
+  }
+  Server server(root.path());
+  RawClient lister(server.port());
+  lister.greet();
+  RawClient pinger(server.port());
+  pinger.greet();
+  std::chrono::steady_clock::duration slowest{};
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5; ++i) REQUIRE(lister.send(rf::ListRequest{"big"}));
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(pinger.ping(100 + static_cast<uint64_t>(round)));
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - start);
+    // Every LIST is answered: beyond the entry cap, honestly, with ERROR 6.
+    for (int i = 0; i < 5; ++i) {
+      CHECK(lister.receive_error_code(test_support::scaled(std::chrono::seconds(10))) == 6);
+    }
+  }
+  const auto slowest_ms = std::chrono::duration_cast<std::chrono::milliseconds>(slowest);
+  MESSAGE("slowest PING behind 5 LISTs of 200,000 entries: " << slowest_ms.count() << " ms");
+  CHECK(slowest_ms < test_support::scaled(std::chrono::milliseconds(50)));
+  CHECK(lister.ping());
 }

@@ -5,19 +5,19 @@
 
 #include <string>
 
+#include "protocols/common/served_tree.h"
 #include "protocols/http/directory_listing.h"
-#include "protocols/http/document_root.h"
 #include "temp_tree.h"
 
 using http_test::TempTree;
-using reactor::http::DocumentRoot;
 using reactor::http::render_directory_listing;
+using reactor::protocols::ServedTree;
 
 namespace {
 
-std::string listing(const DocumentRoot& root, const std::string& relative) {
+std::string listing(const ServedTree& root, const std::string& relative) {
   std::string html;
-  REQUIRE(render_directory_listing(root, relative, html));
+  REQUIRE(render_directory_listing(root, relative, html).ok());
   return html;
 }
 
@@ -31,7 +31,7 @@ TEST_CASE("listing: names escaped, links encoded, sizes and times shown, sorted"
   tree.write_file("site/zdir/inner.txt", "i");
   tree.make_directory("site/adir");
   tree.set_mtime("site/b.txt", 784111777);
-  const DocumentRoot root(tree / "site");
+  const ServedTree root(tree / "site");
   const std::string html = listing(root, "");
 
   CHECK(html.find("<title>Index of /</title>") != std::string::npos);
@@ -61,7 +61,7 @@ TEST_CASE("listing: names escaped, links encoded, sizes and times shown, sorted"
 TEST_CASE("listing: subdirectory has a parent link and its own title") {
   TempTree tree;
   tree.write_file("site/sub dir/x.txt", "x");
-  const DocumentRoot root(tree / "site");
+  const ServedTree root(tree / "site");
   const std::string html = listing(root, "sub dir");
   CHECK(html.find("<title>Index of /sub dir/</title>") != std::string::npos);
   CHECK(html.find("<a href=\"../\">../</a>") != std::string::npos);
@@ -77,7 +77,7 @@ TEST_CASE("listing: links leading outside the root and special files are not sho
   tree.make_symlink("site/absolute-link", tree / "secret-outside.txt");
   tree.make_symlink("site/dangling-link", "nowhere");
   REQUIRE(::mkfifo((tree / "site/a-fifo").c_str(), 0644) == 0);
-  const DocumentRoot root(tree / "site");
+  const ServedTree root(tree / "site");
   const std::string html = listing(root, "");
   CHECK(html.find("visible.txt") != std::string::npos);
   CHECK(html.find("inside-link") != std::string::npos);
@@ -91,8 +91,8 @@ TEST_CASE("listing: links leading outside the root and special files are not sho
 TEST_CASE("listing: a missing directory or a file is not listed") {
   TempTree tree;
   tree.write_file("site/file.txt", "f");
-  const DocumentRoot root(tree / "site");
+  const ServedTree root(tree / "site");
   std::string html;
-  CHECK_FALSE(render_directory_listing(root, "missing", html));
-  CHECK_FALSE(render_directory_listing(root, "file.txt", html));
+  CHECK_FALSE(render_directory_listing(root, "missing", html).ok());
+  CHECK_FALSE(render_directory_listing(root, "file.txt", html).ok());
 }

@@ -332,3 +332,40 @@ TEST_CASE("raw: a request split in pieces, then a half-close, is answered every 
   }
   CHECK(answered == kRounds);
 }
+
+TEST_CASE("raw: symlinks are served only while every hop stays inside the root") {
+  TempTree tree;
+  tree.write_file("site/small.txt", "small\n");
+  tree.write_file("site/dir/inner.txt", "inner\n");
+  tree.write_file("secret.txt", kSecret);
+  // Absolute links that point inside the root: served, like relative ones.
+  tree.make_symlink("site/absolute-file.txt", tree / "site/small.txt");
+  tree.make_symlink("site/absolute-dir", tree / "site/dir");
+  // nested/up leads to the root's parent; from there "site" is the root
+  // again, but the walk left the root on the way: refused.
+  tree.make_directory("site/nested");
+  tree.make_symlink("site/nested/up", "../..");
+  Httpd server(tree / "site");
+
+  HttpResponse file = exchange(server.port(), get_request("/absolute-file.txt"));
+  CHECK(file.status == 200);
+  CHECK(file.body == "small\n");
+  HttpResponse inner = exchange(server.port(), get_request("/absolute-dir/inner.txt"));
+  CHECK(inner.status == 200);
+  CHECK(inner.body == "inner\n");
+  const HttpResponse listing = exchange(server.port(), get_request("/"));
+  CHECK(listing.status == 200);
+  CHECK(listing.body.find("absolute-file.txt") != std::string::npos);
+  CHECK(listing.body.find("absolute-dir/") != std::string::npos);
+
+  for (const char* path : {"/nested/up/site/small.txt", "/nested/up/secret.txt", "/nested/up/"}) {
+    CAPTURE(path);
+    const HttpResponse refused = exchange(server.port(), get_request(path));
+    CHECK(refused.complete);
+    CHECK((refused.status == 404 || refused.status == 403));
+    CHECK(refused.body.find(kSecret) == std::string::npos);
+  }
+  const HttpResponse nested = exchange(server.port(), get_request("/nested/"));
+  CHECK(nested.status == 200);
+  CHECK(nested.body.find("up/") == std::string::npos);
+}

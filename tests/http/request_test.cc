@@ -24,7 +24,8 @@ struct Analyzed {
   explicit Analyzed(std::string data) : bytes(std::move(data)) {
     RequestParser parser;
     REQUIRE(parser.parse(bytes) == RequestParser::Result::kComplete);
-    refusal = analyze_request(parser.head(bytes, storage), request);
+    const auto analyzed = analyze_request(parser.head(bytes, storage), request);
+    if (!analyzed) refusal = analyzed.error();
   }
   std::string bytes;
   std::array<HeaderField, RequestParser::kMaxFields> storage;
@@ -128,6 +129,8 @@ TEST_CASE("request: method refusals come after framing checks") {
   Analyzed post("POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n");
   CHECK(post.refusal == Status::kMethodNotAllowed);
   CHECK(post.request.content_length == 10);  // so the caller can skip the body
+  CHECK(post.request.path == "/upload");     // the header promises it, for the log
+  CHECK(Analyzed("BREW /pot?x HTTP/1.1\r\nHost: h\r\n\r\n").request.path == "/pot");
   CHECK(refusal_of("BREW /pot HTTP/1.1\r\nHost: h\r\n\r\n") == Status::kNotImplemented);
   CHECK(refusal_of("DELETE / HTTP/1.1\r\n\r\n") == Status::kBadRequest);  // no Host
 }

@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "protocols/http/document_root.h"
+#include "protocols/common/served_tree.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/mime_types.h"
 #include "protocols/http/request.h"
@@ -98,7 +98,7 @@ struct Harness {
     REQUIRE(parser.parse(bytes) == RequestParser::Result::kComplete);
     std::array<HeaderField, RequestParser::kMaxFields> storage;
     Request request;
-    REQUIRE_FALSE(analyze_request(parser.head(bytes, storage), request));
+    REQUIRE(analyze_request(parser.head(bytes, storage), request).ok());
     ResponseOutput out;
     const ResponseContext context{1, true, request.method == Method::kHead,
                                   "Sun, 06 Nov 1994 08:49:37 GMT"};
@@ -110,7 +110,7 @@ struct Harness {
   }
 
   MimeTypes types;
-  DocumentRoot root;
+  reactor::protocols::ServedTree root;
   FileCache cache;
   StaticFileHandler handler;
 };
@@ -280,21 +280,21 @@ TEST_CASE("handler: overlapping ranges get the whole file") {
 TEST_CASE("handler: the cache notices a replaced file after its TTL") {
   Site site;
   MimeTypes types;
-  DocumentRoot root(site.tree / "site");
+  reactor::protocols::ServedTree root(site.tree / "site");
   FileCache cache(root, types, FileCache::Options{std::chrono::milliseconds(50), 64, 1024});
   const auto now = reactor::Clock::now();
   auto first = cache.lookup("small.txt", now);
-  REQUIRE(first.file);
+  REQUIRE(first.ok());
   site.tree.write_file("site/small.txt.new", "replaced!");
   REQUIRE(::rename((site.tree / "site/small.txt.new").c_str(),
                    (site.tree / "site/small.txt").c_str()) == 0);
-  CHECK(cache.lookup("small.txt", now).file == first.file);  // still fresh
+  CHECK(cache.lookup("small.txt", now).value() == first.value());  // still fresh
   auto later = cache.lookup("small.txt", now + std::chrono::milliseconds(60));
-  REQUIRE(later.file);
-  CHECK(later.file->content == "replaced!");
+  REQUIRE(later.ok());
+  CHECK(later.value()->content == "replaced!");
   // Unchanged files keep their entry on revalidation.
   auto again = cache.lookup("small.txt", now + std::chrono::milliseconds(200));
-  CHECK(again.file == later.file);
+  CHECK(again.value() == later.value());
   cache.purge_expired(now + std::chrono::seconds(10));
   CHECK(cache.size() == 0);
 }
