@@ -1,0 +1,143 @@
+// Model 5, select(): one thread, non-blocking sockets, and a readiness set
+// rebuilt and passed to the kernel on every turn.
+//
+// Limit: an fd_set has FD_SETSIZE (1,024) bits, so no descriptor >= 1024
+// can be watched at all; and every call copies the sets in and out and
+// scans them up to the highest descriptor, so each turn costs O(clients).
+//
+// Classic mistakes avoided:
+// - FD_SET() with a descriptor >= FD_SETSIZE writes past the end of the
+//   fd_set and corrupts the stack. Such a client is refused (closed) as soon
+//   as it is accepted.
+// - Reusing the sets after select(): it overwrites them with the result.
+//   They are rebuilt before every call.
+// - Spinning on read() == 0 (the client's FIN stays readable): we close.
+// - Watching for writability with nothing to write (always true: a busy
+//   loop). Only clients with queued output are in the write set; they are
+//   out of the read set meanwhile, so a client that does not read cannot
+//   make us queue without bound.
+//
+//   select PORT      (binds 127.0.0.1; 0 picks a free port)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+namespace {
+
+volatile sig_atomic_t stop_requested = 0;
+
+void on_stop_signal(int) {
+  stop_requested = 1;
+}
+
+int listen_on(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  socklen_t length = sizeof address;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
+    std::perror("bind/listen");
+    std::exit(1);
+  }
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  std::printf("listening on 127.0.0.1:%d\n", ntohs(address.sin_port));
+  std::fflush(stdout);
+  return fd;
+}
+
+// Reads what is there and echoes it; false when the client is finished.
+bool handle_readable(int fd, std::string& pending) {
+  char buffer[16384];
+  ssize_t received = read(fd, buffer, sizeof buffer);
+  if (received < 0) return errno == EAGAIN || errno == EINTR;
+  if (received == 0) return false;
+  ssize_t sent = send(fd, buffer, static_cast<size_t>(received), MSG_NOSIGNAL);
+  if (sent < 0 && errno != EAGAIN) return false;
+  pending.assign(buffer + (sent > 0 ? sent : 0), buffer + received);
+  return true;
+}
+
+bool handle_writable(int fd, std::string& pending) {
+  ssize_t sent = send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+  if (sent < 0) return errno == EAGAIN || errno == EINTR;
+  pending.erase(0, static_cast<size_t>(sent));
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s PORT   (0 picks a free port)\n", argv[0]);
+    return 2;
+  }
+  sigset_t stop_signals, wait_mask;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  int listen_fd = listen_on(std::atoi(argv[1]));
+  if (listen_fd >= FD_SETSIZE) {
+    std::fprintf(stderr, "listening socket %d is beyond FD_SETSIZE\n", listen_fd);
+    return 1;
+  }
+  std::map<int, std::string> clients;  // fd -> output the kernel has not taken yet
+  while (!stop_requested) {
+    fd_set readable, writable;
+    FD_ZERO(&readable);
+    FD_ZERO(&writable);
+    FD_SET(listen_fd, &readable);
+    int highest = listen_fd;
+    for (const auto& [fd, pending] : clients) {
+      FD_SET(fd, pending.empty() ? &readable : &writable);
+      if (fd > highest) highest = fd;
+    }
+    // pselect unblocks the stop signals only while it waits.
+    if (pselect(highest + 1, &readable, &writable, nullptr, nullptr, &wait_mask) < 0) continue;
+
+    for (auto it = clients.begin(); it != clients.end();) {
+      auto& [fd, pending] = *it;
+      bool keep = true;
+      if (FD_ISSET(fd, &readable))
+        keep = handle_readable(fd, pending);
+      else if (FD_ISSET(fd, &writable))
+        keep = handle_writable(fd, pending);
+      if (keep) {
+        ++it;
+      } else {
+        close(fd);
+        it = clients.erase(it);
+      }
+    }
+    if (FD_ISSET(listen_fd, &readable)) {
+      int client = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (client >= FD_SETSIZE) {
+        std::fprintf(stderr, "refused a client: descriptor %d >= FD_SETSIZE\n", client);
+        close(client);
+      } else if (client >= 0) {
+        clients[client];
+      }
+    }
+  }
+  for (const auto& [fd, pending] : clients) close(fd);
+  close(listen_fd);
+  return 0;
+}
