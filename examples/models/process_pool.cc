@@ -11,9 +11,9 @@
 //   in between writes to a descriptor that is not the pipe. Pipe first.
 // - The parent keeping its copy of a passed socket: the client would never
 //   see EOF. The parent closes it once sendmsg() has returned.
-// - Workers inheriting the other workers' channels: a worker would then
-//   never see EOF when the parent closes them. Each worker closes every
-//   descriptor but its own channel (close_range).
+// - Workers keeping what fork() handed them: their siblings' channels and
+//   (a replacement worker) the listening socket, which then outlives the
+//   parent. Each worker closes every descriptor but its own channel.
 // - A worker blocked on its client while the pool shuts down: it waits on
 //   the client and its channel together; EOF on the channel (the parent
 //   stopped, or died) ends it.

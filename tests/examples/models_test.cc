@@ -182,8 +182,10 @@ void check_half_close(const std::string& model) {
   const std::string text = "everything before the FIN\n";
   REQUIRE(client.send_all(text));
   client.shutdown_write();
-  // The whole echo, then EOF: the server noticed read() == 0 and closed.
-  CHECK(client.receive_until_close(scaled(5s)) == text);
+  // The whole echo, then EOF: the server noticed read() == 0 and closed,
+  // and no other process holds a copy of its socket.
+  CHECK(client.receive_exactly(text.size(), scaled(5s)) == text);
+  CHECK(client.closed_by_peer(scaled(3s)));
   check_round_trip(server.port, "still serving");
   stop_cleanly(server);
 }
@@ -329,11 +331,19 @@ TEST_CASE("process_pool: two workers serve ten clients in turn; a dead worker is
   for (auto& thread : clients) thread.join();
   CHECK(std::count(answered.begin(), answered.end(), 1) == 10);
 
+  // A worker holds stdin, stdout, stderr and its channel, nothing else: no
+  // sibling's channel, no listening socket (not even a replacement worker).
+  auto descriptors = [](pid_t worker) {
+    auto entries = std::filesystem::directory_iterator("/proc/" + std::to_string(worker) + "/fd");
+    return std::distance(begin(entries), end(entries));
+  };
   const std::vector<pid_t> workers = children_of(pid);
   REQUIRE(workers.size() == 2);
+  for (pid_t worker : workers) CHECK(descriptors(worker) == 4);
   ::kill(workers[0], SIGKILL);
   CHECK(eventually([&] { return !alive(workers[0]); }, scaled(3s)));
   CHECK(eventually([&] { return children_of(pid).size() == 2; }, scaled(3s)));
+  for (pid_t worker : children_of(pid)) CHECK(descriptors(worker) == 4);
   // Both workers serve at once again (two clients held open together).
   ClientSocket a(server.port), b(server.port);
   REQUIRE(a.send_all("a"));
