@@ -11,6 +11,11 @@
 //   wait forever. Reads, writes and accepts go on until EAGAIN.
 // - Blocking sockets with EPOLLET: the drain loop would block on the last,
 //   empty read(). Every socket is non-blocking.
+// - A stop flag set by a signal handler and a wait in ppoll()/pselect()/
+//   epoll_pwait() that unblocks the signal only while waiting: those calls
+//   return at once while any descriptor is ready, without taking the signal,
+//   so a busy server never stops. A signalfd among the watched descriptors
+//   is reported like any other.
 // - Spinning on read() == 0: the client is closed.
 // - Unbounded queueing for a client that does not read: while output is
 //   queued we stop reading from it (its bytes stay in the kernel, and TCP
@@ -21,6 +26,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,12 +37,6 @@
 #include <unordered_set>
 
 namespace {
-
-volatile sig_atomic_t stop_requested = 0;
-
-void on_stop_signal(int) {
-  stop_requested = 1;
-}
 
 struct Client {
   int fd;
@@ -94,15 +94,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PORT   (0 picks a free port)\n", argv[0]);
     return 2;
   }
-  sigset_t stop_signals, wait_mask;
+  // The stop signals arrive as a readable descriptor among the others.
+  sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   Client listener{listen_on(std::atoi(argv[1])), {}};
@@ -110,11 +108,17 @@ int main(int argc, char** argv) {
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listener.fd, &event);
   std::unordered_set<Client*> clients;
   epoll_event events[256];
-  while (!stop_requested) {
-    // epoll_pwait unblocks the stop signals only while it waits.
-    int ready = epoll_pwait(epoll_fd, events, 256, -1, &wait_mask);
+  Client signals{signal_fd, {}};
+  epoll_event signal_event{EPOLLIN, {.ptr = &signals}};
+  epoll_ctl(epoll_fd, EPOLL_CTL_ADD, signal_fd, &signal_event);
+  for (bool stopping = false; !stopping;) {
+    int ready = epoll_wait(epoll_fd, events, 256, -1);
     for (int i = 0; i < ready; ++i) {
       auto* client = static_cast<Client*>(events[i].data.ptr);
+      if (client == &signals) {
+        stopping = true;  // SIGINT or SIGTERM: finish this batch, then leave
+        continue;
+      }
       if (client == &listener) {
         for (;;) {
           int fd = accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

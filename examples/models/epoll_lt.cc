@@ -11,6 +11,11 @@
 //   ready on every call, a busy loop. It is armed only while output is
 //   queued (and reading pauses meanwhile, so a non-reader cannot make us
 //   queue without bound).
+// - A stop flag set by a signal handler and a wait in ppoll()/pselect()/
+//   epoll_pwait() that unblocks the signal only while waiting: those calls
+//   return at once while any descriptor is ready, without taking the signal,
+//   so a busy server never stops. A signalfd among the watched descriptors
+//   is reported like any other.
 // - Spinning on read() == 0 or on EPOLLHUP/EPOLLERR: any event leads to
 //   read(), and 0 or an error closes the client, which also removes it
 //   from the epoll set (close() of the only descriptor does).
@@ -20,6 +25,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,12 +36,6 @@
 #include <unordered_set>
 
 namespace {
-
-volatile sig_atomic_t stop_requested = 0;
-
-void on_stop_signal(int) {
-  stop_requested = 1;
-}
 
 struct Client {
   int fd;
@@ -95,26 +95,29 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PORT   (0 picks a free port)\n", argv[0]);
     return 2;
   }
-  sigset_t stop_signals, wait_mask;
+  // The stop signals arrive as a readable descriptor among the others.
+  sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
   Client listener{listen_on(std::atoi(argv[1])), {}};
   watch(epoll_fd, EPOLL_CTL_ADD, &listener, EPOLLIN);
   std::unordered_set<Client*> clients;
   epoll_event events[256];
-  while (!stop_requested) {
-    // epoll_pwait unblocks the stop signals only while it waits.
-    int ready = epoll_pwait(epoll_fd, events, 256, -1, &wait_mask);
+  Client signals{signal_fd, {}};
+  watch(epoll_fd, EPOLL_CTL_ADD, &signals, EPOLLIN);
+  for (bool stopping = false; !stopping;) {
+    int ready = epoll_wait(epoll_fd, events, 256, -1);
     for (int i = 0; i < ready; ++i) {
       auto* client = static_cast<Client*>(events[i].data.ptr);
+      if (client == &signals) {
+        stopping = true;  // SIGINT or SIGTERM: finish this batch, then leave
+        continue;
+      }
       if (client == &listener) {
         // Level-triggered: one accept per event; a longer backlog wakes us again.
         int fd = accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -8,8 +8,9 @@
 // - Spinning on read() == 0: 0 means the client closed; we close too.
 // - A short write taken as complete: write_all() loops until all is sent.
 // - A stop flag tested just before a blocking accept()/read(): a signal in
-//   between is lost and the server never stops. Here SIGINT/SIGTERM stay
-//   blocked except inside ppoll(), which unblocks them atomically.
+//   between is lost and the server never stops. Every wait is a poll() on
+//   the socket and a signalfd together, so the signal is just another event
+//   (and is noticed even while a client keeps the server busy).
 // - SIGPIPE killing the server when a client leaves mid-echo: MSG_NOSIGNAL.
 //
 //   iterative PORT      (binds 127.0.0.1; 0 picks a free port)
@@ -17,6 +18,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,13 +27,6 @@
 #include <cstdlib>
 
 namespace {
-
-volatile sig_atomic_t stop_requested = 0;
-sigset_t wait_mask;  // the mask while waiting: stop signals deliverable
-
-void on_stop_signal(int) {
-  stop_requested = 1;
-}
 
 int listen_on(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -52,15 +47,16 @@ int listen_on(int port) {
   return fd;
 }
 
+int signal_fd = -1;  // readable once SIGINT or SIGTERM is pending
+
 // Waits until `fd` is ready for `events`; false once a stop was requested.
 bool wait_for(int fd, short events) {
-  pollfd entry{fd, events, 0};
-  while (!stop_requested) {
-    int ready = ppoll(&entry, 1, nullptr, &wait_mask);
-    if (ready > 0) return true;
-    if (ready < 0 && errno != EINTR) return false;
+  pollfd entries[2] = {{fd, events, 0}, {signal_fd, POLLIN, 0}};
+  for (;;) {
+    if (poll(entries, 2, -1) < 0 && errno != EINTR) return false;
+    if (entries[1].revents) return false;
+    if (entries[0].revents) return true;
   }
-  return false;
 }
 
 bool write_all(int fd, const char* data, size_t length) {
@@ -93,15 +89,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PORT   (0 picks a free port)\n", argv[0]);
     return 2;
   }
+  // The stop signals arrive as a readable descriptor among the others.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
   int listen_fd = listen_on(std::atoi(argv[1]));
   while (wait_for(listen_fd, POLLIN)) {

@@ -10,6 +10,11 @@
 //   POLLHUP, which never equals POLLIN; its descriptor is never read, never
 //   closed, and poll() returns at once forever (100% CPU). Any of POLLIN,
 //   POLLHUP or POLLERR sends us to read(), which tells which it was.
+// - A stop flag set by a signal handler and a wait in ppoll()/pselect()/
+//   epoll_pwait() that unblocks the signal only while waiting: those calls
+//   return at once while any descriptor is ready, without taking the signal,
+//   so a busy server never stops. A signalfd among the watched descriptors
+//   is reported like any other.
 // - Spinning on read() == 0: we close.
 // - POLLOUT asked for with nothing to write (always ready: a busy loop):
 //   only clients with queued output ask for it, and they stop reading meanwhile.
@@ -19,6 +24,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,12 +35,6 @@
 #include <vector>
 
 namespace {
-
-volatile sig_atomic_t stop_requested = 0;
-
-void on_stop_signal(int) {
-  stop_requested = 1;
-}
 
 int listen_on(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -81,23 +81,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PORT   (0 picks a free port)\n", argv[0]);
     return 2;
   }
-  sigset_t stop_signals, wait_mask;
+  // The stop signals arrive as a readable descriptor among the others.
+  sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  // entries[0] is the listening socket; entries[i] and pending[i] go together.
-  std::vector<pollfd> entries{{listen_on(std::atoi(argv[1])), POLLIN, 0}};
-  std::vector<std::string> pending{""};
-  while (!stop_requested) {
-    // ppoll unblocks the stop signals only while it waits.
-    if (ppoll(entries.data(), entries.size(), nullptr, &wait_mask) < 0) continue;
-    for (size_t i = 1; i < entries.size();) {
+  // entries[0] is the listening socket, entries[1] the signalfd; from 2 on,
+  // entries[i] and pending[i] belong to one client.
+  std::vector<pollfd> entries{{listen_on(std::atoi(argv[1])), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+  std::vector<std::string> pending{"", ""};
+  for (;;) {
+    if (poll(entries.data(), entries.size(), -1) < 0) continue;
+    if (entries[1].revents) break;
+    for (size_t i = 2; i < entries.size();) {
       if ((entries[i].revents & (POLLIN | POLLOUT | POLLHUP | POLLERR)) &&
           !handle(entries[i], pending[i])) {
         close(entries[i].fd);  // swap with the last entry: O(1) removal

@@ -11,6 +11,11 @@
 //   as it is accepted.
 // - Reusing the sets after select(): it overwrites them with the result.
 //   They are rebuilt before every call.
+// - A stop flag set by a signal handler and a wait in ppoll()/pselect()/
+//   epoll_pwait() that unblocks the signal only while waiting: those calls
+//   return at once while any descriptor is ready, without taking the signal,
+//   so a busy server never stops. A signalfd among the watched descriptors
+//   is reported like any other.
 // - Spinning on read() == 0 (the client's FIN stays readable): we close.
 // - Watching for writability with nothing to write (always true: a busy
 //   loop). Only clients with queued output are in the write set; they are
@@ -22,9 +27,11 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/select.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -32,12 +39,6 @@
 #include <string>
 
 namespace {
-
-volatile sig_atomic_t stop_requested = 0;
-
-void on_stop_signal(int) {
-  stop_requested = 1;
-}
 
 int listen_on(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -84,34 +85,33 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PORT   (0 picks a free port)\n", argv[0]);
     return 2;
   }
-  sigset_t stop_signals, wait_mask;
+  // The stop signals arrive as a readable descriptor among the others.
+  sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask);
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+  const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
   int listen_fd = listen_on(std::atoi(argv[1]));
-  if (listen_fd >= FD_SETSIZE) {
-    std::fprintf(stderr, "listening socket %d is beyond FD_SETSIZE\n", listen_fd);
+  if (std::max(listen_fd, signal_fd) >= FD_SETSIZE) {
+    std::fprintf(stderr, "descriptors are beyond FD_SETSIZE from the start\n");
     return 1;
   }
   std::map<int, std::string> clients;  // fd -> output the kernel has not taken yet
-  while (!stop_requested) {
+  for (;;) {
     fd_set readable, writable;
     FD_ZERO(&readable);
     FD_ZERO(&writable);
     FD_SET(listen_fd, &readable);
-    int highest = listen_fd;
+    FD_SET(signal_fd, &readable);
+    int highest = std::max(listen_fd, signal_fd);
     for (const auto& [fd, pending] : clients) {
       FD_SET(fd, pending.empty() ? &readable : &writable);
       if (fd > highest) highest = fd;
     }
-    // pselect unblocks the stop signals only while it waits.
-    if (pselect(highest + 1, &readable, &writable, nullptr, nullptr, &wait_mask) < 0) continue;
+    if (select(highest + 1, &readable, &writable, nullptr, nullptr) < 0) continue;
+    if (FD_ISSET(signal_fd, &readable)) break;
 
     for (auto it = clients.begin(); it != clients.end();) {
       auto& [fd, pending] = *it;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -250,6 +251,41 @@ void check_large_echo(const std::string& model) {
   stop_cleanly(server);
 }
 
+void check_stop_while_busy(const std::string& model) {
+  CAPTURE(model);
+  Server server(model);
+  ClientSocket client(server.port);
+  // One client keeps the server busy for as long as it lives: something to
+  // read or write is always ready, so the server's wait never sleeps.
+  std::atomic<bool> done{false};
+  std::atomic<size_t> echoed{0};
+  std::thread writer([&] {
+    const std::string chunk(64 * 1024, 'b');
+    while (!done && client.send_all(chunk)) {
+    }
+  });
+  std::thread reader([&] {
+    while (!done) {
+      std::string got = client.receive_some(100ms);
+      if (got.empty() && !done) {
+        pollfd entry{client.fd(), POLLIN, 0};
+        if (::poll(&entry, 1, 0) == 1) break;  // EOF or reset, not a timeout
+      }
+      echoed += got.size();
+    }
+  });
+  CHECK(eventually([&] { return echoed > 4 * 1024 * 1024; }, scaled(10s)));
+  server.process->send_signal(SIGTERM);
+  const int status = server.process->wait_exit(scaled(3s));
+  done = true;
+  if (status != 0) server.process->send_signal(SIGKILL);
+  server.process->wait_exit(scaled(5s));
+  client.shutdown_write();
+  writer.join();
+  reader.join();
+  CHECK(status == 0);
+}
+
 }  // namespace
 
 #define MODEL_TESTS(model)                                                                   \
@@ -264,6 +300,9 @@ void check_large_echo(const std::string& model) {
   }                                                                                          \
   TEST_CASE(#model ": 4 MiB written while reading comes back byte-exact") {                  \
     check_large_echo(#model);                                                                \
+  }                                                                                          \
+  TEST_CASE(#model ": SIGTERM stops it while a client keeps it busy") {                      \
+    check_stop_while_busy(#model);                                                           \
   }
 
 MODEL_TESTS(iterative)
