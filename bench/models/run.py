@@ -49,6 +49,15 @@ MODELS = [
     ("reactor", [], None, None),
 ]
 
+MODEL_NAMES = [m[0] for m in MODELS]
+# One color per model, told apart in print and by most color-blind readers;
+# the reactor is black and drawn thicker.
+COLORS = ["#999999", "#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#0072b2", "#d55e00",
+          "#6a3d9a", "#000000"]
+
+SHORT_REASONS = {"iterative": "one client at a time", "select": "FD_SETSIZE",
+                 "process_pool": "one client per worker"}
+
 
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -156,12 +165,20 @@ def run_client(command, cpu, timeout):
     return result.stdout
 
 
+def warmup_for(args, connections):
+    """The warm-up also covers the server accepting C clients (forking C
+    processes, starting C threads) after pingpong's connects have completed
+    in the backlog: 1 ms per connection on top of --warmup."""
+    return args.warmup + connections / 1000
+
+
 def measure_throughput(args, server, connections):
+    warmup = warmup_for(args, connections)
     output = run_client([f"{args.build_dir}/bench/echo/pingpong", "--port", str(server.port),
                          "--connections", str(connections), "--size", str(args.size),
-                         "--seconds", str(args.seconds), "--warmup", str(args.warmup),
+                         "--seconds", str(args.seconds), "--warmup", str(warmup),
                          "--connect-timeout", "60"],
-                        args.client_cpu, timeout=120 + args.seconds + args.warmup)
+                        args.client_cpu, timeout=120 + args.seconds + warmup)
     return float(re.search(r"throughput: ([\d.]+) MiB/s", output).group(1))
 
 
@@ -318,7 +335,8 @@ def main():
 
     lines = [f"Measured {started:%Y-%m-%d %H:%M} on {machine}.",
              f"Servers pinned to CPU {args.server_cpu}, clients to CPU {args.client_cpu}; "
-             f"{args.rounds} round(s), {args.seconds} s per run after {args.warmup} s warm-up, "
+             f"{args.rounds} round(s), {args.seconds} s per run after a warm-up of {args.warmup} s "
+             "+ 1 ms per connection, "
              "median of the rounds.", ""]
     header = "| model | " + " | ".join(f"C={c:,}" for c in counts) + " |"
     rule = "| --- |" + " ---: |" * len(counts)
@@ -380,38 +398,46 @@ def main():
     def title(model):
         last = max((c for c in counts if (model[0], c) in throughput), default=None)
         if model[2] is not None and model[2] < max(counts):
-            return f"{model[0]} (stops at {model[2]:,}: {model[3].split(';')[0]})"
+            return f"{model[0]} (stops at {model[2]:,}: {SHORT_REASONS.get(model[0], '')})"
         if last is not None and last < max(counts):
             return f"{model[0]} (failed beyond {last:,})"
         return model[0]
 
+    busy_note = (" (a busy shared machine: compare shapes and ratios, not absolute values)"
+                 if float(load[0]) > os.cpu_count() / 2 else "")
     if shutil.which("gnuplot") is None:
         print("gnuplot not found (Debian: gnuplot-nox); no chart", file=sys.stderr)
         return 1 if failures else 0
-    for terminal, extension in (("pngcairo size 1400,620 font 'sans,11'", "png"),
-                                ("svg size 1400,620 font 'sans,11' dynamic", "svg")):
+    for terminal, extension in (("pngcairo size 1400,760 font 'sans,11'", "png"),
+                                ("svg size 1400,760 font 'sans,11' dynamic", "svg")):
         output = os.path.join(args.out_dir, f"chart.{extension}")
         plots = ", ".join(
-            f"'{data_path}' index {i} using 1:COLUMN with linespoints lw 2 pt {i + 1} ps 1.3 "
-            f"title \"{title(model)}\"" for i, model in enumerate(models))
+            f"'{data_path}' index {i} using 1:COLUMN with linespoints "
+            f"lw {3 if model[0] == 'reactor' else 2} lc rgb '{COLORS[MODEL_NAMES.index(model[0])]}' "
+            f"dt {1 if MODEL_NAMES.index(model[0]) % 2 == 0 else 2} "
+            f"pt {MODEL_NAMES.index(model[0]) + 1} ps 1.3 title \"{title(model)}\""
+            for i, model in enumerate(models))
+        memory_plot = "" if args.no_memory else f"""set ylabel 'memory (MiB, PSS of all server processes)'
+unset key
+set title 'Memory with C idle connections'
+plot {plots.replace('COLUMN', '3')}
+"""
         script = f"""
 set terminal {terminal}
 set output '{output}'
+set termoption noenhanced
 set datafile missing '?'
-set multiplot layout 1,2 title "Echo servers, one per model: {started:%Y-%m-%d}, {os.cpu_count()} shared vCPUs (loaded machine: compare shapes and ratios, not absolute values)"
+set multiplot layout 1,{1 if args.no_memory else 2} margins 0.07,0.98,0.24,0.90 spacing 0.09 title "Echo servers, one per model: {started:%Y-%m-%d}, {cpu_model}, {os.cpu_count()} vCPUs, load average {load[0]}{busy_note}"
 set logscale x
 set logscale y
 set grid
-set key outside bottom center horizontal maxrows 5 font ',10'
+set key at screen 0.5,0.01 center bottom vertical maxrows 5 Left reverse width 2 samplen 4 font ',11'
 set xlabel 'concurrent connections C'
 set xtics ('1' 1, '10' 10, '100' 100, '1,000' 1000, '10,000' 10000)
 set ylabel 'throughput (MiB/s, {args.size}-byte pingpong)'
 set title 'Throughput against C'
 plot {plots.replace('COLUMN', '2')}
-set ylabel 'memory (MiB, PSS of all server processes)'
-set title 'Memory with C idle connections'
-plot {plots.replace('COLUMN', '3')}
-unset multiplot
+{memory_plot}unset multiplot
 """
         result = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
         if result.returncode != 0:
