@@ -50,36 +50,36 @@ struct Worker {
   bool idle = true;
 };
 
-// Sends one byte with `fd` attached as SCM_RIGHTS ancillary data.
-bool send_fd(int channel, int fd) {
+// One byte of payload with room for one descriptor as SCM_RIGHTS ancillary
+// data: sendmsg() needs at least one byte to carry the descriptor.
+struct FdMessage {
   char byte = 'c';
   iovec data{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  msghdr header{.msg_name = nullptr,
+                .msg_namelen = 0,
+                .msg_iov = &data,
+                .msg_iovlen = 1,
+                .msg_control = control,
+                .msg_controllen = sizeof control,
+                .msg_flags = 0};
+};
+
+bool send_fd(int channel, int fd) {
+  FdMessage message;
+  cmsghdr* header = CMSG_FIRSTHDR(&message.header);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  return sendmsg(channel, &message, MSG_NOSIGNAL) == 1;
+  return sendmsg(channel, &message.header, MSG_NOSIGNAL) == 1;
 }
 
 // Returns the received descriptor, or -1 when the parent closed the channel.
 int receive_fd(int channel) {
-  char byte;
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  if (recvmsg(channel, &message, MSG_CMSG_CLOEXEC) <= 0) return -1;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  FdMessage message;
+  if (recvmsg(channel, &message.header, MSG_CMSG_CLOEXEC) <= 0) return -1;
+  cmsghdr* header = CMSG_FIRSTHDR(&message.header);
   if (header == nullptr || header->cmsg_type != SCM_RIGHTS) return -1;
   int fd;
   std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
