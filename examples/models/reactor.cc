@@ -7,8 +7,9 @@
 // stalls every client. More cores take one loop per core (SO_REUSEPORT).
 //
 // Classic mistakes the library avoids, and where:
-// - Edge-triggered reads, writes and accepts drained to EAGAIN
-//   (Connection::handle_read, flush_output, Acceptor::handle_read).
+// - Edge-triggered reads and writes drained to EAGAIN (Connection::
+//   handle_read, flush_output); the listening socket is level-triggered,
+//   so connections left in the backlog are reported again (Acceptor).
 // - A callback that closes another client whose event is still pending in
 //   the same batch: EventLoop::remove_channel drops that event.
 // - EMFILE: a spare descriptor and a pause (Acceptor), not a busy loop.
