@@ -57,6 +57,12 @@ COLORS = ["#999999", "#e69f00", "#56b4e9", "#009e73", "#cc79a7", "#0072b2", "#d5
 
 SHORT_REASONS = {"iterative": "one client at a time", "select": "FD_SETSIZE",
                  "process_pool": "one client per worker"}
+# Limited by choice (time), not by the model: the table says "not run".
+NOT_RUN_BEYOND = ("fork_per_client", "thread_per_client")
+
+
+def stop_word(model):
+    return "not run" if model[0] in NOT_RUN_BEYOND else "stops"
 
 
 def parse_arguments():
@@ -74,9 +80,13 @@ def parse_arguments():
                         help="CONNECTIONS:RATE pairs for the latency test ('' skips it)")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--pool-workers", type=int, default=128)
+    parser.add_argument("--max-c-tasks", type=int, default=1000,
+                        help="largest C for fork_per_client and thread_per_client (0: no limit)")
     parser.add_argument("--server-cpu", default="0")
     parser.add_argument("--client-cpu", default="1")
     parser.add_argument("--publish", help="also copy the chart to this path prefix (.png/.svg)")
+    parser.add_argument("--from-runs", help="measure nothing: redo table and chart from a "
+                        "runs.csv written earlier (with the same --connections and --latency)")
     return parser.parse_args()
 
 
@@ -231,6 +241,8 @@ def format_number(value, digits=0):
 
 def main():
     args = parse_arguments()
+    # SIGTERM unwinds like Ctrl-C, so the server of the current run is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     os.makedirs(args.out_dir, exist_ok=True)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -239,6 +251,11 @@ def main():
         if model[0] == "process_pool":
             model = ("process_pool", [str(args.pool_workers)], args.pool_workers,
                      f"{args.pool_workers} workers, one client each")
+        if model[0] in ("fork_per_client", "thread_per_client") and args.max_c_tasks:
+            model = (model[0], [], args.max_c_tasks,
+                     f"a {'process' if model[0].startswith('fork') else 'thread'} per client; "
+                     "higher C not run by default: at C=10,000 one run took minutes on the "
+                     "2-vCPU machine (--max-c-tasks 0 runs it)")
         if model[0] in args.models.split(","):
             models.append(model)
     counts = [int(c) for c in args.connections.split(",") if c]
@@ -262,7 +279,7 @@ def main():
     latency = {}     # (model, C, rate) -> [(p99, p50)]
     memory = {}      # (model, C) -> [KiB]
     failures = {}    # (kind, model, C) -> reason
-    log = open(os.path.join(args.out_dir, "runs.csv"), "w")
+    log = open(os.path.join(args.out_dir, "runs.csv" if not args.from_runs else "replayed.csv"), "w")
     log.write("round,kind,model,connections,rate,value,unit,error\n")
 
     def record(kind, model, connections, rate, value, unit, error=""):
@@ -288,14 +305,15 @@ def main():
             elif kind == "latency":
                 p99, p50 = measure_latency(args, server, connections, rate)
                 latency.setdefault((name, connections, rate), []).append((p99, p50))
-                record(kind, name, connections, rate, p99, "us p99")
+                record(kind, name, connections, rate, p99, f"us p99; p50 {p50}")
             else:
                 value = measure_memory(server, connections)
                 memory.setdefault((name, connections), []).append(value)
                 record(kind, name, connections, rate, value, "KiB PSS")
         except (RuntimeError, OSError, subprocess.TimeoutExpired, AttributeError) as failure:
             error = f"failed: {failure}"
-        stop_error = server.stop()
+        finally:  # also when interrupted: no server is left behind
+            stop_error = server.stop()
         if stop_error and not error:
             error = f"server {stop_error}"
         if error:
@@ -303,6 +321,31 @@ def main():
             record(kind, name, connections, rate, "", "", error)
             print(f"  {kind} {name} C={connections}: {error}", file=sys.stderr)
 
+    if args.from_runs:
+        import csv
+        with open(args.from_runs) as runs:
+            for row in csv.DictReader(runs):
+                key = (row["model"], int(row["connections"]))
+                if row["error"]:
+                    failures[(row["kind"],) + key] = row["error"]
+                elif row["kind"] == "throughput":
+                    throughput.setdefault(key, []).append(float(row["value"]))
+                elif row["kind"] == "memory":
+                    memory.setdefault(key, []).append(float(row["value"]))
+                elif row["kind"] == "latency":
+                    p50 = re.search(r"p50 (\S+)", row["unit"])
+                    latency.setdefault(key + (int(row["rate"]),), []).append(
+                        (float(row["value"]), float(p50.group(1)) if p50 else float("nan")))
+        args.rounds = 0
+        # The date and load of the measurement, not of this replay.
+        table_path = os.path.join(os.path.dirname(args.from_runs), "table.md")
+        if os.path.exists(table_path):
+            match = re.search(r"Measured (\S+ \S+) on (.*), load average (\S+) (\S+) (\S+) at",
+                              open(table_path).read())
+            if match:
+                started = datetime.datetime.strptime(match.group(1), "%Y-%m-%d %H:%M")
+                load = [match.group(3), match.group(4), match.group(5)]
+                machine = f"{match.group(2)}, load average {' '.join(load)} at the start"
     for round_number in range(args.rounds):
         for index, connections in enumerate(counts):
             shift = (round_number + index) % len(models)
@@ -323,7 +366,7 @@ def main():
     # --- the table ---------------------------------------------------------------
     def throughput_cell(model, connections):
         if limit_of(model, connections):
-            return "stops"
+            return stop_word(model)
         value = median(throughput.get((model[0], connections), []))
         if value is None:
             return "failed"
@@ -350,7 +393,7 @@ def main():
                   "processes)", "", header, rule]
         for model in models:
             lines.append(f"| `{model[0]}` | " + " | ".join(
-                "stops" if limit_of(model, c) else
+                stop_word(model) if limit_of(model, c) else
                 format_number(median(memory.get((model[0], c), [])) / 1024, 1)
                 if memory.get((model[0], c)) else "failed" for c in counts) + " |")
     if latency_cases:
@@ -362,7 +405,7 @@ def main():
             for c, r in latency_cases:
                 runs = latency.get((model[0], c, r), [])
                 if limit_of(model, c):
-                    cells.append("stops")
+                    cells.append(stop_word(model))
                 elif not runs:
                     cells.append("failed")
                 else:
@@ -373,7 +416,8 @@ def main():
     failed = sorted({(k[1], k[2], v) for k, v in failures.items()})
     if stops or failed:
         lines += ["", "Where a model stops:", ""]
-        lines += [f"- `{name}`: stops at C={limit:,} ({reason})" for name, limit, reason in stops]
+        lines += [f"- `{name}`: {'not run' if name in NOT_RUN_BEYOND else 'stops'} beyond "
+                  f"C={limit:,} ({reason})" for name, limit, reason in stops]
         lines += [f"- `{name}` at C={c:,}: {reason}" for name, c, reason in failed]
     lines += ["", f"Load average at the end: {' '.join(open('/proc/loadavg').read().split()[:3])}."]
     table = "\n".join(lines) + "\n"
@@ -398,9 +442,14 @@ def main():
     def title(model):
         last = max((c for c in counts if (model[0], c) in throughput), default=None)
         if model[2] is not None and model[2] < max(counts):
+            if model[0] in NOT_RUN_BEYOND:
+                return f"{model[0]} (not run beyond {model[2]:,})"
             return f"{model[0]} (stops at {model[2]:,}: {SHORT_REASONS.get(model[0], '')})"
+        failed_at = sorted(k[2] for k in failures if k[0] == "throughput" and k[1] == model[0])
+        if failed_at:
+            return f"{model[0]} (pingpong failed at C={failed_at[0]:,})"
         if last is not None and last < max(counts):
-            return f"{model[0]} (failed beyond {last:,})"
+            return f"{model[0]} (no result beyond {last:,})"
         return model[0]
 
     busy_note = (" (a busy shared machine: compare shapes and ratios, not absolute values)"
@@ -445,6 +494,7 @@ plot {plots.replace('COLUMN', '2')}
             return 1
         print(f"chart: {output}")
         if args.publish:
+            os.makedirs(os.path.dirname(args.publish), exist_ok=True)
             shutil.copyfile(output, f"{args.publish}.{extension}")
             print(f"published: {args.publish}.{extension}")
     print(f"raw runs: {os.path.join(args.out_dir, 'runs.csv')}")
