@@ -321,6 +321,7 @@ def main():
             record(kind, name, connections, rate, "", "", error)
             print(f"  {kind} {name} C={connections}: {error}", file=sys.stderr)
 
+    replayed_rounds = 0
     if args.from_runs:
         import csv
         with open(args.from_runs) as runs:
@@ -336,6 +337,9 @@ def main():
                     p50 = re.search(r"p50 (\S+)", row["unit"])
                     latency.setdefault(key + (int(row["rate"]),), []).append(
                         (float(row["value"]), float(p50.group(1)) if p50 else float("nan")))
+        with open(args.from_runs) as runs:
+            rounds_seen = {row["round"] for row in csv.DictReader(runs)}
+        replayed_rounds = len(rounds_seen)
         args.rounds = 0
         # The date and load of the measurement, not of this replay.
         table_path = os.path.join(os.path.dirname(args.from_runs), "table.md")
@@ -371,6 +375,8 @@ def main():
         if value is None:
             return "failed"
         text = format_number(value)
+        if ("throughput", model[0], connections) in failures:
+            text += "*"
         base = median(throughput.get(("reactor", connections), []))
         if base:
             text += f" ({value / base:.2f})"
@@ -378,7 +384,7 @@ def main():
 
     lines = [f"Measured {started:%Y-%m-%d %H:%M} on {machine}.",
              f"Servers pinned to CPU {args.server_cpu}, clients to CPU {args.client_cpu}; "
-             f"{args.rounds} round(s), {args.seconds} s per run after a warm-up of {args.warmup} s "
+             f"{args.rounds or replayed_rounds} round(s), {args.seconds} s per run after a warm-up of {args.warmup} s "
              "+ 1 ms per connection, "
              "median of the rounds.", ""]
     header = "| model | " + " | ".join(f"C={c:,}" for c in counts) + " |"
@@ -412,6 +418,9 @@ def main():
                     cells.append(f"{median([p for p, _ in runs]):,.0f} "
                                  f"({median([q for _, q in runs]):,.0f})")
             lines.append(f"| `{model[0]}` | " + " | ".join(cells) + " |")
+    if any(("throughput", m[0], c) in failures and throughput.get((m[0], c))
+           for m in models for c in counts):
+        lines += ["", "\\* a median of the runs that succeeded; the others failed (below)."]
     stops = [(m[0], m[2], m[3]) for m in models if m[2] is not None and m[2] < max(counts)]
     failed = sorted({(k[1], k[2], v) for k, v in failures.items()})
     if stops or failed:
@@ -447,7 +456,7 @@ def main():
             return f"{model[0]} (stops at {model[2]:,}: {SHORT_REASONS.get(model[0], '')})"
         failed_at = sorted(k[2] for k in failures if k[0] == "throughput" and k[1] == model[0])
         if failed_at:
-            return f"{model[0]} (pingpong failed at C={failed_at[0]:,})"
+            return f"{model[0]} (a pingpong run failed at C={failed_at[0]:,})"
         if last is not None and last < max(counts):
             return f"{model[0]} (no result beyond {last:,})"
         return model[0]
@@ -497,7 +506,7 @@ plot {plots.replace('COLUMN', '2')}
             os.makedirs(os.path.dirname(args.publish), exist_ok=True)
             shutil.copyfile(output, f"{args.publish}.{extension}")
             print(f"published: {args.publish}.{extension}")
-    print(f"raw runs: {os.path.join(args.out_dir, 'runs.csv')}")
+    print(f"raw runs: {args.from_runs or os.path.join(args.out_dir, 'runs.csv')}")
     return 0
 
 

@@ -4,7 +4,8 @@
 // reports back that it is idle. A signal stops the pool through a pipe.
 //
 // Limit: N clients at a time. While every worker is busy the parent stops
-// accepting, so further clients wait in the listen backlog.
+// accepting, so further clients wait in the listen backlog. The workers'
+// memory is paid up front (about 5 MiB of PSS for 128 in the benchmark).
 //
 // Classic mistakes avoided:
 // - The exit pipe created after the signal handler is installed: a signal

@@ -1,9 +1,9 @@
 // Model 3, a thread per client: the main thread accepts and starts a
 // detached thread that echoes for its one client with blocking calls.
 //
-// Limit: a thread (a stack, a kernel task, a context switch per message)
-// per client. Cheaper than a process, but the scheduler, not the program,
-// decides who runs, and every thread's stack is memory.
+// Limit: a thread, its stack, and a context switch per message, per client.
+// Measured on one core (docs/CONCEPTS.md): about 12 KiB (PSS) per idle
+// client, and at C=1,000 0.11 times the reactor's pingpong throughput.
 //
 // Classic mistakes avoided:
 // - Passing &client to the thread: the next accept() overwrites it before
