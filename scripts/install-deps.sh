@@ -15,7 +15,7 @@ packages=(
   clang-format
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libevent-dev libasio-dev wrk nginx-light lighttpd h2o util-linux hyperfine)
+  packages+=(libevent-dev libasio-dev wrk nginx-light lighttpd h2o util-linux hyperfine gnuplot-nox)
 fi
 
 missing=()
