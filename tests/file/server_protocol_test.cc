@@ -545,7 +545,7 @@ TEST_CASE("graceful shutdown with nothing in flight exits at once; grace bounds 
     RawClient stuck = tree.connect();
     stuck.socket().set_receive_buffer(4096);
     REQUIRE(stuck.send(rf::GetRequest{"big.bin", 0}));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    REQUIRE_FALSE(stuck.socket().receive_some().empty());  // the GET is in flight
     CHECK(tree.server->stop(std::chrono::seconds(8)) == 0);
   }
 }

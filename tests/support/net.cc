@@ -1,9 +1,11 @@
 #include "tests/support/net.h"
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -149,6 +151,18 @@ void ClientSocket::reset() {
 
 void ClientSocket::set_receive_buffer(int bytes) {
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
+size_t ClientSocket::unsent_bytes() const {
+  int count = 0;
+  if (::ioctl(fd_, SIOCOUTQ, &count) < 0) return 0;
+  return static_cast<size_t>(count);
+}
+
+size_t ClientSocket::unread_bytes() const {
+  int count = 0;
+  if (::ioctl(fd_, FIONREAD, &count) < 0) return 0;
+  return static_cast<size_t>(count);
 }
 
 }  // namespace test_support
