@@ -223,10 +223,11 @@ for name, edits, tests in chosen:
     log(f"{name}: {rows[-1][2]} ({rows[-1][3]})")
 
 build()  # leave the build matching the sources
-width = max(len(r[0]) for r in rows) if rows else 10
-print(f"{'mutant':{width}}  {'file':38}  {'caught':8}  by (seconds)")
+width = max([len(r[0]) for r in rows] + [6])
+file_width = max([len(r[1]) for r in rows] + [4])
+print(f"{'mutant':{width}}  {'file':{file_width}}  {'caught':8}  by (seconds)")
 for name, files, caught, by, seconds in rows:
-    print(f"{name:{width}}  {files:38}  {caught:8}  {by} ({seconds:.0f})")
+    print(f"{name:{width}}  {files:{file_width}}  {caught:8}  {by} ({seconds:.0f})")
 missed = [r for r in rows if r[2] != "yes"]
 print(f"{len(rows) - len(missed)} of {len(rows)} planted bugs caught")
 sys.exit(1 if missed else 0)
