@@ -4,8 +4,10 @@
 #      release-style build,
 #   2. the same suites under AddressSanitizer + UndefinedBehaviorSanitizer,
 #   3. the libFuzzer targets (clang), each for a bounded time.
-# The last line is "N passed, N failed", counted from the runs; the exit
-# status is non-zero if anything failed.
+# The last line is "N passed, N failed" (", N skipped" when something was
+# skipped), counted from the runs by scripts/count_results.py; a build that
+# fails counts as a failure there. The exit status is non-zero if anything
+# failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,9 @@ configure() {  # configure DIR [meson options...]
 status=0
 build_and_test() {  # build_and_test DIR [meson options...]
   local dir=$1; shift
+  # A failed build must never be reported with the results of an earlier
+  # run: without a log, count_results.py counts the build as failed.
+  rm -f "$dir/meson-logs/testlog.json"
   echo "=== $dir: configure and build" >&2
   if ! configure "$dir" "$@" || ! ninja -C "$dir" -j "$jobs" >"$dir.build.log" 2>&1; then
     tail -n 60 "$dir.build.log" >&2 2>/dev/null
@@ -46,7 +51,9 @@ export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:strict_string_checks=1"
 
 build_and_test build -Dbuildtype=debugoptimized
-TIMEOUT_MULTIPLIER=3 build_and_test build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
+# In-test time limits stretch by REACTOR_TEST_TIME_SCALE
+# (tests/support/time_scale.h): the sanitizer build runs several times slower.
+REACTOR_TEST_TIME_SCALE=3 TIMEOUT_MULTIPLIER=3 build_and_test build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
   -Db_lundef=false -Dexamples=false
 CC=clang CXX=clang++ build_and_test build-fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
   -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false

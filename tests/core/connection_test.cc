@@ -308,7 +308,8 @@ TEST_CASE("a read that exactly fills a large free input space does not stall the
   // and nothing after it to raise a new edge.
   const std::string data = core_test::pattern(free_space + 100 * 1024, 31);
   REQUIRE(core_test::write_all(client.get(), data));
-  std::this_thread::sleep_for(100ms);  // let it all arrive
+  REQUIRE(fixture.thread.wait_until(  // all of it waiting in the server's socket
+      [&] { return core_test::unread_bytes(connection->fd()) >= data.size(); }));
   fixture.thread.call([&] { connection->start_reading(); });
   core_test::ReadResult echoed = core_test::read_bytes(client.get(), data.size(), 5s);
   CHECK(echoed.data.size() == data.size());
@@ -448,8 +449,10 @@ TEST_CASE("close_after_flush closes at once when the peer has nothing more on th
   start_answer_then_close(fixture, answer, false);
   auto [client, weak] = fixture.connect_weak();
   REQUIRE(core_test::write_all(client.get(), "request\n"));
-  // Well within the 2 s a lingering close would wait for the client's FIN.
-  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; }, 1s));
+  // Well within the 2 s a lingering close would wait for the client's FIN
+  // (a limit that must stay below those 2 s however slow the build).
+  CHECK(fixture.thread.wait_until([&] { return fixture.closed == 1; },
+                                  std::min(test_support::scaled(1s), 1800ms)));
   core_test::ReadResult result = core_test::read_until_eof(client.get(), 10s);
   CHECK(result.eof);
   CHECK(result.data == answer);
@@ -545,7 +548,8 @@ TEST_CASE("send() straight into a socket the peer has just reset ends the connec
 
 TEST_CASE("the idle timeout closes an idle connection but not a busy one") {
   TcpServer::Options options;
-  options.idle_timeout = 400ms;
+  // The timeout, the pings and the bounds stretch together on a slow build.
+  options.idle_timeout = test_support::scaled(400ms);
   ServerFixture fixture(options);
   fixture.start();
   auto connected_at = SteadyClock::now();
@@ -562,25 +566,28 @@ TEST_CASE("the idle timeout closes an idle connection but not a busy one") {
   // The busy client talks every 100 ms for 1.2 s: three idle periods.
   auto last_echo = SteadyClock::now();
   for (int i = 0; i < 12; ++i) {
-    std::this_thread::sleep_for(100ms);
+    std::this_thread::sleep_for(test_support::scaled(100ms));
     std::string ping = "ping " + std::to_string(i);
     REQUIRE(core_test::write_all(busy.get(), ping));
-    core_test::ReadResult echoed = core_test::read_bytes(busy.get(), ping.size(), 2s);
+    core_test::ReadResult echoed =
+        core_test::read_bytes(busy.get(), ping.size(), test_support::scaled(2s));
     REQUIRE(echoed.data == ping);
     last_echo = SteadyClock::now();
   }
   CHECK(is_open(busy_connection));
   CHECK_FALSE(is_open(idle_connection));
-  core_test::ReadResult idle_result = core_test::read_until_eof(idle.get(), 2s);
+  core_test::ReadResult idle_result =
+      core_test::read_until_eof(idle.get(), test_support::scaled(2s));
   CHECK(idle_result.eof);
 
   // Once quiet, the busy one times out as well, and not before its time
   // (400 ms after the server wrote the last echo, which we read a little
   // after it was written).
-  core_test::ReadResult busy_result = core_test::read_until_eof(busy.get(), 5s);
+  core_test::ReadResult busy_result =
+      core_test::read_until_eof(busy.get(), test_support::scaled(5s));
   CHECK(busy_result.eof);
-  CHECK(SteadyClock::now() - last_echo >= 300ms);
-  CHECK(SteadyClock::now() - connected_at >= 400ms);
+  CHECK(SteadyClock::now() - last_echo >= test_support::scaled(300ms));
+  CHECK(SteadyClock::now() - connected_at >= test_support::scaled(400ms));
   CHECK(fixture.connection_count() == 0);
 }
 
@@ -728,7 +735,7 @@ TEST_CASE("defer_accept hands over a connection only with its first bytes, read 
   });
   UniqueFd silent = core_test::connect_client(fixture.address);
   UniqueFd talker = core_test::connect_client(fixture.address);
-  std::this_thread::sleep_for(300ms);
+  fixture.thread.let_pending_events_run();
   // The handshakes are done, but neither client has sent anything yet.
   CHECK(fixture.thread.call([&] { return accepted; }) == 0);
 
@@ -752,7 +759,7 @@ TEST_CASE("max_connections pauses accepting and resumes after a close") {
   // The kernel completes the handshake; the server must leave it queued.
   UniqueFd third = core_test::connect_client(fixture.address);
   REQUIRE(core_test::write_all(third.get(), "third"));
-  std::this_thread::sleep_for(300ms);
+  fixture.thread.let_pending_events_run();
   CHECK(fixture.connection_count() == 2);
   CHECK(core_test::read_bytes(third.get(), 5, 300ms).data.empty());
 

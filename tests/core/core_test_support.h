@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "reactor/event_loop.h"
 #include "reactor/socket_address.h"
 #include "reactor/unique_fd.h"
+#include "tests/support/time_scale.h"
 
 namespace core_test {
 
@@ -121,7 +123,7 @@ class LoopThread {
     auto task = std::make_shared<std::packaged_task<Result()>>(std::move(function));
     auto future = task->get_future();
     loop_->post([task] { (*task)(); });
-    if (future.wait_for(30s) != std::future_status::ready) {
+    if (future.wait_for(test_support::scaled(30s)) != std::future_status::ready) {
       // The loop is wedged; nothing sensible can follow.
       std::fprintf(stderr, "loop thread did not answer within 30 s\n");
       std::abort();
@@ -129,9 +131,19 @@ class LoopThread {
     return future.get();
   }
 
+  // Returns once the loop has dispatched every event that was ready when
+  // this was called: each call() is one turn of the loop (epoll_wait, the
+  // events, then the posted task), and a level-triggered listener accepts
+  // one connection per turn. For checking that something did NOT happen
+  // without sleeping and hoping it would have happened by then.
+  void let_pending_events_run(int turns = 3) {
+    for (int turn = 0; turn < turns; ++turn) call([] {});
+  }
+
   // Polls `condition` on the loop thread until it holds or `timeout` passes.
   template <typename Condition>
-  bool wait_until(Condition condition, std::chrono::milliseconds timeout = 10s) {
+  bool wait_until(Condition condition,
+                  std::chrono::milliseconds timeout = test_support::scaled(10s)) {
     auto deadline = SteadyClock::now() + timeout;
     for (;;) {
       if (call([&] { return static_cast<bool>(condition()); })) return true;
@@ -194,7 +206,8 @@ struct ReadResult {
 
 // Reads until `count` bytes arrived (count 0: until EOF), EOF, an error, or
 // the timeout. Works on blocking and non-blocking sockets.
-inline ReadResult read_bytes(int fd, size_t count, std::chrono::milliseconds timeout = 10s) {
+inline ReadResult read_bytes(int fd, size_t count,
+                             std::chrono::milliseconds timeout = test_support::scaled(10s)) {
   auto deadline = SteadyClock::now() + timeout;
   ReadResult result;
   std::string chunk(256 * 1024, '\0');
@@ -221,8 +234,16 @@ inline ReadResult read_bytes(int fd, size_t count, std::chrono::milliseconds tim
   return result;
 }
 
-inline ReadResult read_until_eof(int fd, std::chrono::milliseconds timeout = 10s) {
+inline ReadResult read_until_eof(int fd,
+                                 std::chrono::milliseconds timeout = test_support::scaled(10s)) {
   return read_bytes(fd, 0, timeout);
+}
+
+// Bytes received on `fd` that nobody has read yet (FIONREAD).
+inline size_t unread_bytes(int fd) {
+  int count = 0;
+  if (::ioctl(fd, FIONREAD, &count) < 0) return 0;
+  return static_cast<size_t>(count);
 }
 
 // Sets SO_LINGER 0 and closes: the peer gets a RST instead of a FIN.

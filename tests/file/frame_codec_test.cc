@@ -315,6 +315,25 @@ TEST_CASE("malformed replies are refused") {
   CHECK(small.next(big).error == rf::ErrorCode::kTooLarge);
 }
 
+TEST_CASE("a DATA header whose range runs past the end of the file is refused") {
+  // The client writes `length` raw bytes at `offset` of a file of `size`:
+  // a range past the end would grow the file beyond what the server said.
+  auto data_header = [](uint64_t size, uint64_t offset, uint64_t length) {
+    std::string payload;
+    rf::wire::put_u64(payload, size);
+    rf::wire::put_u64(payload, offset);
+    rf::wire::put_u64(payload, length);
+    rf::ReplyDecoder decoder;
+    return decoder.next(frame_with(0x84, payload)).status;
+  };
+  CHECK(data_header(100, 40, 60) == rf::DecodeStatus::kMessage);  // up to the last byte
+  CHECK(data_header(100, 40, 61) == rf::DecodeStatus::kError);
+  CHECK(data_header(100, 100, 0) == rf::DecodeStatus::kMessage);
+  CHECK(data_header(100, 100, 1) == rf::DecodeStatus::kError);
+  // offset + length would wrap around to a small number.
+  CHECK(data_header(10, 5, UINT64_MAX) == rf::DecodeStatus::kError);
+}
+
 TEST_CASE("encoding refuses strings that do not fit a u16 length") {
   std::string huge(70000, 'x');
   CHECK_THROWS_AS(rf::encode_frame(rf::StatRequest{huge}), std::length_error);

@@ -53,12 +53,14 @@ std::vector<std::string> files_with_suffix(const std::string& directory, const s
 
 // Polls `condition` every few ms until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(10)));
 
 std::string server_program();
 std::string client_program();
 
-// reactor-fileserver on 127.0.0.1, port 0, serving `directory`.
+// reactor-fileserver on 127.0.0.1, port 0, serving `directory`. Its
+// ChildProcess ends it with the test and checks how it ended (exit status 0
+// after SIGTERM, no sanitizer report).
 class Server {
  public:
   explicit Server(const std::string& directory, std::vector<std::string> extra_arguments = {});
@@ -66,7 +68,7 @@ class Server {
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
   test_support::ChildProcess& process() { return *process_; }
   // SIGTERM, then the exit status (-1 on timeout).
-  int stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  int stop(std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(15)));
 
  private:
   std::unique_ptr<test_support::ChildProcess> process_;
@@ -76,7 +78,7 @@ class Server {
 // Runs reactor-fileclient to completion in `working_directory`.
 test_support::CommandResult run_client(
     const std::vector<std::string>& arguments, const std::string& working_directory = "",
-    std::chrono::milliseconds timeout = std::chrono::seconds(60));
+    std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(60)));
 // The argv to start reactor-fileclient in a ChildProcess (cd-less: paths
 // should be absolute).
 std::vector<std::string> client_argv(const std::vector<std::string>& arguments);
@@ -93,12 +95,15 @@ class RawClient {
   void greet();
   // The next reply, or nullopt if the connection closed or nothing came in
   // time. DATA's body is collected into `data_body`.
-  std::optional<rf::Reply> receive(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::optional<rf::Reply> receive(
+      std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(10)));
   // The next reply, which must be an ERROR; returns its code (0 if not one).
-  uint16_t receive_error_code(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  uint16_t receive_error_code(
+      std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(10)));
   // True if the server closes the connection within `timeout`, with nothing
   // more than what was already buffered.
-  bool closed_by_server(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool closed_by_server(
+      std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(5)));
   // Round trip on a PING: the connection still works.
   bool ping(uint64_t token = 42);
 

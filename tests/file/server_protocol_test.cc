@@ -520,6 +520,24 @@ TEST_CASE("a read-only server refuses uploads and drains their bodies") {
   CHECK(client.data_body == "hello, world\n");
 }
 
+TEST_CASE(
+    "a read-only server refuses uploads even where a writable run left its upload directory") {
+  // The refusal must come from --read-only itself, not from the upload
+  // directory happening to be missing (it is there after any writable run).
+  TempDir root;
+  make_directories(root / ".rftp-uploads");
+  Server server(root.path(), {"--read-only"});
+  RawClient client(server.port());
+  client.greet();
+  const std::string body = "must not be stored";
+  REQUIRE(client.send(rf::PutRequest{"new.txt", body.size(), 0}));
+  REQUIRE(client.send_bytes(body));
+  CHECK(client.receive_error_code() == 3);
+  CHECK(client.ping(2));
+  CHECK_FALSE(exists(root / "new.txt"));
+  CHECK(files_with_suffix(root / ".rftp-uploads", ".part").empty());
+}
+
 TEST_CASE("graceful shutdown: transfers in flight finish, idle connections close, exit 0") {
   ServedTree tree;
   const size_t size = 16 << 20;
@@ -554,7 +572,7 @@ TEST_CASE("graceful shutdown with nothing in flight exits at once; grace bounds 
     RawClient stuck = tree.connect();
     stuck.socket().set_receive_buffer(4096);
     REQUIRE(stuck.send(rf::GetRequest{"big.bin", 0}));
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    REQUIRE_FALSE(stuck.socket().receive_some().empty());  // the GET is in flight
     CHECK(tree.server->stop(std::chrono::seconds(8)) == 0);
   }
 }

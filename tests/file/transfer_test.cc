@@ -95,6 +95,7 @@ TEST_CASE("a download interrupted by killing the client resumes where it stopped
       return held > 0 && held < static_cast<long long>(size);
     });
     REQUIRE(interrupted);
+    client.expect_exit_status(128 + SIGKILL);
     client.send_signal(SIGKILL);
     CHECK(client.wait_exit() == 128 + SIGKILL);
   }
@@ -138,10 +139,12 @@ TEST_CASE("an upload interrupted by killing the server resumes after a restart")
       long long held = held_bytes();
       return held > 0 && held < static_cast<long long>(size);
     }));
+    doomed.process().expect_exit_status(128 + SIGKILL);
     doomed.process().send_signal(SIGKILL);
     CHECK(doomed.process().wait_exit() == 128 + SIGKILL);
+    client.expect_exit_status(3);  // connection lost
     client.send_signal(SIGCONT);
-    CHECK(client.wait_exit(std::chrono::seconds(20)) == 3);  // connection lost
+    CHECK(client.wait_exit(std::chrono::seconds(20)) == 3);
     CHECK(client.output().find("lost") != std::string::npos);
   }
   CHECK_FALSE(exists(served / "vault/backup.tar"));

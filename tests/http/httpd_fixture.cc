@@ -17,16 +17,11 @@ Httpd::Httpd(const std::string& root, std::vector<std::string> args) {
   port_ = process_->wait_for_port();
 }
 
-Httpd::~Httpd() {
-  if (!stopped_) stop(std::chrono::seconds(5));
-}
-
 std::string Httpd::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port_) + path;
 }
 
 int Httpd::stop(std::chrono::milliseconds timeout) {
-  stopped_ = true;
   process_->send_signal(SIGTERM);
   return process_->wait_exit(timeout);
 }
@@ -98,10 +93,12 @@ std::string get_request(const std::string& path, const std::string& extra_fields
 }
 
 std::string curl(const std::vector<std::string>& args, int* status) {
-  std::vector<std::string> argv = {"curl", "-s", "--max-time", "10", "--noproxy", "*"};
+  const auto limit = test_support::scaled(std::chrono::seconds(10));
+  std::vector<std::string> argv = {
+      "curl",      "-s", "--max-time", std::to_string(static_cast<double>(limit.count()) / 1000),
+      "--noproxy", "*"};
   argv.insert(argv.end(), args.begin(), args.end());
-  const test_support::CommandResult result =
-      test_support::run_command(argv, std::chrono::seconds(20));
+  const test_support::CommandResult result = test_support::run_command(argv, 2 * limit);
   if (status != nullptr) *status = result.status;
   return result.out;
 }

@@ -14,25 +14,23 @@
 
 namespace http_test {
 
-// A running reactor-httpd. The destructor asks it to stop (SIGTERM) and
-// waits; the ChildProcess kills it if that fails, so no process outlives
-// its test.
+// A running reactor-httpd. Its ChildProcess ends it with the test and
+// checks how it ended (exit status 0 after SIGTERM, no sanitizer report),
+// so no process outlives its test and a crash or a leak at exit fails it.
 class Httpd {
  public:
   // `args` come after "PORT DIR" (port 0: the server picks one).
   explicit Httpd(const std::string& root, std::vector<std::string> args = {});
-  ~Httpd();
 
   int port() const { return port_; }
   std::string url(const std::string& path) const;
   test_support::ChildProcess& process() { return *process_; }
   // SIGTERM and wait; returns the exit status (-1 on timeout).
-  int stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  int stop(std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(15)));
 
  private:
   std::unique_ptr<test_support::ChildProcess> process_;
   int port_ = 0;
-  bool stopped_ = false;
 };
 
 struct HttpResponse {
@@ -49,9 +47,9 @@ struct HttpResponse {
 // Reads one response from `socket` (framed by Content-Length; no body for
 // HEAD, 304, 1xx). `leftover` carries bytes read past the response (the
 // start of the next pipelined one) between calls.
-HttpResponse read_response(test_support::ClientSocket& socket, std::string& leftover,
-                           bool head_request = false,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(10));
+HttpResponse read_response(
+    test_support::ClientSocket& socket, std::string& leftover, bool head_request = false,
+    std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(10)));
 
 // Connects, sends `request` verbatim, reads one response.
 HttpResponse exchange(int port, const std::string& request, bool head_request = false);

@@ -9,12 +9,14 @@
 #include <cstdio>
 
 #include <algorithm>
+#include <array>
 #include <csignal>
 #include <string>
 #include <thread>
 
 #include "httpd_fixture.h"
 #include "site_builder.h"
+#include "tests/support/wait.h"
 
 using namespace http_test;
 using test_support::ChildProcess;
@@ -32,8 +34,9 @@ Finished run_to_exit(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {test_support::program_from_env("REACTOR_HTTPD")};
   argv.insert(argv.end(), args.begin(), args.end());
   ChildProcess child(argv);
+  child.skip_exit_status_check("run_to_exit returns the status; its callers check it");
   Finished finished;
-  finished.status = child.wait_exit(std::chrono::seconds(10));
+  finished.status = child.wait_exit(test_support::scaled(std::chrono::seconds(10)));
   finished.output = child.output();
   return finished;
 }
@@ -225,8 +228,13 @@ TEST_CASE("backpressure: pipelining without reading cannot grow the server's mem
     for (int i = 0; i < kRequests; ++i) all += request;
     client.send_all(all);  // blocks once the server stops reading
   });
-  // Give the server time to fill every buffer it is allowed to.
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Wait until the server has filled every buffer it is allowed to: its
+  // memory and what it has taken and sent no longer change.
+  CHECK(test_support::wait_until_steady([&] {  // not REQUIRE: the sender thread must be joined
+    return std::array<long, 3>{server.process().memory_kib(),
+                               static_cast<long>(client.unsent_bytes()),
+                               static_cast<long>(client.unread_bytes())};
+  }));
   const long stalled = server.process().memory_kib();
   CHECK(stalled - baseline < 24 * 1024);
 

@@ -1,9 +1,11 @@
 #include "tests/support/net.h"
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -161,6 +163,18 @@ int connect_error(int port, bool ipv6) {
   const int error = result < 0 ? errno : 0;
   ::close(fd);
   return error;
+}
+
+size_t ClientSocket::unsent_bytes() const {
+  int count = 0;
+  if (::ioctl(fd_, SIOCOUTQ, &count) < 0) return 0;
+  return static_cast<size_t>(count);
+}
+
+size_t ClientSocket::unread_bytes() const {
+  int count = 0;
+  if (::ioctl(fd_, FIONREAD, &count) < 0) return 0;
+  return static_cast<size_t>(count);
 }
 
 }  // namespace test_support

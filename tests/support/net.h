@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "tests/support/time_scale.h"
+
 namespace test_support {
 
 class ClientSocket {
@@ -23,21 +25,26 @@ class ClientSocket {
   bool send_all(std::string_view data);
   // Reads what arrives within `timeout` (at least one byte unless the peer
   // closed or the timeout expired). Empty string: closed or timed out.
-  std::string receive_some(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  std::string receive_some(std::chrono::milliseconds timeout = scaled(std::chrono::seconds(5)));
   // Reads exactly n bytes, or fewer if the peer closes / timeout expires.
   std::string receive_exactly(size_t n,
-                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                              std::chrono::milliseconds timeout = scaled(std::chrono::seconds(10)));
   // Reads until the peer closes or timeout; returns all bytes read.
-  std::string receive_until_close(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::string receive_until_close(
+      std::chrono::milliseconds timeout = scaled(std::chrono::seconds(10)));
   // Reads until `delimiter` has been seen (returns everything read so far).
   std::string receive_until(std::string_view delimiter,
-                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                            std::chrono::milliseconds timeout = scaled(std::chrono::seconds(10)));
   // True if the peer closed (EOF or reset) within `timeout`; discards data.
-  bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  bool closed_by_peer(std::chrono::milliseconds timeout = scaled(std::chrono::seconds(5)));
   void shutdown_write();
   // Sets SO_LINGER 0 and closes: the peer gets a RST.
   void reset();
   void set_receive_buffer(int bytes);
+  // Bytes sent but not yet taken by the peer's kernel (SIOCOUTQ), and bytes
+  // received but not yet read here (FIONREAD): progress seen from outside.
+  size_t unsent_bytes() const;
+  size_t unread_bytes() const;
 
  private:
   int fd_ = -1;

@@ -12,8 +12,11 @@
 #include <cstring>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include <doctest/doctest.h>
 
 extern char** environ;
 
@@ -21,6 +24,11 @@ namespace test_support {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The end of a long output: enough for a failure message.
+std::string tail(const std::string& text, size_t length = 4000) {
+  return text.size() <= length ? text : "..." + text.substr(text.size() - length);
+}
 
 int decode_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -71,6 +79,7 @@ std::string program_from_env(const char* variable) {
 }
 
 ChildProcess::ChildProcess(std::vector<std::string> argv) {
+  name_ = argv.empty() ? std::string() : argv[0].substr(argv[0].rfind('/') + 1);
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe2 failed");
   pid_ = spawn(argv, fds[1], fds[1]);
@@ -80,13 +89,81 @@ ChildProcess::ChildProcess(std::vector<std::string> argv) {
 }
 
 ChildProcess::~ChildProcess() {
-  if (pid_ > 0 && !exited_) {
+  finish();
+  if (pid_ > 0 && !exited_) {  // finish() gave up on it
     ::kill(pid_, SIGKILL);
     int status;
     while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
     }
   }
   if (output_fd_ >= 0) ::close(output_fd_);
+}
+
+void ChildProcess::expect_exit_status(int status) {
+  expected_exit_status_ = status;
+  check_exit_status_ = true;
+}
+
+void ChildProcess::skip_exit_status_check(std::string reason) {
+  check_exit_status_ = false;
+  no_status_check_reason_ = std::move(reason);
+}
+
+int ChildProcess::finish(std::chrono::milliseconds timeout) {
+  if (finished_ || pid_ <= 0) return exit_status_;
+  finished_ = true;
+  if (running()) {
+    ::kill(pid_, SIGTERM);
+    ::kill(pid_, SIGCONT);  // a child the test left stopped must see the SIGTERM
+    if (wait_exit(timeout) < 0) {
+      std::ostringstream message;
+      message << name_ << " (pid " << pid_ << ") did not exit within " << timeout.count()
+              << " ms of SIGTERM; output:\n"
+              << tail(output_);
+      FAIL_CHECK(message.str());
+      ::kill(pid_, SIGKILL);
+      int status;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      exited_ = true;
+      exit_status_ = -1;
+    } else if (check_exit_status_) {
+      CHECK_MESSAGE(exit_status_ == expected_exit_status_,
+                    name_ << " exited with status " << exit_status_ << " after SIGTERM, expected "
+                          << expected_exit_status_ << "; output:\n"
+                          << tail(output_));
+    }
+  } else if (check_exit_status_) {
+    read_available(std::chrono::milliseconds(0));
+    CHECK_MESSAGE(exit_status_ == expected_exit_status_,
+                  name_ << " exited with status " << exit_status_ << ", expected "
+                        << expected_exit_status_ << "; output:\n"
+                        << tail(output_));
+  }
+  read_available(std::chrono::milliseconds(0));
+  const std::string report = sanitizer_report(output_);
+  if (!report.empty()) {
+    std::ostringstream message;
+    message << name_ << " printed a sanitizer report";
+    if (!check_exit_status_)
+      message << " (exit status not checked: " << no_status_check_reason_ << ")";
+    message << ":\n" << report;
+    FAIL_CHECK(message.str());
+  }
+  return exit_status_;
+}
+
+std::string sanitizer_report(const std::string& output) {
+  // What ASan, LSan, UBSan and TSan print when they find something; the
+  // SUMMARY line closes every report (UBSan's too, with print_summary).
+  static const std::regex kReport(
+      R"((ERROR|WARNING): (Address|Leak|Thread|Memory)Sanitizer|Sanitizer:DEADLYSIGNAL|)"
+      R"(: runtime error: |SUMMARY: \w*Sanitizer)");
+  std::smatch match;
+  if (!std::regex_search(output, match, kReport)) return {};
+  const size_t start = static_cast<size_t>(match.position(0));
+  const size_t line_start = output.rfind('\n', start);
+  return output.substr(line_start == std::string::npos ? 0 : line_start + 1, 6000);
 }
 
 void ChildProcess::read_available(std::chrono::milliseconds wait) {
@@ -161,6 +238,8 @@ int ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
     if (Clock::now() >= deadline) return -1;
     read_available(std::chrono::milliseconds(20));
   }
+  // The child is gone, so what it wrote is all in the pipe (unless a
+  // grandchild holds it open: then only what is there now).
   read_available(std::chrono::milliseconds(0));
   return exit_status_;
 }
