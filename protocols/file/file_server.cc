@@ -45,6 +45,10 @@ FileServer::FileServer(EventLoop* loop, FileServerOptions options)
 FileServer::~FileServer() {
   if (grace_timer_ != 0) loop_->cancel(grace_timer_);
   if (progress_timer_ != 0) loop_->cancel(progress_timer_);
+  // A shutdown cut short (a second signal) leaves connections open: closing
+  // them below must not report shutdown progress through server_, which
+  // reset() has already nulled.
+  shutdown_done_ = nullptr;
   // Connections first (their sessions stop using the context), then the
   // pool (its jobs finish), then the context.
   server_.reset();
