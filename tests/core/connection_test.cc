@@ -22,6 +22,7 @@
 #include "reactor/tcp_client.h"
 #include "reactor/tcp_server.h"
 #include "tests/core/core_test_support.h"
+#include "tests/support/time_scale.h"
 
 using namespace std::chrono_literals;
 using core_test::SteadyClock;
@@ -277,11 +278,15 @@ TEST_CASE("stop_reading holds input back and start_reading delivers it (edge-tri
   ServerFixture fixture;
   fixture.start();
   auto [client, connection] = fixture.connect();
+  auto [control, control_connection] = fixture.connect();
   fixture.thread.call([&] { connection->stop_reading(); });
   const std::string data = core_test::pattern(200 * 1024, 3);
   REQUIRE(core_test::write_all(client.get(), data));  // fits in the socket buffers
-  std::this_thread::sleep_for(200ms);
-  CHECK(fixture.thread.call([&] { return fixture.received; }) == 0);
+  // Positive control: bytes sent after `data` on a connection that reads
+  // are echoed, so the loop ran with `data` waiting; it was held back.
+  REQUIRE(core_test::write_all(control.get(), "control"));
+  CHECK(core_test::read_bytes(control.get(), 7, test_support::scaled(10s)).data == "control");
+  CHECK(fixture.thread.call([&] { return fixture.received; }) == 7);
   fixture.thread.call([&] { connection->start_reading(); });
   // No new bytes arrive to raise an edge: the resume alone must do it.
   core_test::ReadResult echoed = core_test::read_bytes(client.get(), data.size(), 10s);
@@ -747,6 +752,11 @@ TEST_CASE("defer_accept hands over a connection only with its first bytes, read 
   CHECK(accepted_now == 1);
   // Read in the same turn of the loop as the accept, not one epoll_wait later.
   CHECK(reads == std::vector<bool>{true});
+  // The check of `accepted == 0` above passes if the loop merely has not
+  // run yet; this is its positive control: the loop accepted and served
+  // the talker, and the silent client, connected earlier, is still not
+  // handed over.
+  CHECK(fixture.thread.call([&] { return accepted; }) == 1);
 }
 
 TEST_CASE("max_connections pauses accepting and resumes after a close") {
@@ -760,12 +770,13 @@ TEST_CASE("max_connections pauses accepting and resumes after a close") {
   UniqueFd third = core_test::connect_client(fixture.address);
   REQUIRE(core_test::write_all(third.get(), "third"));
   fixture.thread.let_pending_events_run();
+  // Those admitted are served: the positive control for the checks below,
+  // which would pass just as well if the loop had not run at all. "third"
+  // was queued before "second" was sent, so the loop has seen both.
+  REQUIRE(core_test::write_all(second.get(), "second"));
+  CHECK(core_test::read_bytes(second.get(), 6, test_support::scaled(10s)).data == "second");
   CHECK(fixture.connection_count() == 2);
   CHECK(core_test::read_bytes(third.get(), 5, 300ms).data.empty());
-
-  // Those admitted are served.
-  REQUIRE(core_test::write_all(second.get(), "second"));
-  CHECK(core_test::read_bytes(second.get(), 6).data == "second");
 
   first.reset();  // a slot frees up
   core_test::ReadResult echoed = core_test::read_bytes(third.get(), 5, 5s);

@@ -11,13 +11,16 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "tests/core/core_test_support.h"
+#include "tests/support/cli_help.h"
 #include "tests/support/process.h"
+#include "tests/support/time_scale.h"
 
 using namespace std::chrono_literals;
 using core_test::SteadyClock;
@@ -452,4 +455,133 @@ TEST_CASE("out of descriptors (EMFILE): no spinning, and service resumes") {
     if (result.data != hello) all_served = false;
   }
   CHECK(all_served);
+}
+
+namespace {
+
+// Runs reactor-echod with exactly `args` and waits for it to exit.
+std::pair<int, std::string> run_echod_to_exit(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {test_support::program_from_env("REACTOR_ECHOD")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess echod(argv);
+  const int status = echod.wait_exit(test_support::scaled(10s));
+  return {status, echod.output()};
+}
+
+// A client that sends without reading until the server's echo can no
+// longer leave: output stays queued in reactor-echod.
+UniqueFd stuck_client(const reactor::SocketAddress& server) {
+  UniqueFd client = core_test::connect_client(server, 4096, /*non_blocking=*/true);
+  pollfd writable{client.get(), POLLOUT, 0};
+  REQUIRE(::poll(&writable, 1, static_cast<int>(test_support::scaled(5s).count())) == 1);
+  const std::string chunk(64 * 1024, 'x');
+  size_t sent = 0;
+  // Until the send buffer stays full for a while: both directions clogged.
+  for (int quiet_rounds = 0; quiet_rounds < 5 && sent < (256u << 20);) {
+    const ssize_t n = ::send(client.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+      quiet_rounds = 0;
+    } else {
+      ++quiet_rounds;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  REQUIRE(sent > 0);
+  return client;
+}
+
+}  // namespace
+
+TEST_CASE("reactor-echod --help explains every option; bad arguments exit 2 with one line") {
+  const auto [help_status, help] = run_echod_to_exit({"--help"});
+  CHECK(help_status == 0);
+  const auto listed = test_support::options_in_help(help);
+  std::vector<std::string> names;
+  for (const auto& [name, explanation] : listed) {
+    names.push_back(name);
+    CAPTURE(name);
+    CHECK(explanation.size() >= 10);
+  }
+  CHECK(names == std::vector<std::string>{"--bind", "--grace", "--help", "--idle-timeout",
+                                          "--log-level", "--max-connections", "PORT"});
+  const std::vector<std::vector<std::string>> bad = {
+      {},
+      {"99999"},
+      {"eighty"},
+      {"0", "--idle-timeout", "-1"},
+      {"0", "--grace", "soon"},
+      {"0", "--bind", "localhost"},
+      {"0", "--log-level", "loud"},
+      {"0", "--no-such-option"},
+  };
+  for (const auto& args : bad) {
+    const auto [status, output] = run_echod_to_exit(args);
+    CAPTURE(output);
+    CHECK(status == 2);
+    CHECK(output.starts_with("reactor-echod: "));
+    CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("reactor-echod --max-connections holds the next client until one leaves") {
+  auto echod = start_echod({}, {"--max-connections", "1"});
+  const reactor::SocketAddress server = echod_address(*echod);
+  UniqueFd first = core_test::connect_client(server);
+  REQUIRE(echo_exchange(first.get(), "first", false).data == "first");
+  UniqueFd second = core_test::connect_client(server);  // in the kernel's backlog
+  REQUIRE(core_test::write_all(second.get(), "second"));
+  // Positive control: the admitted client is served meanwhile.
+  CHECK(echo_exchange(first.get(), "again", false).data == "again");
+  CHECK(core_test::read_bytes(second.get(), 6, 300ms).data.empty());
+  first.reset();
+  CHECK(core_test::read_bytes(second.get(), 6, test_support::scaled(5s)).data == "second");
+  second.reset();
+  echod->send_signal(SIGTERM);
+  CHECK(echod->wait_exit(test_support::scaled(10s)) == 0);
+}
+
+TEST_CASE("reactor-echod --idle-timeout closes a silent client, not a talking one") {
+  auto echod = start_echod({}, {"--idle-timeout", "1"});
+  const reactor::SocketAddress server = echod_address(*echod);
+  UniqueFd silent = core_test::connect_client(server);
+  UniqueFd talking = core_test::connect_client(server);
+  const auto started = SteadyClock::now();
+  // The talker speaks every 300 ms for 2 s: twice the timeout, never idle.
+  for (int i = 0; i < 7; ++i) {
+    REQUIRE(echo_exchange(talking.get(), "hi", false).data == "hi");
+    std::this_thread::sleep_for(300ms);
+  }
+  core_test::ReadResult silent_end =
+      core_test::read_until_eof(silent.get(), test_support::scaled(5s));
+  CHECK(silent_end.eof);
+  CHECK(SteadyClock::now() - started >= 900ms);
+  CHECK(echo_exchange(talking.get(), "still here", false).data == "still here");
+  echod->send_signal(SIGTERM);
+  CHECK(echod->wait_exit(test_support::scaled(10s)) == 0);
+}
+
+TEST_CASE("reactor-echod: --grace bounds the shutdown; a second signal exits at once") {
+  SUBCASE("--grace 1 cuts off a client that never reads") {
+    auto echod = start_echod({}, {"--grace", "1"});
+    UniqueFd client = stuck_client(echod_address(*echod));
+    const auto signalled = SteadyClock::now();
+    echod->send_signal(SIGTERM);
+    CHECK(echod->wait_exit(test_support::scaled(6s)) == 0);
+    // It did wait for the client (up to the grace), rather than drop it.
+    CHECK(SteadyClock::now() - signalled >= 900ms);
+  }
+  SUBCASE("a second SIGINT or SIGTERM exits at once") {
+    for (int signal_number : {SIGINT, SIGTERM}) {
+      CAPTURE(signal_number);
+      auto echod = start_echod({}, {"--grace", "60"});
+      UniqueFd client = stuck_client(echod_address(*echod));
+      echod->send_signal(signal_number);
+      REQUIRE(echod->wait_for_output("shutting down"));
+      // Control: the first signal alone waits for the stuck client.
+      CHECK(echod->wait_exit(500ms) == -1);
+      echod->send_signal(signal_number);
+      CHECK(echod->wait_exit(test_support::scaled(3s)) == 0);
+    }
+  }
 }

@@ -6,12 +6,17 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
 #include "reactor/event_loop.h"
+#include "reactor/thread_pool.h"
 #include "tests/core/core_test_support.h"
+#include "tests/support/time_scale.h"
 
 using namespace std::chrono_literals;
 using reactor::EventLoop;
@@ -269,9 +274,16 @@ TEST_CASE("stop() from another thread before the loop thread reaches run() is no
   stopper.join();
   loop.run();
   CHECK_FALSE(watchdog.fired);
-  // The loop can be run again afterwards; stop() then works as before.
-  loop.post([&] { loop.stop(); });
+  // The loop can be run again afterwards (it waits for a timer rather than
+  // returning at once), and stop() then works as before.
+  bool timer_ran = false;
+  loop.run_after(10ms, [&] {
+    timer_ran = true;
+    loop.stop();
+  });
   loop.run();
+  CHECK(timer_ran);
+  CHECK_FALSE(watchdog.fired);
 }
 
 TEST_CASE("tasks posted before stop() still run before run() returns") {
@@ -370,4 +382,77 @@ TEST_CASE("a signal sent to the sleeping loop thread from another thread wakes i
   sigemptyset(&mask);
   sigaddset(&mask, SIGUSR1);
   pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
+}
+
+TEST_CASE("ThreadPool runs its jobs on exactly its worker threads, concurrently") {
+  constexpr size_t kWorkers = 3;
+  std::mutex mutex;
+  std::condition_variable all_in;
+  size_t inside = 0;
+  bool met = true;
+  std::set<std::thread::id> threads;
+  {
+    reactor::ThreadPool pool(kWorkers);
+    // Each job waits until all three are running at once: only three
+    // concurrent workers can finish them.
+    for (size_t i = 0; i < kWorkers; ++i) {
+      pool.submit([&] {
+        std::unique_lock lock(mutex);
+        threads.insert(std::this_thread::get_id());
+        ++inside;
+        all_in.notify_all();
+        if (!all_in.wait_for(lock, test_support::scaled(10s), [&] { return inside == kWorkers; })) {
+          met = false;
+        }
+      });
+    }
+    // Many more: they all run, still on the same workers.
+    for (int i = 0; i < 200; ++i) {
+      pool.submit([&] {
+        std::lock_guard lock(mutex);
+        threads.insert(std::this_thread::get_id());
+      });
+    }
+  }  // the destructor runs what was submitted, then joins
+  CHECK(met);
+  CHECK(threads.size() == kWorkers);
+  CHECK(threads.count(std::this_thread::get_id()) == 0);
+}
+
+TEST_CASE("ThreadPool: the destructor finishes every submitted job; zero threads means one") {
+  std::atomic<int> done{0};
+  {
+    reactor::ThreadPool pool(0);
+    for (int i = 0; i < 1000; ++i) {
+      pool.submit([&done, i] {
+        if (i % 100 == 0) std::this_thread::sleep_for(1ms);
+        ++done;
+      });
+    }
+  }
+  CHECK(done == 1000);
+}
+
+TEST_CASE("ThreadPool: a job's result goes back to the loop thread through post()") {
+  EventLoop loop;
+  Watchdog watchdog(loop, test_support::scaled(10s));
+  reactor::ThreadPool pool(2);
+  const std::thread::id loop_thread = std::this_thread::get_id();
+  std::thread::id job_thread;
+  std::thread::id result_thread;
+  int result = 0;
+  pool.submit([&] {
+    job_thread = std::this_thread::get_id();
+    const int computed = 6 * 7;
+    loop.post([&, computed] {
+      result = computed;
+      result_thread = std::this_thread::get_id();
+      loop.stop();
+    });
+  });
+  loop.run();
+  CHECK_FALSE(watchdog.fired);
+  CHECK(result == 42);
+  CHECK(result_thread == loop_thread);
+  CHECK(job_thread != loop_thread);
 }

@@ -309,6 +309,11 @@ TEST_CASE("a channel deleted and replaced on the same fd mid-batch gets only fre
   constexpr int kChannels = 8;
   std::vector<int> calls(kChannels, 0);
   int replacement_calls = 0;
+  // Set by a task deferred to the end of the batch in which the channels
+  // were replaced: a call to the replacement before that is the dead
+  // channel's stale event, dispatched by fd to whoever holds it now.
+  bool replacing_batch_over = false;
+  bool replacement_called_in_replacing_batch = false;
   std::unique_ptr<Channel> replacement;
   bool replaced = false;
   for (int i = 0; i < kChannels; ++i) {
@@ -329,9 +334,11 @@ TEST_CASE("a channel deleted and replaced on the same fd mid-batch gets only fre
       replacement = std::make_unique<Channel>(&loop, fds[static_cast<size_t>(victim)].get());
       replacement->set_read_callback([&] {
         ++replacement_calls;
+        if (!replacing_batch_over) replacement_called_in_replacing_batch = true;
         loop.stop();
       });
       replacement->enable_reading();
+      loop.defer([&] { replacing_batch_over = true; });
     });
     channels.back()->enable_reading();
   }
@@ -343,6 +350,7 @@ TEST_CASE("a channel deleted and replaced on the same fd mid-batch gets only fre
   // The new channel learned of its fd's readiness through its own
   // registration, not through the dead channel's stale event.
   CHECK(replacement_calls == 1);
+  CHECK_FALSE(replacement_called_in_replacing_batch);
   channels.clear();
   replacement.reset();
   CHECK(loop.registered_channel_count() == 2);  // wakeup + timers

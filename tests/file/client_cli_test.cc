@@ -1,13 +1,20 @@
 // reactor-fileclient as a user meets it: what each command prints, the
 // exit codes the issue fixes, where get puts its file, and the rules for
 // resuming (or refusing to resume) a .part.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "protocols/file/sha256.h"
 #include "tests/file/rftp_test_support.h"
+#include "tests/support/time_scale.h"
 
 using namespace rftp_test;
 namespace rf = reactor::file;
@@ -34,6 +41,77 @@ struct Setup {
 void set_mtime(const std::string& path, time_t seconds) {
   timeval times[2] = {{seconds, 0}, {seconds, 0}};
   REQUIRE(::utimes(path.c_str(), times) == 0);
+}
+
+// The client's argv, run as user nobody when the test runs as root (CI
+// does, and root writes anywhere); unchanged otherwise.
+std::vector<std::string> unprivileged(std::vector<std::string> argv) {
+  if (::geteuid() == 0) {
+    argv.insert(argv.begin(),
+                {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  }
+  return argv;
+}
+
+// A TCP server that is not an RFTP server: it accepts one connection on
+// 127.0.0.1, reads what comes, answers `reply` and keeps the connection
+// open until the client leaves (or a few seconds pass).
+class Impostor {
+ public:
+  explicit Impostor(std::string reply, bool close_after_reply = false)
+      : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
+        close_after_reply_(close_after_reply) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(listener_, 4) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this, reply = std::move(reply)] { serve(reply); });
+  }
+  ~Impostor() {
+    thread_.join();
+    ::close(listener_);
+  }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  void serve(const std::string& reply) {
+    const int limit_ms = static_cast<int>(test_support::scaled(std::chrono::seconds(10)).count());
+    pollfd waiting{listener_, POLLIN, 0};
+    if (::poll(&waiting, 1, limit_ms) <= 0) return;
+    const int peer = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (peer < 0) return;
+    char request[4096];
+    pollfd readable{peer, POLLIN, 0};
+    if (::poll(&readable, 1, limit_ms) > 0) (void)::recv(peer, request, sizeof request, 0);
+    (void)::send(peer, reply.data(), reply.size(), MSG_NOSIGNAL);
+    if (close_after_reply_) {
+      ::close(peer);
+      return;
+    }
+    // Until the client closes: a client that wrongly waits for more is
+    // then cut off by the time limit, not by us.
+    while (::poll(&readable, 1, limit_ms) > 0 && ::recv(peer, request, sizeof request, 0) > 0) {
+    }
+    ::close(peer);
+  }
+
+  int listener_;
+  bool close_after_reply_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// A frame header (len, type) claiming `length` bytes.
+std::string frame_header(uint32_t length, uint8_t type) {
+  std::string header(4, '\0');
+  for (int i = 0; i < 4; ++i)
+    header[static_cast<size_t>(i)] = static_cast<char>(length >> (24 - 8 * i));
+  header += static_cast<char>(type);
+  return header;
 }
 
 }  // namespace
@@ -94,13 +172,32 @@ TEST_CASE("exit codes") {
     auto refused = run_client({endpoint, "ping"});
     CHECK(refused.status == 3);
   }
+  SUBCASE("3: a server that is not an RFTP server") {
+    Impostor http_server("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    test_support::ChildProcess client(client_argv({http_server.endpoint(), "ping"}));
+    CHECK(client.wait_exit(test_support::scaled(std::chrono::seconds(10))) == 3);
+    CAPTURE(client.output());
+    CHECK(client.output().find("reactor-fileclient: ") != std::string::npos);
+    CHECK(client.output().find("pong") == std::string::npos);
+  }
   SUBCASE("4: local I/O") {
     CHECK(setup.client({"put", setup.local / "does-not-exist"}).status == 4);
+    // A directory the client may not write into; as root the client runs
+    // as nobody (root writes anywhere). The writable one next to it is the
+    // control: the same client can reach both and writes there.
+    ::chmod(setup.local.path().c_str(), 0755);
     make_directories(setup.local / "readonly");
-    ::chmod((setup.local / "readonly").c_str(), 0500);
-    if (::geteuid() != 0) {  // root writes anywhere
-      CHECK(setup.client({"get", "notes.txt", setup.local / "readonly/x"}).status == 4);
-    }
+    make_directories(setup.local / "writable");
+    ::chmod((setup.local / "readonly").c_str(), 0555);
+    ::chmod((setup.local / "writable").c_str(), 0777);
+    const auto denied = test_support::run_command(unprivileged(
+        client_argv({setup.server->endpoint(), "get", "notes.txt", setup.local / "readonly/x"})));
+    CHECK(denied.status == 4);
+    CHECK_FALSE(exists(setup.local / "readonly/x"));
+    const auto allowed = test_support::run_command(unprivileged(
+        client_argv({setup.server->endpoint(), "get", "notes.txt", setup.local / "writable/x"})));
+    CHECK(allowed.status == 0);
+    CHECK(read_file(setup.local / "writable/x") == "some notes\n");
     CHECK(setup.client({"get", "notes.txt", setup.local / "no/such/dir/x"}).status == 4);
   }
 }
@@ -161,6 +258,13 @@ TEST_CASE("a .part is resumed only while the remote size and mtime are unchanged
     REQUIRE(setup.client({"get", "data.bin", "--verify"}).status == 0);
     CHECK(read_file(setup.local / "data.bin") == content);
   }
+  SUBCASE("a matching record resumes at the .part's end (the prefix is kept, not fetched)") {
+    // Without --verify nothing re-reads the prefix: the result shows where
+    // the download started. Starting over would give `content`.
+    plant_partial(content.size(), 1600000000);
+    REQUIRE(setup.client({"get", "data.bin"}).status == 0);
+    CHECK(read_file(setup.local / "data.bin") == junk + content.substr(junk.size()));
+  }
   SUBCASE("a matching record with the right prefix resumes") {
     junk = content.substr(0, 40000);
     plant_partial(content.size(), 1600000000);
@@ -206,4 +310,76 @@ TEST_CASE("a read-only server makes put fail with exit code 1") {
   CHECK(run_client({server.endpoint(), "put", local / "f.txt"}).status == 1);
   CHECK_FALSE(exists(served / "f.txt"));
   CHECK_FALSE(exists(served / ".rftp-uploads"));
+}
+
+TEST_CASE("a reply frame above 256 MiB is refused as soon as its length arrives (exit 3)") {
+  // The impostor sends only the 5-byte start of a HELLO_OK one byte over
+  // the limit and then waits: a client that waited for the body would hang.
+  Impostor hostile(frame_header(256u * 1024 * 1024 + 1, 0x81));
+  test_support::ChildProcess client(client_argv({hostile.endpoint(), "ping"}));
+  CHECK(client.wait_exit(test_support::scaled(std::chrono::seconds(5))) == 3);
+  CHECK(client.output().find("exceeds the limit of 268435456") != std::string::npos);
+  // Control: a frame of exactly 256 MiB is within the limit (the client
+  // waits for its body and fails only when the connection is closed).
+  Impostor at_limit(frame_header(256u * 1024 * 1024, 0x81), true);
+  test_support::ChildProcess patient(client_argv({at_limit.endpoint(), "ping"}));
+  CHECK(patient.wait_exit(test_support::scaled(std::chrono::seconds(5))) == 3);
+  CAPTURE(patient.output());
+  CHECK(patient.output().find("exceeds the limit") == std::string::npos);
+}
+
+TEST_CASE("--connect-timeout bounds a connection attempt that gets no answer (exit 3)") {
+  // A listener that never accepts, with its accept queue full: the kernel
+  // drops further SYNs, so a connect() neither succeeds nor fails.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  REQUIRE(::listen(listener, 0) == 0);
+  socklen_t length = sizeof address;
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  std::vector<int> fillers;
+  bool queue_full = false;
+  for (int i = 0; i < 16 && !queue_full; ++i) {
+    const int filler = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    fillers.push_back(filler);
+    (void)::connect(filler, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    pollfd connected{filler, POLLOUT, 0};
+    queue_full = ::poll(&connected, 1, 200) == 0;
+  }
+  REQUIRE(queue_full);
+  const std::string endpoint = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  const auto started = std::chrono::steady_clock::now();
+  test_support::ChildProcess client(client_argv({endpoint, "--connect-timeout", "1", "ping"}));
+  // The default is 10 s; with 1 s the client gives up after about 1 s.
+  const int status = client.wait_exit(test_support::scaled(std::chrono::seconds(6)));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  CHECK(status == 3);
+  CHECK(elapsed >= std::chrono::milliseconds(900));
+  CAPTURE(client.output());
+  CHECK(client.output().find("reactor-fileclient: ") != std::string::npos);
+  for (int filler : fillers) ::close(filler);
+  ::close(listener);
+}
+
+TEST_CASE("--no-progress: no progress bar even on a terminal") {
+  // script(1) gives the client a terminal; the bar is drawn on stderr with
+  // "\r...ESC[K". The control without the flag shows that it would be.
+  Setup setup;
+  write_random_file(setup.served / "some.bin", 1 << 20, 8);
+  auto on_terminal = [&](const std::string& flags, const std::string& target) {
+    const std::string command = "'" + client_program() + "' " + setup.server->endpoint() + " " +
+                                flags + " get some.bin '" + target + "'";
+    return test_support::run_command({"script", "-qec", command, "/dev/null"});
+  };
+  const auto with_bar = on_terminal("", setup.local / "with-bar.bin");
+  CHECK(with_bar.status == 0);
+  CHECK(with_bar.out.find("\033[K") != std::string::npos);
+  const auto without = on_terminal("--no-progress", setup.local / "without.bin");
+  CHECK(without.status == 0);
+  CAPTURE(without.out);
+  CHECK(without.out.find("\033[K") == std::string::npos);
+  CHECK(files_equal(setup.local / "without.bin", setup.served / "some.bin"));
 }

@@ -158,10 +158,20 @@ TEST_CASE("a frame cut off by the client's close gets no answer and harms nobody
   {
     RawClient client(tree.server->port());
     client.greet();
+    // A whole PING right before the cut frame: its PONG is the positive
+    // control (replies on this connection are seen), and after it the
+    // server must close without another word.
     std::string frame = rf::encode_frame(rf::StatRequest{"hello.txt"});
-    REQUIRE(client.send_bytes(frame.substr(0, frame.size() - 3)));
+    REQUIRE(client.send_bytes(rf::encode_frame(rf::Ping{5}) + frame.substr(0, frame.size() - 3)));
     client.socket().shutdown_write();
-    CHECK_FALSE(client.receive(std::chrono::seconds(3)).has_value());
+    const auto pong = client.receive(test_support::scaled(std::chrono::seconds(5)));
+    REQUIRE(pong.has_value());
+    CHECK(std::holds_alternative<rf::Pong>(*pong));
+    bool closed = false;
+    const std::string after =
+        client.socket().receive_until_close(test_support::scaled(std::chrono::seconds(5)), &closed);
+    CHECK(closed);
+    CHECK(after.empty());
   }
   tree.check_still_serving();
 }
@@ -583,6 +593,9 @@ TEST_CASE("--max-connections makes the next client wait until a slot frees") {
   first->greet();
   RawClient waiting(tree.server->port());  // connected in the kernel's backlog
   REQUIRE(waiting.send(rf::Hello{1}));
+  // Positive control: a client holding a slot is answered meanwhile, so
+  // the server did run while the waiting HELLO sat there.
+  CHECK(first->ping(3));
   CHECK_FALSE(waiting.receive(std::chrono::milliseconds(500)).has_value());
   first.reset();  // frees a slot: the waiting client is accepted and answered
   auto hello = waiting.receive();

@@ -9,6 +9,7 @@
 #include "protocols/http/http_date.h"
 #include "site_builder.h"
 #include "temp_tree.h"
+#include "tests/support/time_scale.h"
 
 using namespace http_test;
 
@@ -71,7 +72,21 @@ TEST_CASE("curl: HEAD has the headers of GET and no body") {
   const std::string head = curl({"-I", s.server.url("/large.bin")});
   CHECK(head.starts_with("HTTP/1.1 200 OK\r\n"));
   CHECK(has_line(head, "Content-Length: " + std::to_string(s.site.large.size())));
-  CHECK(head.ends_with("\r\n\r\n"));  // and nothing after the head
+  CHECK(head.ends_with("\r\n\r\n"));
+  // curl -I never reads a body, so whether one was sent is checked on the
+  // wire: a GET pipelined behind the HEAD must be answered by the very next
+  // bytes after the HEAD's head. A body sent for the HEAD would come first.
+  test_support::ClientSocket socket(s.server.port());
+  REQUIRE(socket.send_all(get_request("/large.bin", "", "HEAD") + get_request("/small.txt")));
+  std::string received;
+  for (int i = 0; i < 100 && received.find("\r\n\r\nHTTP/1.1 ") == std::string::npos; ++i) {
+    const std::string more = socket.receive_some(test_support::scaled(std::chrono::seconds(5)));
+    if (more.empty()) break;
+    received += more;
+  }
+  const size_t head_end = received.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  CHECK(received.substr(head_end + 4, 17) == "HTTP/1.1 200 OK\r\n");
 }
 
 TEST_CASE("curl: names with spaces and UTF-8, nested paths, symlinks inside") {

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cstdio>
@@ -11,11 +12,18 @@
 #include <algorithm>
 #include <array>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "httpd_fixture.h"
 #include "site_builder.h"
+#include "tests/support/cli_help.h"
+#include "tests/support/time_scale.h"
 #include "tests/support/wait.h"
 
 using namespace http_test;
@@ -50,6 +58,20 @@ void make_huge_file(const TestSite& site) {
   REQUIRE(::truncate(path.c_str(), kHugeSize) == 0);
 }
 
+// Sockets among a process's open descriptors (the listener, connections).
+int socket_count(pid_t pid) {
+  int sockets = 0;
+  std::error_code error;
+  for (const auto& entry :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
+    std::error_code ignored;
+    if (std::filesystem::read_symlink(entry.path(), ignored).string().starts_with("socket:")) {
+      ++sockets;
+    }
+  }
+  return sockets;
+}
+
 size_t count_lines(const std::string& text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
@@ -59,11 +81,31 @@ size_t count_lines(const std::string& text) {
 TEST_CASE("cli: --help explains every option and exits 0") {
   const Finished help = run_to_exit({"--help"});
   CHECK(help.status == 0);
-  for (const char* option : {"PORT", "DIR", "--bind", "--access-log", "--log-level", "--no-listing",
-                             "--idle-timeout", "--header-timeout", "--max-connections"}) {
-    CAPTURE(option);
-    CHECK(help.output.find(option) != std::string::npos);
+  const std::map<std::string, std::string> listed = test_support::options_in_help(help.output);
+  // All of them, and no other: an option added to the parser shows up in
+  // --help and must be added here (and to the docs).
+  const std::vector<std::string> expected = {"PORT",
+                                             "DIR",
+                                             "--help",
+                                             "--bind",
+                                             "--access-log",
+                                             "--log-level",
+                                             "--no-listing",
+                                             "--idle-timeout",
+                                             "--header-timeout",
+                                             "--max-connections",
+                                             "--shutdown-timeout",
+                                             "--cache-seconds",
+                                             "--inline-max"};
+  std::vector<std::string> names;
+  for (const auto& [name, explanation] : listed) {
+    names.push_back(name);
+    CAPTURE(name);
+    CHECK(explanation.size() >= 10);  // explained, not merely named
   }
+  std::vector<std::string> sorted_expected = expected;
+  std::sort(sorted_expected.begin(), sorted_expected.end());
+  CHECK(names == sorted_expected);
 }
 
 TEST_CASE("cli: bad arguments are one line and exit code 2") {
@@ -122,10 +164,14 @@ TEST_CASE("signals: SIGTERM and SIGINT exit 0 when idle") {
 
 TEST_CASE("signals: graceful shutdown finishes the response in flight, refuses new clients") {
   TestSite site;
+  // 64 MiB: more than the socket buffers hold, so the response really is
+  // in flight in the server when the signal comes (3 MiB could all sit in
+  // the kernel, and the server would exit at once).
+  make_huge_file(site);
   Httpd server(site.root());
   ClientSocket downloader(server.port());
   downloader.set_receive_buffer(64 * 1024);
-  REQUIRE(downloader.send_all(get_request("/large.bin")));
+  REQUIRE(downloader.send_all(get_request("/huge.bin")));
   std::string received = downloader.receive_some();
   REQUIRE(received.starts_with("HTTP/1.1 200 OK"));
   // An idle keep-alive client, which the shutdown should simply close.
@@ -140,13 +186,14 @@ TEST_CASE("signals: graceful shutdown finishes the response in flight, refuses n
   // New clients are refused at once (the listening socket is closed), not
   // accepted by the kernel and left hanging until the server exits.
   CHECK(test_support::connect_error(server.port()) == ECONNREFUSED);
+  CHECK(server.process().running());  // still finishing the download
   // The download completes, then the server exits 0.
   const size_t head_end = received.find("\r\n\r\n");
   REQUIRE(head_end != std::string::npos);
   std::string body = received.substr(head_end + 4);
-  body += downloader.receive_until_close();
-  CHECK(body.size() == site.large.size());
-  CHECK(body == site.large);
+  body += downloader.receive_until_close(test_support::scaled(std::chrono::seconds(30)));
+  CHECK(body.size() == static_cast<size_t>(kHugeSize));
+  CHECK(body.find_first_not_of('\0') == std::string::npos);
   CHECK(server.process().wait_exit() == 0);
 }
 
@@ -167,6 +214,25 @@ TEST_CASE(
   CHECK(test_support::connect_error(server.port()) == ECONNREFUSED);
   CHECK(server.process().running());  // the refusal did not come from an exit
   CHECK(server.process().wait_exit(std::chrono::seconds(8)) == 0);
+}
+
+TEST_CASE("signals: a second SIGINT or SIGTERM exits at once") {
+  TestSite site;
+  make_huge_file(site);
+  for (int signal_number : {SIGINT, SIGTERM}) {
+    CAPTURE(signal_number);
+    Httpd server(site.root(), {"--shutdown-timeout", "60"});
+    ClientSocket stuck(server.port());
+    stuck.set_receive_buffer(4096);
+    REQUIRE(stuck.send_all(get_request("/huge.bin")));
+    CHECK_FALSE(stuck.receive_some().empty());
+    server.process().send_signal(signal_number);
+    REQUIRE(server.process().wait_for_output("shutting down"));
+    // Control: the first signal alone waits for the stuck download.
+    CHECK(server.process().wait_exit(std::chrono::milliseconds(500)) == -1);
+    server.process().send_signal(signal_number);
+    CHECK(server.process().wait_exit(test_support::scaled(std::chrono::seconds(3))) == 0);
+  }
 }
 
 TEST_CASE("timeouts: a slowloris client gets 408 and is closed") {
@@ -203,12 +269,22 @@ TEST_CASE("timeouts: a client that stops reading a response is eventually closed
   Httpd server(site.root(), {"--idle-timeout", "1"});
   ClientSocket reader(server.port());
   reader.set_receive_buffer(4096);
+  const int idle_sockets = socket_count(server.process().pid());
   REQUIRE(reader.send_all(get_request("/huge.bin")));
-  // Read nothing for 3 s: the server's output makes no progress and the
-  // idle timeout closes the connection, long before the file is out.
-  std::this_thread::sleep_for(std::chrono::seconds(3));
-  const std::string got = reader.receive_until_close(std::chrono::seconds(10));
-  CHECK(got.size() < static_cast<size_t>(kHugeSize));
+  REQUIRE_FALSE(reader.receive_some().empty());
+  // Control: the download's socket shows in the server's descriptors.
+  CHECK(socket_count(server.process().pid()) == idle_sockets + 1);
+  // Read nothing more: the server's output makes no progress and the idle
+  // timeout closes the connection, long before the file is out. (Its FIN
+  // waits behind megabytes queued in the kernel, which a 4 KiB window
+  // drains for minutes: the server's own descriptors are what tell.)
+  const auto deadline =
+      std::chrono::steady_clock::now() + test_support::scaled(std::chrono::seconds(6));
+  while (socket_count(server.process().pid()) != idle_sockets &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(socket_count(server.process().pid()) == idle_sockets);
   CHECK(exchange(server.port(), get_request("/small.txt")).status == 200);
 }
 
@@ -217,6 +293,9 @@ TEST_CASE("backpressure: pipelining without reading cannot grow the server's mem
   // 16 KiB body: inline, so every queued response would cost memory.
   site.tree.write_file("site/sixteen.bin", std::string(16 * 1024, 's'));
   Httpd server(site.root());
+  // Warm up first (file cache, output buffers, the allocator's first
+  // arenas), so that the baseline holds what any served request costs.
+  REQUIRE(exchange(server.port(), get_request("/sixteen.bin")).status == 200);
   const long baseline = server.process().memory_kib();
 
   constexpr int kRequests = 4000;  // 64 MiB of responses if all were queued
@@ -236,7 +315,19 @@ TEST_CASE("backpressure: pipelining without reading cannot grow the server's mem
                                static_cast<long>(client.unread_bytes())};
   }));
   const long stalled = server.process().memory_kib();
-  CHECK(stalled - baseline < 24 * 1024);
+  // The documented bound is 256 KiB of queued output per connection
+  // (protocols/http/README.md). The process holds up to about twice that
+  // for it: the queued output (the limit plus the response that crossed
+  // it) and the batch buffer that collected it, kept for reuse. Add the
+  // input buffer with the unread requests and malloc's rounding: 1 MiB
+  // (measured: 508 KiB). Unbounded queueing would be 64 MiB.
+  constexpr long kDocumentedLimitKib = 256;
+  long allowed_kib = 4 * kDocumentedLimitKib;
+#if defined(__SANITIZE_ADDRESS__)
+  allowed_kib += 16 * 1024;  // ASan's quarantine and shadow pages
+#endif
+  CAPTURE(stalled - baseline);
+  CHECK(stalled - baseline < allowed_kib);
 
   // Now read everything: all responses arrive, in order, complete.
   std::string leftover;
@@ -326,6 +417,74 @@ TEST_CASE("freshness: a file replaced by rename is picked up within the cache pe
   }
   CHECK(body == "deployed v2\n");
   CHECK(exchange(server.port(), get_request("/small.txt")).field("etag") != before.field("etag"));
+}
+
+TEST_CASE("--inline-max: files up to it are served from memory, larger ones from the file") {
+  // Observable through a change in place (same inode, size and mtime
+  // left to the cache): an inline file keeps its cached bytes for
+  // --cache-seconds, a sendfile one is read from the cached descriptor and
+  // shows the new bytes at once.
+  TestSite site;
+  const std::string before(100, 'a');
+  const std::string after(100, 'b');
+  auto overwrite_in_place = [&](const std::string& content) {
+    const int fd = ::open((site.tree / "site/inline.txt").c_str(), O_WRONLY);
+    REQUIRE(fd >= 0);
+    REQUIRE(::pwrite(fd, content.data(), content.size(), 0) ==
+            static_cast<ssize_t>(content.size()));
+    ::close(fd);
+  };
+  site.tree.write_file("site/inline.txt", before);
+  {
+    Httpd inline_server(site.root(), {"--inline-max", "100", "--cache-seconds", "60"});
+    CHECK(exchange(inline_server.port(), get_request("/inline.txt")).body == before);
+    overwrite_in_place(after);
+    CHECK(exchange(inline_server.port(), get_request("/inline.txt")).body == before);
+  }
+  overwrite_in_place(before);
+  {
+    Httpd sendfile_server(site.root(), {"--inline-max", "99", "--cache-seconds", "60"});
+    CHECK(exchange(sendfile_server.port(), get_request("/inline.txt")).body == before);
+    overwrite_in_place(after);
+    CHECK(exchange(sendfile_server.port(), get_request("/inline.txt")).body == after);
+  }
+}
+
+TEST_CASE("access log: lines reach the file within about a second, while the server runs") {
+  TestSite site;
+  const std::string log_path = site.tree / "access.log";
+  Httpd server(site.root(), {"--access-log", log_path});
+  CHECK(exchange(server.port(), get_request("/small.txt", "User-Agent: flush-test\r\n")).status ==
+        200);
+  const auto deadline =
+      std::chrono::steady_clock::now() + test_support::scaled(std::chrono::seconds(3));
+  std::string logged;
+  while (logged.find("flush-test") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream file(log_path);
+    logged.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+  CHECK(logged.find("\"GET /small.txt HTTP/1.1\" 200 20 \"-\" \"flush-test\"") !=
+        std::string::npos);
+  CHECK(server.process().running());  // flushed by the timer, not by the exit
+}
+
+TEST_CASE("a file shrinking under a GET makes the server close that connection") {
+  TestSite site;
+  make_huge_file(site);
+  Httpd server(site.root());
+  ClientSocket downloader(server.port());
+  REQUIRE(downloader.send_all(get_request("/huge.bin")));
+  const std::string start = downloader.receive_some();
+  REQUIRE(start.starts_with("HTTP/1.1 200 OK"));
+  REQUIRE(::truncate((site.tree / "site/huge.bin").c_str(), 1 << 20) == 0);
+  bool closed = false;
+  const std::string rest =
+      downloader.receive_until_close(test_support::scaled(std::chrono::seconds(20)), &closed);
+  CHECK(closed);
+  CHECK(start.size() + rest.size() < static_cast<size_t>(kHugeSize));  // the promise was broken
+  CHECK(exchange(server.port(), get_request("/small.txt")).status == 200);
 }
 
 TEST_CASE("access log: '-' writes to stdout") {

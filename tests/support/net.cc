@@ -100,17 +100,23 @@ std::string ClientSocket::receive_exactly(size_t count, std::chrono::millisecond
   return result;
 }
 
-std::string ClientSocket::receive_until_close(std::chrono::milliseconds timeout) {
+std::string ClientSocket::receive_until_close(std::chrono::milliseconds timeout, bool* closed) {
   auto deadline = Clock::now() + timeout;
   std::string result;
   char chunk[65536];
+  bool peer_closed = false;
   for (;;) {
     pollfd entry{fd_, POLLIN, 0};
     if (::poll(&entry, 1, milliseconds_left(deadline)) <= 0) break;
     ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      peer_closed = n == 0 || errno == ECONNRESET || errno == EPIPE;
+      break;
+    }
     result.append(chunk, static_cast<size_t>(n));
   }
+  if (closed != nullptr) *closed = peer_closed;
   return result;
 }
 

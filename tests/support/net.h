@@ -30,8 +30,9 @@ class ClientSocket {
   std::string receive_exactly(size_t n,
                               std::chrono::milliseconds timeout = scaled(std::chrono::seconds(10)));
   // Reads until the peer closes or timeout; returns all bytes read.
+  // `closed` (if given) tells which: true only for EOF or a reset.
   std::string receive_until_close(
-      std::chrono::milliseconds timeout = scaled(std::chrono::seconds(10)));
+      std::chrono::milliseconds timeout = scaled(std::chrono::seconds(10)), bool* closed = nullptr);
   // Reads until `delimiter` has been seen (returns everything read so far).
   std::string receive_until(std::string_view delimiter,
                             std::chrono::milliseconds timeout = scaled(std::chrono::seconds(10)));
