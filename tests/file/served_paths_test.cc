@@ -224,6 +224,15 @@ TEST_CASE("UploadRegistry: one owner per path until the claim is dropped") {
   CHECK(registry.claim("k", 2));
   auto outliving = std::make_unique<rf::UploadRegistry>();
   auto late = outliving->claim("x", 1);
+  REQUIRE(late);
   outliving.reset();
+  // A registry made now likely reuses the memory of the one that is gone;
+  // a claim that still wrote to its old table would release this one's
+  // "x". (Under ASan the write itself is reported.)
+  rf::UploadRegistry fresh;
+  auto fresh_claim = fresh.claim("x", 2);
+  REQUIRE(fresh_claim);
   late.reset();  // must not touch the registry that is gone
+  CHECK(fresh.owner_of("x") == 2u);
+  CHECK(fresh.size() == 1);
 }
