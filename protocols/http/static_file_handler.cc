@@ -52,8 +52,8 @@ ResponseSummary StaticFileHandler::respond_error(Status status, const ResponseCo
 
 ResponseSummary StaticFileHandler::respond(const Request& request, const ResponseContext& context,
                                            Clock::time_point now, ResponseOutput& out) {
-  if (!decode_request_path(request.path, path_)) {
-    return respond_error(Status::kBadRequest, context, out);
+  if (auto decoded = decode_request_path(request.path, path_); !decoded) {
+    return respond_error(decoded.error(), context, out);
   }
   const FileCache::Lookup found = cache_.lookup(path_.relative, now);
   if (!found) return respond_open_error(found.error(), context, out);

@@ -4,7 +4,7 @@
 
 namespace reactor::http {
 
-bool decode_request_path(std::string_view encoded, DecodedPath& out) {
+protocols::Result<void, Status> decode_request_path(std::string_view encoded, DecodedPath& out) {
   std::string& path = out.relative;
   path.clear();
   path.reserve(encoded.size());
@@ -12,14 +12,14 @@ bool decode_request_path(std::string_view encoded, DecodedPath& out) {
   for (size_t i = 0; i < encoded.size(); ++i) {
     char c = encoded[i];
     if (c == '%') {
-      if (i + 2 >= encoded.size()) return false;
+      if (i + 2 >= encoded.size()) return Status::kBadRequest;
       const int high = hex_value(static_cast<unsigned char>(encoded[i + 1]));
       const int low = hex_value(static_cast<unsigned char>(encoded[i + 2]));
-      if (high < 0 || low < 0) return false;
+      if (high < 0 || low < 0) return Status::kBadRequest;
       c = static_cast<char>(high * 16 + low);
       i += 2;
     }
-    if (c == '\0') return false;
+    if (c == '\0') return Status::kBadRequest;
     path.push_back(c);
   }
 
@@ -51,7 +51,7 @@ bool decode_request_path(std::string_view encoded, DecodedPath& out) {
   }
   path.resize(write);
   out.trailing_slash = directory_form;
-  return true;
+  return {};
 }
 
 void append_encoded_segment(std::string& out, std::string_view segment) {

@@ -15,6 +15,9 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/common/result.h"
+#include "protocols/http/status.h"
+
 namespace reactor::http {
 
 struct DecodedPath {
@@ -23,9 +26,10 @@ struct DecodedPath {
   bool trailing_slash = false;
 };
 
-// Decodes a still percent-encoded path that starts with '/'. Returns false
-// for a malformed escape or a NUL byte (which no file name can contain).
-bool decode_request_path(std::string_view encoded, DecodedPath& out);
+// Decodes a still percent-encoded path that starts with '/' into `out`
+// (a buffer reused between requests). Fails with 400 for a malformed
+// escape or a NUL byte (which no file name can contain).
+protocols::Result<void, Status> decode_request_path(std::string_view encoded, DecodedPath& out);
 
 // Appends `segment` percent-encoded so that it is one path segment of a
 // URL: every byte except RFC 3986 unreserved characters is escaped, so the

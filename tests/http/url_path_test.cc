@@ -17,7 +17,7 @@ namespace {
 // the URL named a directory form.
 std::string normalized(const std::string& encoded) {
   DecodedPath path;
-  if (!decode_request_path(encoded, path)) return "<error>";
+  if (!decode_request_path(encoded, path).ok()) return "<error>";
   return path.relative + (path.trailing_slash ? "|/" : "");
 }
 
@@ -84,7 +84,7 @@ TEST_CASE("url path: normalisation never leaves '.' or '..' segments (property)"
       for (const auto& z : pieces) {
         encoded = "/" + x + "/" + y + "/" + z;
         DecodedPath path;
-        REQUIRE(decode_request_path(encoded, path));
+        REQUIRE(decode_request_path(encoded, path).ok());
         CAPTURE(encoded);
         CHECK_FALSE(path.relative.starts_with("/"));
         CHECK_FALSE(path.relative.ends_with("/"));
@@ -121,7 +121,7 @@ TEST_CASE("url path: encode then decode is the identity") {
     std::string url;
     append_encoded_path(url, name, false);
     DecodedPath path;
-    REQUIRE(decode_request_path(url, path));
+    REQUIRE(decode_request_path(url, path).ok());
     CHECK(path.relative == name);
   }
 }

@@ -94,7 +94,7 @@ void check_head(const RequestHead& head) {
 
 void check_path(std::string_view encoded) {
   DecodedPath path;
-  if (!decode_request_path(encoded, path)) return;
+  if (!decode_request_path(encoded, path).ok()) return;
   const std::string& relative = path.relative;
   require(relative.find('\0') == std::string::npos);
   require(relative.empty() || (relative.front() != '/' && relative.back() != '/'));
@@ -106,7 +106,7 @@ void check_path(std::string_view encoded) {
   std::string url;
   append_encoded_path(url, relative, path.trailing_slash);
   DecodedPath again;
-  require(decode_request_path(url, again));
+  require(decode_request_path(url, again).ok());
   require(again.relative == relative);
 }
 
