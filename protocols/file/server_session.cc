@@ -215,10 +215,17 @@ void ServerSession::handle_get(const GetRequest& request) {
   auto connection = connection_.lock();
   if (!connection) return;
   // GET runs only with no pool work pending, so nothing waits in replies_
-  // and the header may go straight out, followed by the zero-copy body.
-  emit(DataHeader{size, request.offset, size - request.offset});
-  connection->send_file(std::move(file), static_cast<off_t>(request.offset),
-                        static_cast<size_t>(size - request.offset));
+  // and the header may go straight out, followed by the zero-copy body --
+  // in the same TCP segment (MSG_MORE), as HTTP sends its heads.
+  const uint64_t length = size - request.offset;
+  const std::string header = encode_frame(DataHeader{size, request.offset, length});
+  if (length > 0) {
+    connection->send_more(header);
+    connection->send_file(std::move(file), static_cast<off_t>(request.offset),
+                          static_cast<size_t>(length));
+  } else {
+    connection->send(header);
+  }
   spdlog::debug("connection {}: GET {} from {} ({} bytes)", connection_id_, path.joined(),
                 request.offset, size - request.offset);
 }

@@ -46,7 +46,9 @@ class ChildProcess {
 
   void send_signal(int signo);
   // Waits for exit; returns the exit status (128+signal if killed), or -1
-  // on timeout (the child is then left running; finish() ends it).
+  // on timeout (the child is then left running; finish() ends it). A
+  // status returned here is the test's to check: finish() does not check
+  // it again (it still scans the output for sanitizer reports).
   int wait_exit(std::chrono::milliseconds timeout = scaled(std::chrono::seconds(10)));
   bool running();
   // Peak resident set size so far, from /proc/PID/status (VmHWM), in KiB;
@@ -66,6 +68,7 @@ class ChildProcess {
 
  private:
   void read_available(std::chrono::milliseconds wait);
+  int await_exit(std::chrono::milliseconds timeout);
 
   std::string name_;
   pid_t pid_ = -1;
@@ -73,6 +76,7 @@ class ChildProcess {
   int exit_status_ = -1;
   bool exited_ = false;
   bool finished_ = false;
+  bool status_seen_by_test_ = false;
   int expected_exit_status_ = 0;
   bool check_exit_status_ = true;
   std::string no_status_check_reason_;
