@@ -87,6 +87,12 @@ def defined_tests(build_dir):
         return None
 
 
+def test_name(result):
+    """The test's own name: meson writes "PROJECT:SUITE / NAME" into
+    testlog.json (meson 1.0 does), intro-tests.json just "NAME"."""
+    return (result.get("name") or "").rsplit(" / ", 1)[-1]
+
+
 def count_one(build_dir, result, suites, tally):
     name = result.get("name")
     outcome = result.get("result")
@@ -153,10 +159,10 @@ def count(build_dir, partial=False):
 
     defined = defined_tests(build_dir)
     for result in results:
-        count_one(build_dir, result, (defined or {}).get(result.get("name"), []), tally)
+        count_one(build_dir, result, (defined or {}).get(test_name(result), []), tally)
 
     if not partial and defined is not None:
-        for name in sorted(set(defined) - {result.get("name") for result in results}):
+        for name in sorted(set(defined) - {test_name(result) for result in results}):
             report(f"FAILED: {build_dir}: {name} (no result: it did not run)")
             tally.failed += 1
     return tally

@@ -50,7 +50,8 @@ class BuildDir:
         self.defined.append({"name": name, "suite": [f"reactor:{suite}"]})
         self.results.append(
             {
-                "name": name,
+                # As meson 1.0 writes it; intro-tests.json has the bare name.
+                "name": f"reactor:{suite} / {name}",
                 "stdout": stdout,
                 "result": result,
                 "starttime": 0,
