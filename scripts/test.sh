@@ -54,7 +54,7 @@ build_and_test build -Dbuildtype=debugoptimized
 # In-test time limits stretch by REACTOR_TEST_TIME_SCALE
 # (tests/support/time_scale.h): the sanitizer build runs several times slower.
 REACTOR_TEST_TIME_SCALE=3 TIMEOUT_MULTIPLIER=3 build_and_test build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
-  -Db_lundef=false -Dexamples=false
+  -Db_lundef=false
 CC=clang CXX=clang++ build_and_test build-fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
   -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -158,13 +159,22 @@ TEST_CASE("a file the server may not read is ERROR 3, for GET and HASH alike") {
 }
 
 TEST_CASE("special files are kind 2 and ERROR 8 for GET and HASH") {
-  // A character device like /dev/null (mknod needs root, as in CI). FIFOs
-  // are covered by the served-tree work of issue 9 (opening one blocks);
-  // socket files get ERROR 5 today, reported to the lead.
+  // A character device like /dev/null (mknod needs root, as in CI), a FIFO
+  // (opening one for reading would wait for a writer) and a Unix socket
+  // file (open() fails with ENXIO, which once came out as ERROR 5).
   TempDir root;
   REQUIRE_MESSAGE(::mknod((root / "null").c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0,
                   "mknod: " << std::strerror(errno) << " (the test needs root, as in CI)");
-  const std::vector<std::string> specials = {"null"};
+  REQUIRE(::mkfifo((root / "fifo").c_str(), 0644) == 0);
+  const std::string socket_path = root / "socket";
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  REQUIRE(socket_path.size() < sizeof address.sun_path);
+  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  const std::vector<std::string> specials = {"null", "fifo", "socket"};
   write_file(root / "plain.txt", "plain");
   Server server(root.path());
   RawClient client(server.port());
@@ -189,6 +199,7 @@ TEST_CASE("special files are kind 2 and ERROR 8 for GET and HASH") {
     CHECK(kinds[name] == rf::EntryKind::kOther);
   }
   CHECK(client.ping(2));
+  ::close(listener);
   CHECK(server.stop(scaled(10s)) == 0);
 }
 
