@@ -23,11 +23,14 @@ FileServer::FileServer(EventLoop* loop, FileServerOptions options)
 
   server_->set_connection_callback(
       [this](const ConnectionPtr& connection) { handle_connection(connection); });
-  server_->set_message_callback([](const ConnectionPtr& connection, Buffer& input) {
-    if (auto session = session_of<ServerSession>(connection)) session->handle_input(input);
-  });
+  server_->set_message_callback(
+      [](const ConnectionPtr& connection, Buffer& /*input: connection->input()*/) {
+        if (auto session = session_of<ServerSession>(connection))
+          session->handle_input(*connection);
+      });
   server_->set_write_complete_callback([](const ConnectionPtr& connection) {
-    if (auto session = session_of<ServerSession>(connection)) session->handle_write_complete();
+    if (auto session = session_of<ServerSession>(connection))
+      session->handle_write_complete(*connection);
   });
 }
 
@@ -48,10 +51,11 @@ void FileServer::handle_connection(const ConnectionPtr& connection) {
     auto session = std::make_shared<ServerSession>(context_.get(), connection);
     attach_session(connection, session);
     connection->set_peer_shutdown_callback([](const ConnectionPtr& closing) {
-      if (auto session = session_of<ServerSession>(closing)) session->handle_peer_shutdown();
+      if (auto session = session_of<ServerSession>(closing))
+        session->handle_peer_shutdown(*closing);
     });
     connection->set_idle_callback([](const ConnectionPtr& idle) {
-      if (auto session = session_of<ServerSession>(idle)) session->handle_idle();
+      if (auto session = session_of<ServerSession>(idle)) session->handle_idle(*idle);
     });
     return;
   }
@@ -65,7 +69,8 @@ void FileServer::drain(std::chrono::milliseconds grace, std::function<void()> do
   // us when the last connection has gone.
   server_->drain(
       [](const ConnectionPtr& connection) {
-        if (auto session = session_of<ServerSession>(connection)) session->begin_draining();
+        if (auto session = session_of<ServerSession>(connection))
+          session->begin_draining(*connection);
       },
       [this, done = std::move(done)] {
         if (grace_timer_ != 0) loop_->cancel(grace_timer_);

@@ -1,5 +1,7 @@
 #include "protocols/file/server_session.h"
 
+#include "reactor/session.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,22 +27,32 @@ constexpr size_t kMaxPendingReplies = 1024;
 // Pool jobs (commits) one connection may have queued at once.
 constexpr size_t kMaxJobsPerConnection = 64;
 
+// A pool job's answer, back on the loop thread: for the session of the
+// connection it came from, if that is still there.
+void finish_job_of(const std::weak_ptr<Connection>& weak, uint64_t sequence, std::string reply,
+                   const std::string& committed_key) {
+  const ConnectionPtr connection = weak.lock();
+  if (!connection) return;
+  if (ServerSession* session = session_of<ServerSession>(connection)) {
+    session->finish_job(*connection, sequence, std::move(reply), committed_key);
+  }
+}
+
 }  // namespace
 
 ServerSession::ServerSession(ServerContext* context, const ConnectionPtr& connection)
-    : context_(context), connection_(connection), connection_id_(connection->id()) {}
+    : context_(context), connection_id_(connection->id()) {}
 
 ServerSession::~ServerSession() = default;
 
 // ---- input -----------------------------------------------------------------
 
-void ServerSession::handle_input(Buffer& /*input*/) {
-  process_input();
+void ServerSession::handle_input(Connection& connection) {
+  process_input(connection);
 }
 
-bool ServerSession::can_run_now(const Request& request) const {
-  auto connection = connection_.lock();
-  if (connection && connection->queued_output_bytes() > kOutputHighWater) return false;
+bool ServerSession::can_run_now(Connection& connection, const Request& request) const {
+  if (connection.queued_output_bytes() > kOutputHighWater) return false;
   if (replies_.size() >= kMaxPendingReplies) return false;
   if (jobs_in_flight_ == 0) return true;
   if (std::holds_alternative<Ping>(request)) return true;
@@ -54,106 +66,105 @@ bool ServerSession::can_run_now(const Request& request) const {
   return false;  // reads the tree: wait until acknowledged uploads are in place
 }
 
-void ServerSession::process_input() {
-  auto connection = connection_.lock();
-  if (!connection || closed_) return;
-  Buffer& input = connection->input();
+void ServerSession::process_input(Connection& connection) {
+  if (closed_) return;
+  Buffer& input = connection.input();
   while (!fatal_ && !closed_) {
     if (stalled_request_) {
-      if (!can_run_now(*stalled_request_)) break;
+      if (!can_run_now(connection, *stalled_request_)) break;
       Request request = std::move(*stalled_request_);
       stalled_request_.reset();
-      dispatch(std::move(request));
+      dispatch(connection, std::move(request));
       continue;
     }
     if (draining_ && decoder_.at_frame_boundary()) break;  // no new requests
     DecodeStep<Request> step = decoder_.next(input.view());
     if (step.status == DecodeStatus::kNeedMore) break;
     if (step.status == DecodeStatus::kError) {
-      emit_fatal(step.error, step.detail);
+      emit_fatal(connection, step.error, step.detail);
       break;
     }
     if (step.status == DecodeStatus::kRawBytes) {
-      write_upload_bytes(step.raw);
+      write_upload_bytes(connection, step.raw);
       input.retrieve(step.consumed);
-      if (decoder_.at_frame_boundary() && upload_) commit_upload();
+      if (decoder_.at_frame_boundary() && upload_) commit_upload(connection);
       continue;
     }
     input.retrieve(step.consumed);
-    if (!can_run_now(step.message)) {
+    if (!can_run_now(connection, step.message)) {
       stalled_request_ = std::move(step.message);
       continue;  // the top of the loop breaks out
     }
-    dispatch(std::move(step.message));
+    dispatch(connection, std::move(step.message));
   }
   if (fatal_ || closed_) return;
   if (stalled_request_ && input.readable_bytes() > kInputHighWater) {
-    pause_input();
+    pause_input(connection);
   } else if (!stalled_request_) {
-    resume_input();
+    resume_input(connection);
   }
-  close_if_done();
+  close_if_done(connection);
 }
 
-void ServerSession::pause_input() {
+void ServerSession::pause_input(Connection& connection) {
   if (reading_paused_) return;
-  if (auto connection = connection_.lock()) {
+  {
     reading_paused_ = true;
-    connection->stop_reading();
+    connection.stop_reading();
   }
 }
 
-void ServerSession::resume_input() {
+void ServerSession::resume_input(Connection& connection) {
   if (!reading_paused_) return;
-  if (auto connection = connection_.lock()) {
+  {
     reading_paused_ = false;
-    connection->start_reading();
+    connection.start_reading();
   }
 }
 
-void ServerSession::dispatch(Request request) {
+void ServerSession::dispatch(Connection& connection, Request request) {
   if (!greeted_ && !std::holds_alternative<Hello>(request)) {
-    emit_fatal(ErrorCode::kMalformed, "the first frame must be HELLO");
+    emit_fatal(connection, ErrorCode::kMalformed, "the first frame must be HELLO");
     return;
   }
   std::visit(Overloaded{
-                 [&](const Hello& hello) { handle_hello(hello); },
-                 [&](const ListRequest& list) { handle_list(list); },
-                 [&](const StatRequest& stat) { handle_stat(stat); },
-                 [&](const GetRequest& get) { handle_get(get); },
-                 [&](const PutRequest& put) { handle_put(put); },
-                 [&](const Ping& ping) { emit(Pong{ping.token}); },
-                 [&](const HashRequest& hash) { handle_hash(hash); },
+                 [&](const Hello& hello) { handle_hello(connection, hello); },
+                 [&](const ListRequest& list) { handle_list(connection, list); },
+                 [&](const StatRequest& stat) { handle_stat(connection, stat); },
+                 [&](const GetRequest& get) { handle_get(connection, get); },
+                 [&](const PutRequest& put) { handle_put(connection, put); },
+                 [&](const Ping& ping) { emit(connection, Pong{ping.token}); },
+                 [&](const HashRequest& hash) { handle_hash(connection, hash); },
              },
              request);
 }
 
 // ---- requests --------------------------------------------------------------
 
-void ServerSession::handle_hello(const Hello& hello) {
+void ServerSession::handle_hello(Connection& connection, const Hello& hello) {
   if (greeted_) {
-    emit_fatal(ErrorCode::kMalformed, "a second HELLO");
+    emit_fatal(connection, ErrorCode::kMalformed, "a second HELLO");
     return;
   }
   if (hello.version != kProtocolVersion) {
-    emit_fatal(ErrorCode::kUnsupportedVersion, "protocol version " + std::to_string(hello.version) +
-                                                   " is not supported (only " +
-                                                   std::to_string(kProtocolVersion) + ")");
+    emit_fatal(connection, ErrorCode::kUnsupportedVersion,
+               "protocol version " + std::to_string(hello.version) + " is not supported (only " +
+                   std::to_string(kProtocolVersion) + ")");
     return;
   }
   greeted_ = true;
-  emit(HelloOk{kProtocolVersion, context_->server_name});
+  emit(connection, HelloOk{kProtocolVersion, context_->server_name});
 }
 
-void ServerSession::handle_list(const ListRequest& request) {
+void ServerSession::handle_list(Connection& connection, const ListRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (!parsed) return refuse_path(request.path, parsed.error());
+  if (!parsed) return refuse_path(connection, request.path, parsed.error());
   // Reading (and stat-ing) up to kMaxListEntries entries and encoding them
   // takes milliseconds: a worker does it, so other clients are not kept
   // waiting, and the answer keeps its place in the reply order.
   uint64_t sequence = reserve_reply();
   ++jobs_in_flight_;
-  std::weak_ptr<ServerSession> weak = weak_from_this();
+  std::weak_ptr<Connection> weak = connection.shared_from_this();
   EventLoop* loop = context_->loop;
   const protocols::ServedTree* tree = &context_->root;
   context_->workers->submit([=, path = std::move(parsed.value())]() {
@@ -167,14 +178,14 @@ void ServerSession::handle_list(const ListRequest& request) {
           ErrorReply{static_cast<uint16_t>(error.code), displayable_utf8(error.message, 1024)}});
     }
     loop->post([weak, sequence, reply = std::move(reply)]() mutable {
-      if (auto self = weak.lock()) self->finish_job(sequence, std::move(reply), "");
+      finish_job_of(weak, sequence, std::move(reply), "");
     });
   });
 }
 
-void ServerSession::handle_stat(const StatRequest& request) {
+void ServerSession::handle_stat(Connection& connection, const StatRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (!parsed) return refuse_path(request.path, parsed.error());
+  if (!parsed) return refuse_path(connection, request.path, parsed.error());
   const RequestPath& path = parsed.value();
   std::optional<UnfinishedUpload> unfinished;
   if (!path.is_root() && !context_->root.is_reserved(path.joined())) {
@@ -184,11 +195,11 @@ void ServerSession::handle_stat(const StatRequest& request) {
   auto found = look_up(context_->root, path);
   if (!found) {
     if (found.error().code == ErrorCode::kNotFound && unfinished) {
-      emit(StatOk{EntryKind::kUnfinishedUpload, unfinished->declared_size, unfinished->mtime,
-                  unfinished->held_bytes});
+      emit(connection, StatOk{EntryKind::kUnfinishedUpload, unfinished->declared_size,
+                              unfinished->mtime, unfinished->held_bytes});
       return;
     }
-    return emit_error(found.error());
+    return emit_error(connection, found.error());
   }
   const struct stat& status = found->info;
   StatOk reply;
@@ -196,35 +207,33 @@ void ServerSession::handle_stat(const StatRequest& request) {
   reply.size = reply.kind == EntryKind::kDirectory ? 0 : static_cast<uint64_t>(status.st_size);
   reply.mtime = static_cast<int64_t>(status.st_mtim.tv_sec);
   reply.upload_offset = unfinished ? unfinished->held_bytes : 0;
-  emit(reply);
+  emit(connection, reply);
 }
 
-void ServerSession::handle_get(const GetRequest& request) {
+void ServerSession::handle_get(Connection& connection, const GetRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (!parsed) return refuse_path(request.path, parsed.error());
+  if (!parsed) return refuse_path(connection, request.path, parsed.error());
   const RequestPath& path = parsed.value();
   auto opened = open_regular_file(context_->root, path);
-  if (!opened) return emit_error(opened.error());
+  if (!opened) return emit_error(connection, opened.error());
   auto file = std::make_shared<const UniqueFd>(std::move(opened->fd));
   auto size = static_cast<uint64_t>(opened->info.st_size);
   if (request.offset > size) {
-    return emit_error({ErrorCode::kConflict, path.joined() + ": offset " +
-                                                 std::to_string(request.offset) +
-                                                 " is beyond the size " + std::to_string(size)});
+    return emit_error(connection, {ErrorCode::kConflict,
+                                   path.joined() + ": offset " + std::to_string(request.offset) +
+                                       " is beyond the size " + std::to_string(size)});
   }
-  auto connection = connection_.lock();
-  if (!connection) return;
   // GET runs only with no pool work pending, so nothing waits in replies_
   // and the header may go straight out, followed by the zero-copy body --
   // in the same TCP segment (MSG_MORE), as HTTP sends its heads.
   const uint64_t length = size - request.offset;
   const std::string header = encode_frame(DataHeader{size, request.offset, length});
   if (length > 0) {
-    connection->send_more(header);
-    connection->send_file(std::move(file), static_cast<off_t>(request.offset),
-                          static_cast<size_t>(length));
+    connection.send_more(header);
+    connection.send_file(std::move(file), static_cast<off_t>(request.offset),
+                         static_cast<size_t>(length));
   } else {
-    connection->send(header);
+    connection.send(header);
   }
   spdlog::debug("connection {}: GET {} from {} ({} bytes)", connection_id_, path.joined(),
                 request.offset, size - request.offset);
@@ -253,30 +262,32 @@ Outcome<void> ServerSession::check_upload_target(const RequestPath& path) const 
   return {};
 }
 
-void ServerSession::handle_put(const PutRequest& request) {
+void ServerSession::handle_put(Connection& connection, const PutRequest& request) {
   // On any refusal the decoder still owes size - offset raw bytes; with no
   // upload_ set they are read and dropped, never taken for frames.
   if (context_->read_only) {
-    return emit_error({ErrorCode::kForbidden, "the server is read-only"});
+    return emit_error(connection, {ErrorCode::kForbidden, "the server is read-only"});
   }
   auto parsed = parse_request_path(request.path);
-  if (!parsed) return refuse_path(request.path, parsed.error());
+  if (!parsed) return refuse_path(connection, request.path, parsed.error());
   RequestPath& path = parsed.value();
   if (context_->root.is_reserved(path.joined())) {
-    return emit_error({ErrorCode::kForbidden, path.joined() + ": reserved for the server"});
+    return emit_error(connection,
+                      {ErrorCode::kForbidden, path.joined() + ": reserved for the server"});
   }
-  if (auto target = check_upload_target(path); !target) return emit_error(target.error());
+  if (auto target = check_upload_target(path); !target)
+    return emit_error(connection, target.error());
 
   std::string key = UploadStore::key_of(path);
   auto claim = context_->registry.claim(key, connection_id_);
   if (!claim) {
-    return emit_error(
-        {ErrorCode::kConflict, path.joined() + ": being uploaded on another connection"});
+    return emit_error(connection, {ErrorCode::kConflict,
+                                   path.joined() + ": being uploaded on another connection"});
   }
   Outcome<UniqueFd> part = request.offset == 0
                                ? context_->uploads.begin(path, request.size)
                                : context_->uploads.resume(path, request.size, request.offset);
-  if (!part) return emit_error(part.error());
+  if (!part) return emit_error(connection, part.error());
 
   IncomingUpload upload;
   upload.path = std::move(path);
@@ -289,10 +300,10 @@ void ServerSession::handle_put(const PutRequest& request) {
   spdlog::debug("connection {}: PUT {} size {} from {}", connection_id_, upload.path.joined(),
                 request.size, request.offset);
   upload_ = std::move(upload);
-  if (request.size == request.offset) commit_upload();
+  if (request.size == request.offset) commit_upload(connection);
 }
 
-void ServerSession::write_upload_bytes(std::string_view bytes) {
+void ServerSession::write_upload_bytes(Connection& connection, std::string_view bytes) {
   if (!upload_) return;  // a refused PUT: discard
   while (!bytes.empty()) {
     ssize_t n = ::pwrite(upload_->part->get(), bytes.data(), bytes.size(),
@@ -305,7 +316,7 @@ void ServerSession::write_upload_bytes(std::string_view bytes) {
       // The bytes held so far stay resumable; the rest of this PUT's body
       // is drained and dropped by the decoder.
       upload_.reset();
-      emit_error(error);
+      emit_error(connection, error);
       return;
     }
     upload_->next_offset += static_cast<uint64_t>(n);
@@ -313,13 +324,13 @@ void ServerSession::write_upload_bytes(std::string_view bytes) {
   }
 }
 
-void ServerSession::commit_upload() {
+void ServerSession::commit_upload(Connection& connection) {
   IncomingUpload upload = std::move(*upload_);
   upload_.reset();
   uint64_t sequence = reserve_reply();
   ++jobs_in_flight_;
   committing_keys_.insert(upload.key);
-  std::weak_ptr<ServerSession> weak = weak_from_this();
+  std::weak_ptr<Connection> weak = connection.shared_from_this();
   EventLoop* loop = context_->loop;
   const UploadStore* store = &context_->uploads;
   context_->workers->submit([=]() mutable {
@@ -334,20 +345,20 @@ void ServerSession::commit_upload() {
     loop->post([weak, sequence, reply = std::move(reply), key = upload.key,
                 claim = std::move(upload.claim)]() mutable {
       claim.reset();  // the path is free before anything waiting on it runs
-      if (auto self = weak.lock()) self->finish_job(sequence, std::move(reply), key);
+      finish_job_of(weak, sequence, std::move(reply), key);
     });
   });
 }
 
-void ServerSession::handle_hash(const HashRequest& request) {
+void ServerSession::handle_hash(Connection& connection, const HashRequest& request) {
   auto parsed = parse_request_path(request.path);
-  if (!parsed) return refuse_path(request.path, parsed.error());
+  if (!parsed) return refuse_path(connection, request.path, parsed.error());
   auto opened = open_regular_file(context_->root, parsed.value());
-  if (!opened) return emit_error(opened.error());
+  if (!opened) return emit_error(connection, opened.error());
   auto file = std::make_shared<const UniqueFd>(std::move(opened->fd));
   uint64_t sequence = reserve_reply();
   ++jobs_in_flight_;
-  std::weak_ptr<ServerSession> weak = weak_from_this();
+  std::weak_ptr<Connection> weak = connection.shared_from_this();
   EventLoop* loop = context_->loop;
   context_->workers->submit([=, requested = request.path]() {
     protocols::Result<Digest> digest = sha256_of_file(file->get());
@@ -357,12 +368,12 @@ void ServerSession::handle_hash(const HashRequest& request) {
                      static_cast<uint16_t>(ErrorCode::kIoError),
                      requested + ": reading for the hash: " + digest.error().message()}});
     loop->post([weak, sequence, reply = std::move(reply)]() mutable {
-      if (auto self = weak.lock()) self->finish_job(sequence, std::move(reply), "");
+      finish_job_of(weak, sequence, std::move(reply), "");
     });
   });
 }
 
-void ServerSession::finish_job(uint64_t sequence, std::string reply,
+void ServerSession::finish_job(Connection& connection, uint64_t sequence, std::string reply,
                                const std::string& committed_key) {
   if (closed_) return;
   --jobs_in_flight_;
@@ -370,49 +381,51 @@ void ServerSession::finish_job(uint64_t sequence, std::string reply,
     auto found = committing_keys_.find(committed_key);
     if (found != committing_keys_.end()) committing_keys_.erase(found);
   }
-  fill_reply(sequence, std::move(reply));
-  process_input();  // a stalled request may run now
+  fill_reply(connection, sequence, std::move(reply));
+  process_input(connection);  // a stalled request may run now
 }
 
 // ---- replies ---------------------------------------------------------------
 
-void ServerSession::refuse_path(const std::string& raw_path, const RequestError& error) {
+void ServerSession::refuse_path(Connection& connection, const std::string& raw_path,
+                                const RequestError& error) {
   // Lexical refusals do not name the path; the client wants to know which.
   // It may be anything but UTF-8, which every RFTP str must be.
   std::string shown = displayable_utf8(raw_path, 200);
   if (shown.size() < raw_path.size()) shown += "...";
-  emit_error({error.code, (shown.empty() ? std::string("/") : shown) + ": " + error.message});
+  emit_error(connection,
+             {error.code, (shown.empty() ? std::string("/") : shown) + ": " + error.message});
 }
 
-void ServerSession::emit(const Reply& reply) {
+void ServerSession::emit(Connection& connection, const Reply& reply) {
   std::string bytes = encode_frame(reply);
   if (replies_.empty()) {
-    if (auto connection = connection_.lock()) connection->send(bytes);
+    connection.send(bytes);
     return;
   }
   replies_.push_back({true, std::move(bytes)});
 }
 
-void ServerSession::emit_error(const RequestError& error) {
+void ServerSession::emit_error(Connection& connection, const RequestError& error) {
   spdlog::debug("connection {}: ERROR {}: {}", connection_id_, static_cast<int>(error.code),
                 error.message);
   // Fits a u16 string whatever a path made of it, and stays UTF-8 (a
   // path of the tree may not be).
   std::string message = displayable_utf8(error.message, 1024);
-  emit(ErrorReply{static_cast<uint16_t>(error.code), std::move(message)});
+  emit(connection, ErrorReply{static_cast<uint16_t>(error.code), std::move(message)});
 }
 
-void ServerSession::emit_fatal(ErrorCode code, const std::string& message) {
+void ServerSession::emit_fatal(Connection& connection, ErrorCode code, const std::string& message) {
   spdlog::debug("connection {}: closing after ERROR {}: {}", connection_id_, static_cast<int>(code),
                 message);
-  emit_error({code, message});
+  emit_error(connection, {code, message});
   fatal_ = true;
   stalled_request_.reset();
   upload_.reset();
-  pause_input();
+  pause_input(connection);
   // Closed once every answer owed before this one is out.
   if (replies_.empty()) {
-    if (auto connection = connection_.lock()) connection->close_after_flush();
+    connection.close_after_flush();
   }
 }
 
@@ -421,50 +434,47 @@ uint64_t ServerSession::reserve_reply() {
   return first_reply_sequence_ + replies_.size() - 1;
 }
 
-void ServerSession::fill_reply(uint64_t sequence, std::string bytes) {
+void ServerSession::fill_reply(Connection& connection, uint64_t sequence, std::string bytes) {
   if (sequence < first_reply_sequence_) return;
   size_t index = static_cast<size_t>(sequence - first_reply_sequence_);
   if (index >= replies_.size()) return;
   replies_[index].ready = true;
   replies_[index].bytes = std::move(bytes);
-  flush_ready_replies();
+  flush_ready_replies(connection);
 }
 
-void ServerSession::flush_ready_replies() {
-  auto connection = connection_.lock();
+void ServerSession::flush_ready_replies(Connection& connection) {
   while (!replies_.empty() && replies_.front().ready) {
-    if (connection) connection->send(replies_.front().bytes);
+    connection.send(replies_.front().bytes);
     replies_.pop_front();
     ++first_reply_sequence_;
   }
-  if (fatal_ && replies_.empty() && connection) connection->close_after_flush();
+  if (fatal_ && replies_.empty()) connection.close_after_flush();
 }
 
 // ---- connection events -----------------------------------------------------
 
-void ServerSession::handle_write_complete() {
+void ServerSession::handle_write_complete(Connection& connection) {
   // Output fell below the high-water mark: a stalled request may run, and
   // a draining session may be done.
-  process_input();
+  process_input(connection);
 }
 
-void ServerSession::handle_peer_shutdown() {
+void ServerSession::handle_peer_shutdown(Connection& connection) {
   peer_finished_ = true;
-  process_input();
+  process_input(connection);
 }
 
-void ServerSession::handle_idle() {
-  auto connection = connection_.lock();
-  if (!connection) return;
+void ServerSession::handle_idle(Connection& connection) {
   // Pool work (a long HASH, a slow fsync) moves no bytes but is not
   // idleness. (Bytes still leaving the kernel's queue the core already
   // counts as activity.)
   if (jobs_in_flight_ > 0) {
-    connection->set_idle_timeout(context_->idle_timeout);
+    connection.set_idle_timeout(context_->idle_timeout);
     return;
   }
   spdlog::debug("connection {}: idle, closing", connection_id_);
-  connection->close();
+  connection.close();
 }
 
 void ServerSession::handle_close() {
@@ -478,31 +488,28 @@ void ServerSession::handle_close() {
   }
 }
 
-void ServerSession::begin_draining() {
+void ServerSession::begin_draining(Connection& connection) {
   draining_ = true;
-  close_if_done();
+  close_if_done(connection);
 }
 
-bool ServerSession::transfer_in_flight() const {
-  auto connection = connection_.lock();
-  bool sending = connection && connection->queued_output_bytes() > 0;
+bool ServerSession::transfer_in_flight(Connection& connection) const {
+  bool sending = connection.queued_output_bytes() > 0;
   return sending || upload_ || !decoder_.at_frame_boundary() || jobs_in_flight_ > 0;
 }
 
-void ServerSession::close_if_done() {
+void ServerSession::close_if_done(Connection& connection) {
   if (closed_ || fatal_) return;
-  auto connection = connection_.lock();
-  if (!connection) return;
   bool answered_everything = !stalled_request_ && replies_.empty() && jobs_in_flight_ == 0;
-  if (draining_ && !transfer_in_flight() && answered_everything) {
-    connection->close_after_flush();
+  if (draining_ && !transfer_in_flight(connection) && answered_everything) {
+    connection.close_after_flush();
     return;
   }
   // Half-close: everything that arrived before the client's FIN has been
   // decoded and answered. A partial frame or an upload body left over can
   // never complete; the .part keeps what arrived.
   if (peer_finished_ && answered_everything) {
-    connection->close_after_flush();
+    connection.close_after_flush();
   }
 }
 

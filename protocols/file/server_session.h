@@ -17,8 +17,9 @@
 //    input grows too, reading stops -- a client cannot make the server
 //    buffer without bound.
 //
-// Lifetime: held by the connection's context(); work posted back from the
-// pool holds only a weak_ptr.
+// Lifetime: attached to its connection (reactor/session.h); every call gets
+// the connection it concerns, and work posted back from the pool holds only
+// a weak_ptr to the connection and finds the session again through it.
 //
 // Threading: loop thread only.
 #pragma once
@@ -38,23 +39,28 @@
 
 namespace reactor::file {
 
-class ServerSession : public std::enable_shared_from_this<ServerSession> {
+class ServerSession {
  public:
   ServerSession(ServerContext* context, const ConnectionPtr& connection);
   ~ServerSession();
 
-  // Connection events, forwarded by FileServer.
-  void handle_input(Buffer& input);
-  void handle_peer_shutdown();
-  void handle_write_complete();
-  void handle_idle();
+  // Connection events, forwarded by FileServer with the connection they
+  // concern (the session does not keep it; see reactor/session.h).
+  void handle_input(Connection& connection);
+  void handle_peer_shutdown(Connection& connection);
+  void handle_write_complete(Connection& connection);
+  void handle_idle(Connection& connection);
   void handle_close();
 
   // Server shutdown: finish the transfer in flight, then close.
-  void begin_draining();
+  void begin_draining(Connection& connection);
   // A transfer is in flight: DATA still leaving, PUT bytes still arriving,
   // or pool work not yet answered.
-  bool transfer_in_flight() const;
+  bool transfer_in_flight(Connection& connection) const;
+  // A pool job's answer (sequence number from reserve_reply()), back on the
+  // loop thread.
+  void finish_job(Connection& connection, uint64_t sequence, std::string reply,
+                  const std::string& committed_key);
 
  private:
   struct PendingReply {
@@ -72,36 +78,34 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
     std::shared_ptr<UploadRegistry::Claim> claim;
   };
 
-  void process_input();
-  bool can_run_now(const Request& request) const;
-  void dispatch(Request request);
-  void handle_hello(const Hello& hello);
-  void handle_list(const ListRequest& request);
-  void handle_stat(const StatRequest& request);
-  void handle_get(const GetRequest& request);
-  void handle_put(const PutRequest& request);
-  void handle_hash(const HashRequest& request);
+  void process_input(Connection& connection);
+  bool can_run_now(Connection& connection, const Request& request) const;
+  void dispatch(Connection& connection, Request request);
+  void handle_hello(Connection& connection, const Hello& hello);
+  void handle_list(Connection& connection, const ListRequest& request);
+  void handle_stat(Connection& connection, const StatRequest& request);
+  void handle_get(Connection& connection, const GetRequest& request);
+  void handle_put(Connection& connection, const PutRequest& request);
+  void handle_hash(Connection& connection, const HashRequest& request);
 
   Outcome<void> check_upload_target(const RequestPath& path) const;
-  void write_upload_bytes(std::string_view bytes);
-  void commit_upload();
-  void finish_job(uint64_t sequence, std::string reply, const std::string& committed_key);
+  void write_upload_bytes(Connection& connection, std::string_view bytes);
+  void commit_upload(Connection& connection);
 
   // Replies, in request order.
-  void emit(const Reply& reply);
-  void emit_error(const RequestError& error);
-  void refuse_path(const std::string& raw_path, const RequestError& error);
-  void emit_fatal(ErrorCode code, const std::string& message);
+  void emit(Connection& connection, const Reply& reply);
+  void emit_error(Connection& connection, const RequestError& error);
+  void refuse_path(Connection& connection, const std::string& raw_path, const RequestError& error);
+  void emit_fatal(Connection& connection, ErrorCode code, const std::string& message);
   uint64_t reserve_reply();
-  void fill_reply(uint64_t sequence, std::string bytes);
-  void flush_ready_replies();
+  void fill_reply(Connection& connection, uint64_t sequence, std::string bytes);
+  void flush_ready_replies(Connection& connection);
 
-  void pause_input();
-  void resume_input();
-  void close_if_done();
+  void pause_input(Connection& connection);
+  void resume_input(Connection& connection);
+  void close_if_done(Connection& connection);
 
   ServerContext* context_;
-  std::weak_ptr<Connection> connection_;
   uint64_t connection_id_;
   RequestDecoder decoder_;
   bool greeted_ = false;
