@@ -109,7 +109,7 @@ MUTANTS = [
      ['file_unit', 'file_client_cli']),
     ('rftp-read-only-ignored',
      [('protocols/file/server_session.cc',
-       '  if (context_->read_only) {\n    return emit_error({ErrorCode::kForbidden, "the server is read-only"});\n  }\n  auto parsed = parse_request_path(request.path);',
+       '  if (context_->read_only) {\n    return emit_error(connection, {ErrorCode::kForbidden, "the server is read-only"});\n  }\n  auto parsed = parse_request_path(request.path);',
        '  auto parsed = parse_request_path(request.path);'),
       ('protocols/file/upload_store.h',
        'bool writable() const { return directory_.valid() && !read_only_; }',

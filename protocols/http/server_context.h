@@ -25,7 +25,7 @@ struct ServerContext {
   // Throws std::system_error if the root or the access log cannot be opened.
   ServerContext(EventLoop* loop, ServerOptions server_options)
       : options(std::move(server_options)),
-        root(options.document_root),
+        root(options.document_root, options.reserved_name),
         mime_types(MimeTypes::with_system_types()),
         file_cache(root, mime_types, options.file_cache),
         handler(root, file_cache, StaticFileHandler::Options{options.directory_listing}),

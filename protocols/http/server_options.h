@@ -15,6 +15,12 @@ struct ServerOptions {
   SocketAddress address = SocketAddress::loopback_v4(8080);
   // The directory served; nothing outside it is ever served or listed.
   std::string document_root = ".";
+  // One entry directly in the root that is never served or listed, by its
+  // name or through a symlink (empty: none). By default the state that
+  // reactor-fileserver keeps in the tree it serves -- its unfinished,
+  // unacknowledged uploads -- so the two servers can share a directory
+  // without HTTP publishing half-written files.
+  std::string reserved_name = ".rftp-uploads";
   // Directories without index.html: an HTML listing, or 403 when false.
   bool directory_listing = true;
   // Keep-alive connections with no traffic for this long are closed; so is

@@ -437,3 +437,26 @@ TEST_CASE("raw: a body that stops arriving is cut off after --header-timeout") {
   CHECK(read_response(complete, complete_leftover).status == 200);
   CHECK(read_response(complete, complete_leftover).status == 200);
 }
+
+// reactor-fileserver keeps its unfinished uploads in ROOT/.rftp-uploads;
+// an httpd serving the same tree must not publish them.
+TEST_CASE("raw: the file server's upload area is never served or listed, even through a link") {
+  TempTree tree;
+  tree.write_file("site/small.txt", "small\n");
+  tree.write_file("site/.rftp-uploads/0123.part", kSecret);
+  tree.make_symlink("site/uploads-link", ".rftp-uploads");
+  tree.make_symlink("site/uploads-absolute", tree / "site/.rftp-uploads");
+  Httpd server(tree / "site");
+  for (const char* path : {"/.rftp-uploads/0123.part", "/.rftp-uploads/", "/uploads-link/0123.part",
+                           "/uploads-absolute/0123.part", "/%2erftp-uploads/0123.part"}) {
+    CAPTURE(path);
+    const HttpResponse refused = exchange(server.port(), get_request(path));
+    CHECK(refused.complete);
+    CHECK((refused.status == 404 || refused.status == 403));
+    CHECK(refused.body.find(kSecret) == std::string::npos);
+  }
+  const HttpResponse listing = exchange(server.port(), get_request("/"));
+  CHECK(listing.status == 200);
+  CHECK(listing.body.find("small.txt") != std::string::npos);  // control
+  CHECK(listing.body.find(".rftp-uploads") == std::string::npos);
+}
