@@ -86,14 +86,14 @@ int main(int argc, char** argv) {
     // that keeps these signals for the loop's signalfd.
     reactor::file::FileServer* running = nullptr;
     // No deadline here: FileServer::drain enforces --grace itself.
-    reactor::stop_gracefully_on_signals(
-        loop, std::chrono::milliseconds(0), [&running, grace](std::function<void()> finished) {
-          if (running == nullptr) {
-            finished();
-            return;
-          }
-          running->drain(seconds_to_ms(grace), std::move(finished));
-        });
+    reactor::stop_gracefully_on_signals(loop, std::chrono::milliseconds(0),
+                                        [&running, grace](std::function<void()> finished) {
+                                          if (running == nullptr) {
+                                            finished();
+                                            return;
+                                          }
+                                          running->drain(seconds_to_ms(grace), std::move(finished));
+                                        });
 
     reactor::file::FileServerOptions options;
     options.address = *address;

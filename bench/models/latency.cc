@@ -25,9 +25,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -67,12 +67,18 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string_view name = argv[i];
     const char* value = argv[i + 1];
-    if (name == "--port") options.port = static_cast<uint16_t>(std::atoi(value));
-    else if (name == "--connections") options.connections = std::atoi(value);
-    else if (name == "--rate") options.rate = std::atof(value);
-    else if (name == "--size") options.size = static_cast<size_t>(std::atol(value));
-    else if (name == "--seconds") options.seconds = std::atof(value);
-    else if (name == "--warmup") options.warmup = std::atof(value);
+    if (name == "--port")
+      options.port = static_cast<uint16_t>(std::atoi(value));
+    else if (name == "--connections")
+      options.connections = std::atoi(value);
+    else if (name == "--rate")
+      options.rate = std::atof(value);
+    else if (name == "--size")
+      options.size = static_cast<size_t>(std::atol(value));
+    else if (name == "--seconds")
+      options.seconds = std::atof(value);
+    else if (name == "--warmup")
+      options.warmup = std::atof(value);
     else {
       std::fprintf(stderr, "latency: unknown option %s\n", argv[i]);
       std::exit(2);
@@ -225,18 +231,20 @@ int main(int argc, char** argv) {
   auto percentile = [&](double p) -> std::string {
     if (measured_requests == 0) return "nan";
     // Unanswered requests sort after every answered one.
-    auto rank = static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(measured_requests)));
+    auto rank =
+        static_cast<uint64_t>(std::ceil(p / 100.0 * static_cast<double>(measured_requests)));
     if (rank == 0) rank = 1;
     if (rank > latencies_us.size()) return "inf";
     char text[32];
     std::snprintf(text, sizeof text, "%.1f", latencies_us[rank - 1]);
     return text;
   };
-  std::printf("latency: p50 %s us, p99 %s us, p99.9 %s us, max %s us; %llu requests at %.0f/s "
-              "on %d connections, %llu unanswered\n",
-              percentile(50).c_str(), percentile(99).c_str(), percentile(99.9).c_str(),
-              percentile(100).c_str(), static_cast<unsigned long long>(measured_requests),
-              options.rate, options.connections, static_cast<unsigned long long>(unanswered));
+  std::printf(
+      "latency: p50 %s us, p99 %s us, p99.9 %s us, max %s us; %llu requests at %.0f/s "
+      "on %d connections, %llu unanswered\n",
+      percentile(50).c_str(), percentile(99).c_str(), percentile(99.9).c_str(),
+      percentile(100).c_str(), static_cast<unsigned long long>(measured_requests), options.rate,
+      options.connections, static_cast<unsigned long long>(unanswered));
   for (auto& connection : connections) close(connection.fd);
   return 0;
 }
