@@ -36,31 +36,14 @@
 #include <string>
 #include <unordered_set>
 
+#include "listen_on.h"
+
 namespace {
 
 struct Client {
   int fd;
   std::string pending;  // echo the kernel has not taken yet
 };
-
-int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
-    std::perror("bind/listen");
-    std::exit(1);
-  }
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(address.sin_port));
-  std::fflush(stdout);
-  return fd;
-}
 
 // Sends the queued output until done or EAGAIN; false if the client is gone.
 bool flush(Client* client) {
@@ -103,7 +86,7 @@ int main(int argc, char** argv) {
   const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
   int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-  Client listener{listen_on(std::atoi(argv[1])), {}};
+  Client listener{listen_on(std::atoi(argv[1]), true), {}};
   epoll_event event{EPOLLIN | EPOLLET, {.ptr = &listener}};
   epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listener.fd, &event);
   std::unordered_set<Client*> clients;

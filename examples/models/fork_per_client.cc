@@ -30,6 +30,8 @@
 #include <cstdlib>
 #include <unordered_set>
 
+#include "listen_on.h"
+
 namespace {
 
 volatile sig_atomic_t stop_requested = 0;
@@ -39,25 +41,6 @@ void on_stop_signal(int) {
 }
 // Only interrupts ppoll(); the main loop reaps, where it may touch `children`.
 void on_child_exit(int) {}
-
-int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
-    std::perror("bind/listen");
-    std::exit(1);
-  }
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(address.sin_port));
-  std::fflush(stdout);
-  return fd;
-}
 
 // The child's whole life: a blocking echo loop, then exit.
 [[noreturn]] void serve(int client) {
@@ -100,7 +83,7 @@ int main(int argc, char** argv) {
   sigaction(SIGCHLD, &action, nullptr);
 
   const pid_t parent = getpid();
-  int listen_fd = listen_on(std::atoi(argv[1]));
+  int listen_fd = listen_on(std::atoi(argv[1]), true);
   std::unordered_set<pid_t> children;
   pollfd entry{listen_fd, POLLIN, 0};
   while (!stop_requested) {

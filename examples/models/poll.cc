@@ -36,26 +36,9 @@
 #include <string>
 #include <vector>
 
-namespace {
+#include "listen_on.h"
 
-int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
-    std::perror("bind/listen");
-    std::exit(1);
-  }
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(address.sin_port));
-  std::fflush(stdout);
-  return fd;
-}
+namespace {
 
 // One turn for a ready client; false when it is finished.
 bool handle(pollfd& entry, std::string& pending) {
@@ -93,7 +76,8 @@ int main(int argc, char** argv) {
 
   // entries[0] is the listening socket, entries[1] the signalfd; from 2 on,
   // entries[i] and pending[i] belong to one client.
-  std::vector<pollfd> entries{{listen_on(std::atoi(argv[1])), POLLIN, 0}, {signal_fd, POLLIN, 0}};
+  std::vector<pollfd> entries{{listen_on(std::atoi(argv[1]), true), POLLIN, 0},
+                              {signal_fd, POLLIN, 0}};
   std::vector<std::string> pending{"", ""};
   for (;;) {
     if (poll(entries.data(), entries.size(), -1) < 0) continue;

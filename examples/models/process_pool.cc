@@ -35,6 +35,8 @@
 #include <cstring>
 #include <vector>
 
+#include "listen_on.h"
+
 namespace {
 
 int exit_pipe[2] = {-1, -1};
@@ -138,25 +140,6 @@ Worker start_worker() {
   return Worker{pid, pair[0], true};
 }
 
-int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
-    std::perror("bind/listen");
-    std::exit(1);
-  }
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(address.sin_port));
-  std::fflush(stdout);
-  return fd;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -176,7 +159,7 @@ int main(int argc, char** argv) {
   // is printed only once the whole pool is ready.
   std::vector<Worker> workers;
   for (int i = 0; i < worker_count; ++i) workers.push_back(start_worker());
-  int listen_fd = listen_on(std::atoi(argv[1]));
+  int listen_fd = listen_on(std::atoi(argv[1]), true);
 
   std::vector<pollfd> entries(2 + workers.size());
   for (;;) {

@@ -39,26 +39,9 @@
 #include <map>
 #include <string>
 
-namespace {
+#include "listen_on.h"
 
-int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
-    std::perror("bind/listen");
-    std::exit(1);
-  }
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(address.sin_port));
-  std::fflush(stdout);
-  return fd;
-}
+namespace {
 
 // Reads what is there and echoes it; false when the client is finished.
 bool handle_readable(int fd, std::string& pending) {
@@ -94,7 +77,7 @@ int main(int argc, char** argv) {
   sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
   const int signal_fd = signalfd(-1, &stop_signals, SFD_NONBLOCK | SFD_CLOEXEC);
 
-  int listen_fd = listen_on(std::atoi(argv[1]));
+  int listen_fd = listen_on(std::atoi(argv[1]), true);
   if (std::max(listen_fd, signal_fd) >= FD_SETSIZE) {
     std::fprintf(stderr, "descriptors are beyond FD_SETSIZE from the start\n");
     return 1;

@@ -30,31 +30,14 @@
 #include <system_error>
 #include <thread>
 
+#include "listen_on.h"
+
 namespace {
 
 volatile sig_atomic_t stop_requested = 0;
 
 void on_stop_signal(int) {
   stop_requested = 1;
-}
-
-int listen_on(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  socklen_t length = sizeof address;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0 || listen(fd, SOMAXCONN) < 0) {
-    std::perror("bind/listen");
-    std::exit(1);
-  }
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(address.sin_port));
-  std::fflush(stdout);
-  return fd;
 }
 
 void serve(int client) {
@@ -91,7 +74,7 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 
-  int listen_fd = listen_on(std::atoi(argv[1]));
+  int listen_fd = listen_on(std::atoi(argv[1]), true);
   pollfd entry{listen_fd, POLLIN, 0};
   while (!stop_requested) {
     if (ppoll(&entry, 1, nullptr, &wait_mask) <= 0) continue;
