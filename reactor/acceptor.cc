@@ -88,6 +88,7 @@ void Acceptor::resume() {
 }
 
 void Acceptor::pause() {
+  if (!socket_) return;
   if (retry_timer_ != 0) {
     loop_->cancel(retry_timer_);
     retry_timer_ = 0;

@@ -36,7 +36,8 @@ class Acceptor {
   void set_new_connection_callback(NewConnectionCallback cb) { callback_ = std::move(cb); }
 
   // Starts/stops taking connections. While paused, clients wait in the
-  // kernel's backlog; resuming makes epoll report them again.
+  // kernel's backlog; resuming makes epoll report them again. Both do
+  // nothing once the socket is closed.
   void resume();
   void pause();
   // Closes the listening socket for good: clients that connect from now on

@@ -32,7 +32,6 @@ void TcpServer::start() {
 }
 
 void TcpServer::stop_accepting() {
-  stopped_ = true;
   acceptor_.close();
 }
 
@@ -133,7 +132,8 @@ void TcpServer::refuse(UniqueFd socket, const SocketAddress& peer) {
 void TcpServer::remove_connection(const ConnectionPtr& connection) {
   spdlog::debug("connection {} closed", connection->id());
   connections_.erase(connection->id());
-  if (!stopped_ && !acceptor_.accepting() && options_.max_connections != 0 &&
+  // After stop_accepting() the listener is closed and resume() does nothing.
+  if (!acceptor_.accepting() && options_.max_connections != 0 &&
       connections_.size() < options_.max_connections) {
     acceptor_.resume();
   }

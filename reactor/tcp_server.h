@@ -81,7 +81,6 @@ class TcpServer {
   // -- soon (from the loop, never from inside this call) if none is open.
   // Bounding the wait is the caller's business (a grace timer).
   void drain(std::function<void(const ConnectionPtr&)> begin, std::function<void()> done);
-  bool draining() const { return static_cast<bool>(drain_done_); }
 
   const SocketAddress& listen_address() const { return acceptor_.address(); }
   // Open connections (refused overload clients not included).
@@ -103,7 +102,6 @@ class TcpServer {
   Acceptor acceptor_;
   bool listen_on_wildcard_;
   bool started_ = false;
-  bool stopped_ = false;
   uint64_t next_connection_id_ = 1;
   std::unordered_map<uint64_t, ConnectionPtr> connections_;
   // Refused clients still lingering after the overload reply.
