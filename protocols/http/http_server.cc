@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "protocols/http/error_page.h"
 #include "protocols/http/http_session.h"
 #include "reactor/session.h"
@@ -29,6 +32,11 @@ HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
     : loop_(loop),
       context_(std::make_unique<ServerContext>(loop, options)),
       tcp_server_(loop, options.address, tcp_options(options)) {
+  const std::string& name = context_->options.server_name;
+  if (std::any_of(name.begin(), name.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    throw std::invalid_argument("server name with control characters");
+  }
   context_->batch.set_release_callback([](const ConnectionPtr& connection) {
     if (HttpSession* session = session_of<HttpSession>(connection)) session->release_output();
   });
@@ -49,7 +57,8 @@ HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
     // closes with a lingering close, so the client reads it.
     tcp_server_.set_overload_reply([this](const SocketAddress&) {
       std::string response;
-      const ResponseContext context{1, false, false, context_->dates.http_date()};
+      const ResponseContext context{1, false, false, context_->dates.http_date(),
+                                    context_->options.server_name};
       append_error_response(response, Status::kServiceUnavailable, context, "Retry-After: 1\r\n");
       return response;
     });
@@ -86,6 +95,14 @@ void HttpServer::handle_connection(const ConnectionPtr& connection) {
   }
   if (HttpSession* session = session_of<HttpSession>(connection))
     session->handle_closed(connection);
+}
+
+void HttpServer::route(std::string method, std::string path, RouteHandler handler) {
+  context_->router.add(std::move(method), std::move(path), false, std::move(handler));
+}
+
+void HttpServer::route_prefix(std::string method, std::string prefix, RouteHandler handler) {
+  context_->router.add(std::move(method), std::move(prefix), true, std::move(handler));
 }
 
 void HttpServer::drain(std::function<void()> done) {

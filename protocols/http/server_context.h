@@ -16,6 +16,7 @@
 #include "protocols/http/mime_types.h"
 #include "protocols/http/output_batch.h"
 #include "protocols/http/request_parser.h"
+#include "protocols/http/router.h"
 #include "protocols/http/server_options.h"
 #include "protocols/http/static_file_handler.h"
 
@@ -46,6 +47,10 @@ struct ServerContext {
   std::array<HeaderField, RequestParser::kMaxFields> fields{};
   // Set when the server is shutting down: no response promises persistence.
   bool draining = false;
+  // The embedder's routes (HttpServer::route), tried before the static
+  // handler; without the fallback, what no route takes is a 404.
+  Router router;
+  bool static_fallback = true;
 };
 
 }  // namespace reactor::http

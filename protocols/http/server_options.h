@@ -42,6 +42,15 @@ struct ServerOptions {
   // connection can carry the next request; a larger one (or a chunked
   // one) is answered and the connection closed instead.
   uint64_t max_discarded_body = 1024 * 1024;
+
+  // --- Routes (HttpServer::route) ---
+  // The largest request body a route is given (Content-Length or chunked,
+  // decoded). Larger: 413, and the connection is closed after it unless
+  // the announced body is small enough to skip (max_discarded_body).
+  uint64_t max_body_size = 1024 * 1024;
+  // Named in the Server field and on error pages; empty: no Server field
+  // and unsigned error pages. Must not contain control characters.
+  std::string server_name = "reactor-httpd";
 };
 
 }  // namespace reactor::http

@@ -24,6 +24,8 @@ std::string_view reason_phrase(Status status) {
       return "Request Timeout";
     case Status::kPreconditionFailed:
       return "Precondition Failed";
+    case Status::kContentTooLarge:
+      return "Content Too Large";
     case Status::kUriTooLong:
       return "URI Too Long";
     case Status::kRangeNotSatisfiable:
@@ -64,6 +66,8 @@ std::string_view status_line(Status status) {
       return "HTTP/1.1 408 Request Timeout\r\n";
     case Status::kPreconditionFailed:
       return "HTTP/1.1 412 Precondition Failed\r\n";
+    case Status::kContentTooLarge:
+      return "HTTP/1.1 413 Content Too Large\r\n";
     case Status::kUriTooLong:
       return "HTTP/1.1 414 URI Too Long\r\n";
     case Status::kRangeNotSatisfiable:

@@ -21,6 +21,7 @@ enum class Status : uint16_t {
   kMethodNotAllowed = 405,
   kRequestTimeout = 408,
   kPreconditionFailed = 412,
+  kContentTooLarge = 413,
   kUriTooLong = 414,
   kRangeNotSatisfiable = 416,
   kHeaderFieldsTooLarge = 431,
