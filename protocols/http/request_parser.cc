@@ -230,7 +230,9 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view input, std::strin
   if (state_ == State::kDone) return Result::kComplete;
   if (state_ == State::kFailed) return Result::kError;
 
-  size_t i = 0;
+  // The index is the count of bytes consumed, so even an error reports
+  // how far the decoder got.
+  size_t& i = consumed;
   while (i < input.size()) {
     const auto c = static_cast<unsigned char>(input[i]);
     switch (state_) {
@@ -328,14 +330,12 @@ ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view input, std::strin
         if (c != '\n') return fail(Status::kBadRequest);
         ++i;
         state_ = State::kDone;
-        consumed = i;
         return Result::kComplete;
       case State::kDone:
       case State::kFailed:
         break;  // unreachable: handled on entry
     }
   }
-  consumed = i;
   return Result::kNeedMore;
 }
 

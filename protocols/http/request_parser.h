@@ -128,8 +128,9 @@ class ChunkedDecoder {
   enum class Result : uint8_t { kNeedMore, kComplete, kError };
 
   // Decodes from `input` (bytes not consumed before), appending the data
-  // to `body`. `consumed` is set to how many bytes of `input` were used
-  // (all of them unless the body ended: what follows is the next request).
+  // to `body`. `consumed` is set to how many bytes of `input` were used:
+  // all of them unless the body ended (what follows is the next request)
+  // or an error was found (the bytes before it).
   // Decoded data beyond `max_body` bytes in total fails with 413, as soon
   // as a chunk size says it would.
   Result decode(std::string_view input, std::string& body, size_t& consumed, uint64_t max_body);
