@@ -301,6 +301,7 @@ bool HttpSession::route_request(const ConnectionPtr& connection, Buffer& input,
   body_keep_alive_ = keep_alive;
   chunked_.reset();
   phase_ = Phase::kReadingBody;
+  arm_header_timer(connection);  // the body must start coming, too
   return true;
 }
 
