@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 
+#include <charconv>
 #include <exception>
 #include <future>
 #include <latch>
@@ -98,6 +99,15 @@ size_t LoopGroup::available_cpus() {
   if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
   const int count = CPU_COUNT(&set);
   return count > 0 ? static_cast<size_t>(count) : 1;
+}
+
+std::optional<size_t> LoopGroup::parse_count(std::string_view text) {
+  if (text == "auto") return available_cpus();
+  size_t count = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  if (count < 1 || count > kMaxLoops) return std::nullopt;
+  return count;
 }
 
 }  // namespace reactor

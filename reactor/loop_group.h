@@ -19,6 +19,8 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -58,6 +60,10 @@ class LoopGroup {
   // What `--threads auto` means: the CPUs this process may run on
   // (sched_getaffinity, so taskset and cgroup cpusets count), at least 1.
   static size_t available_cpus();
+  // Reads a thread count as the servers' --threads takes it: "auto" (the
+  // available CPUs) or a number from 1 to kMaxLoops. Empty if neither.
+  static std::optional<size_t> parse_count(std::string_view text);
+  static constexpr size_t kMaxLoops = 256;
 
  private:
   void run_thread(size_t index);

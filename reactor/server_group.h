@@ -29,6 +29,7 @@
 #include <memory>
 #include <vector>
 
+#include "reactor/acceptor.h"
 #include "reactor/event_loop.h"
 #include "reactor/loop_group.h"
 
@@ -61,6 +62,22 @@ class ServerGroup {
   ServerGroup(const ServerGroup&) = delete;
   ServerGroup& operator=(const ServerGroup&) = delete;
 
+  // The usual factory: every server listens on one port with SO_REUSEPORT
+  // and the kernel spreads the clients. `make(loop, address)` builds a
+  // server listening there. Server 0 binds `address` first (after checking
+  // that no other process holds the port); the others bind the port it
+  // got, so port 0 works. With one loop, no SO_REUSEPORT is needed and
+  // `make` should not set it.
+  template <class Make>
+  static Factory sharing_port(const SocketAddress& address, size_t count, Make make) {
+    return [bound = SocketAddress(address), count, make](EventLoop* loop, size_t index) mutable {
+      if (index == 0 && count > 1) Acceptor::check_available(bound);
+      std::unique_ptr<Server> server = make(loop, bound);
+      if (index == 0) bound = server->listen_address();
+      return server;
+    };
+  }
+
   size_t size() const { return servers_.size(); }
   // Server `index`: use it on loop `index`'s thread only (or through
   // run_on_each); reading what it says is thread-safe is fine anywhere.
@@ -79,33 +96,27 @@ class ServerGroup {
     run_on_each([](Server& server) { server.start(); });
   }
 
-  // Drains every server at once, each on its own loop; `done` runs on the
-  // base loop once the last one has finished.
+  // Begins draining every server, each on its own loop, and returns once
+  // all have begun (so every listener is closed); `done` runs on the base
+  // loop once the last one has finished.
   void drain(const DrainOne& drain_one, std::function<void()> done) {
     auto remaining = std::make_shared<std::atomic<size_t>>(servers_.size());
     auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
     EventLoop* base = loops_.base_loop();
-    for (size_t index = 0; index < servers_.size(); ++index) {
-      Server* server = servers_[index].get();
-      loops_.loop(index)->post([server, drain_one, remaining, shared_done, base,
-                                alive = std::weak_ptr<const bool>(alive_)] {
-        // The posted task may outlive a group destroyed on the base thread
-        // before its loop got to it (only loop 0's tasks can: the others
-        // are destroyed by a task queued after this one).
-        if (alive.expired()) return;
-        drain_one(*server, [remaining, shared_done, base] {
-          if (remaining->fetch_sub(1) != 1) return;
-          base->post([shared_done] {
-            if (*shared_done) (*shared_done)();
-          });
+    run_on_each([&](Server& server) {
+      drain_one(server, [remaining, shared_done, base] {
+        if (remaining->fetch_sub(1) != 1) return;
+        // Posted even from the base loop: never call `done` from inside
+        // drain(), whose caller may not expect it yet.
+        base->post([shared_done] {
+          if (*shared_done) (*shared_done)();
         });
       });
-    }
+    });
   }
 
  private:
   void destroy_servers() {
-    alive_.reset();
     for (size_t index = servers_.size(); index-- > 0;) {
       if (servers_[index]) loops_.run_and_wait(index, [&] { servers_[index].reset(); });
     }
@@ -113,7 +124,6 @@ class ServerGroup {
 
   LoopGroup& loops_;
   std::vector<std::unique_ptr<Server>> servers_;
-  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
 };
 
 }  // namespace reactor

@@ -9,6 +9,9 @@ TcpServerGroup::TcpServerGroup(LoopGroup& loops, const SocketAddress& address, O
       limit_(std::make_shared<ConnectionLimit>(options.tcp.max_connections)),
       servers_(loops, [&, bound = address](EventLoop* loop, size_t index) mutable {
         options.tcp.connection_limit = limit_;
+        if (index == 0 && options.balancing == Balancing::kReusePort && loops.size() > 1) {
+          Acceptor::check_available(bound);
+        }
         auto server = make_server(loop, index, bound, options);
         // Port 0 asks for any port: the others join the one loop 0 got.
         if (index == 0) bound = server->listen_address();
