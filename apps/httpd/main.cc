@@ -102,8 +102,9 @@ int main(int argc, char** argv) {
       ->type_name("SECONDS")
       ->capture_default_str();
   app.add_option("--header-timeout", header_timeout,
-                 "A request head must arrive within SECONDS of its first incomplete read,\n"
-                 "else 408 and close: defeats slowloris clients (0: no limit)")
+                 "A request head must arrive within SECONDS of the connect (a client that\n"
+                 "says nothing is closed) or, on a kept-alive connection, of its first\n"
+                 "incomplete read, else 408 and close: defeats slowloris clients (0: no limit)")
       ->check(CLI::NonNegativeNumber)
       ->type_name("SECONDS")
       ->capture_default_str();
@@ -118,8 +119,9 @@ int main(int argc, char** argv) {
       ->type_name("SECONDS")
       ->capture_default_str();
   app.add_option("--cache-seconds", cache_seconds,
-                 "Reuse a file's descriptor and metadata for SECONDS before looking at the\n"
-                 "file system again (0: look every time)")
+                 "Trust a path to name the same file for SECONDS: a file replaced by rename\n"
+                 "is served whole from its old descriptor until then. A change in place\n"
+                 "shows at once (one fstat per request). 0: open every time")
       ->check(CLI::NonNegativeNumber)
       ->type_name("SECONDS")
       ->capture_default_str();

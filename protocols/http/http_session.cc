@@ -11,6 +11,26 @@
 
 namespace reactor::http {
 
+std::chrono::seconds deferred_accept_period(const ServerOptions& options) {
+  const std::chrono::milliseconds header = options.header_timeout;
+  if (header.count() <= 0) return std::chrono::seconds(0);
+  if (options.idle_timeout.count() > 0 && options.idle_timeout < header) {
+    return std::chrono::seconds(0);
+  }
+  std::chrono::seconds period(0);
+  for (std::chrono::seconds next(1); 2 * next <= header;
+       next = 2 * next + std::chrono::seconds(1)) {
+    period = next;
+  }
+  return period;
+}
+
+void HttpSession::start(const ConnectionPtr& connection) {
+  const std::chrono::milliseconds header = context_.options.header_timeout;
+  if (header.count() <= 0) return;
+  arm_header_timer(connection, header - deferred_accept_period(context_.options));
+}
+
 void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
   try {
     process(connection, input);
@@ -56,7 +76,7 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
       input.retrieve(static_cast<size_t>(skip));
       body_remaining_ -= skip;
       if (body_remaining_ > 0) {
-        arm_header_timer(connection);
+        arm_header_timer(connection, context_.options.header_timeout);
         break;
       }
       cancel_header_timer(connection->loop());
@@ -67,7 +87,7 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
 
     const RequestParser::Result result = parser_.parse(input.view());
     if (result == RequestParser::Result::kNeedMore) {
-      arm_header_timer(connection);
+      arm_header_timer(connection, context_.options.header_timeout);
       break;
     }
     cancel_header_timer(connection->loop());
@@ -158,10 +178,11 @@ void HttpSession::begin_drain(const ConnectionPtr& connection) {
   close_after_output(connection);
 }
 
-void HttpSession::arm_header_timer(const ConnectionPtr& connection) {
-  if (header_timer_ != 0 || context_.options.header_timeout.count() <= 0) return;
-  header_timer_ = connection->loop()->run_after(
-      context_.options.header_timeout, [weak = std::weak_ptr<Connection>(connection)] {
+void HttpSession::arm_header_timer(const ConnectionPtr& connection,
+                                   std::chrono::milliseconds timeout) {
+  if (header_timer_ != 0 || timeout.count() <= 0) return;
+  header_timer_ =
+      connection->loop()->run_after(timeout, [weak = std::weak_ptr<Connection>(connection)] {
         const ConnectionPtr alive = weak.lock();
         if (!alive || !alive->connected()) return;
         if (HttpSession* session = session_of<HttpSession>(alive)) {

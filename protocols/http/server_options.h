@@ -26,8 +26,10 @@ struct ServerOptions {
   // Keep-alive connections with no traffic for this long are closed; so is
   // a connection whose client stopped reading the response. Zero: never.
   std::chrono::milliseconds idle_timeout{60'000};
-  // A request head must arrive completely within this time of its first
-  // byte (slowloris defence), else 408 and close. Zero: no limit.
+  // The first request head must arrive completely within this time of the
+  // connect (a client that sends nothing is closed), a later one within
+  // this time of its first byte (slowloris defence), else 408 and close.
+  // Zero: no limit.
   std::chrono::milliseconds header_timeout{10'000};
   // Beyond this many open connections, new clients get a 503. Zero: no limit.
   size_t max_connections = 0;
