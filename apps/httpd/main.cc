@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   std::string access_log;
   std::string log_level = "info";
   bool no_listing = false;
+  bool precompressed = false;
   double idle_timeout = 60;
   double header_timeout = 10;
   double shutdown_timeout = 10;
@@ -95,6 +96,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--no-listing", no_listing,
                "Answer 403 for directories without index.html instead of listing them");
+  app.add_flag("--precompressed", precompressed,
+               "Answer with FILE.br or FILE.gz (made beforehand, e.g. by a build step) when\n"
+               "the client's Accept-Encoding takes it, the sibling is a regular file inside\n"
+               "DIR and not older than FILE: Content-Encoding, Vary, its own ETag, ranges\n"
+               "over the compressed bytes. br wins over gzip at equal q; identity;q=0 with\n"
+               "nothing else acceptable is 406. Never compresses on the fly. Off by default:\n"
+               "it costs two more lookups per file request, wasted on trees without siblings");
   app.add_option("--idle-timeout", idle_timeout,
                  "Close a connection after SECONDS without any traffic: idle keep-alive\n"
                  "connections, and clients that stopped reading a response (0: never)")
@@ -153,6 +161,7 @@ int main(int argc, char** argv) {
   options.address = *address;
   options.document_root = directory;
   options.directory_listing = !no_listing;
+  options.precompressed = precompressed;
   options.idle_timeout = to_milliseconds(idle_timeout);
   options.header_timeout = to_milliseconds(header_timeout);
   options.max_connections = max_connections;

@@ -6,8 +6,9 @@
 // Freshness: a path is trusted to name the same file for `ttl` after it
 // was (re)validated, the same bounded staleness as lighttpd's default stat
 // cache. A file replaced by rename() (the usual way to deploy) is picked
-// up within `ttl`; until then the old file is served whole and consistent,
-// since the entry holds its descriptor. The content is never trusted that
+// up within `ttl` (usually at once: losing its name moves the old file's
+// ctime, which the fstat() below sees); until then the old file is served
+// whole and consistent, since the entry holds its descriptor. The content is never trusted that
 // way: every hit fstat()s the cached descriptor and reloads when size,
 // mtime or ctime moved, so a file rewritten in place never gets a head
 // computed from its previous version. On revalidation an unchanged file

@@ -28,7 +28,8 @@ struct ServerContext {
         root(options.document_root, options.reserved_name),
         mime_types(MimeTypes::with_system_types()),
         file_cache(root, mime_types, options.file_cache),
-        handler(root, file_cache, StaticFileHandler::Options{options.directory_listing}),
+        handler(root, file_cache,
+                StaticFileHandler::Options{options.directory_listing, options.precompressed}),
         access_log(options.access_log.empty() ? nullptr
                                               : std::make_unique<AccessLog>(options.access_log)),
         batch(loop) {}

@@ -23,6 +23,10 @@ struct ServerOptions {
   std::string reserved_name = ".rftp-uploads";
   // Directories without index.html: an HTML listing, or 403 when false.
   bool directory_listing = true;
+  // Serve FILE.br / FILE.gz to clients that accept them (see
+  // StaticFileHandler). Off by default: it costs two more lookups per file
+  // request, for nothing unless a build step made the siblings.
+  bool precompressed = false;
   // Keep-alive connections with no traffic for this long are closed; so is
   // a connection whose client stopped reading the response. Zero: never.
   std::chrono::milliseconds idle_timeout{60'000};

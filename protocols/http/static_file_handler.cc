@@ -28,12 +28,12 @@ void append_content_range(std::string& out, const ByteRange& range, uint64_t siz
   out += "\r\n";
 }
 
-void append_validators(std::string& out, const CachedFile& file) {
-  out += "Last-Modified: ";
-  out += file.last_modified;
-  out += "\r\nETag: ";
-  out += file.entity_tag;
-  out += "\r\n";
+// Not older than: a sibling left from a previous build would otherwise
+// serve outdated content to every client that takes it. In whole seconds:
+// the brotli tool copies its input's time truncated to seconds, so a
+// finer comparison would refuse every .br it makes.
+bool not_older(const struct stat& sibling, const struct stat& original) {
+  return sibling.st_mtim.tv_sec >= original.st_mtim.tv_sec;
 }
 
 }  // namespace
@@ -60,7 +60,7 @@ ResponseSummary StaticFileHandler::respond(const Request& request, const Respons
   if (found.value()->directory) return serve_directory(request, context, now, out);
   // "/file.txt/" names a directory that does not exist.
   if (path_.trailing_slash) return respond_error(Status::kNotFound, context, out);
-  return serve_file(request, context, *found.value(), out);
+  return serve_file(request, context, path_.relative, *found.value(), now, out);
 }
 
 ResponseSummary StaticFileHandler::respond_open_error(std::error_code error,
@@ -89,7 +89,9 @@ ResponseSummary StaticFileHandler::serve_directory(const Request& request,
   if (!scratch_.empty()) scratch_ += '/';
   scratch_ += "index.html";
   const FileCache::Lookup index = cache_.lookup(scratch_, now);
-  if (index && !index.value()->directory) return serve_file(request, context, *index.value(), out);
+  if (index && !index.value()->directory) {
+    return serve_file(request, context, scratch_, *index.value(), now, out);
+  }
   if (index || index.error() == std::errc::no_such_file_or_directory) {
     if (!options_.directory_listing) return respond_error(Status::kForbidden, context, out);
     return serve_listing(context, out);
@@ -127,15 +129,81 @@ ResponseSummary StaticFileHandler::serve_listing(const ResponseContext& context,
   return ResponseSummary{Status::kOk, scratch_.size()};
 }
 
+std::shared_ptr<const CachedFile> StaticFileHandler::find_sibling(const std::string& relative,
+                                                                  std::string_view suffix,
+                                                                  const CachedFile& original,
+                                                                  Clock::time_point now) {
+  sibling_path_ = relative;
+  sibling_path_ += suffix;
+  // Through the cache, so through the served tree: a sibling that is a
+  // link out of the root, a directory or a FIFO is no sibling.
+  FileCache::Lookup found = cache_.lookup(sibling_path_, now);
+  if (!found || found.value()->directory || !not_older(found.value()->info, original.info)) {
+    return nullptr;
+  }
+  return std::move(found.value());
+}
+
+bool StaticFileHandler::choose_representation(const Request& request, const std::string& relative,
+                                              const CachedFile& file, Clock::time_point now,
+                                              Representation& chosen) {
+  chosen.body = &file;
+  chosen.content_type = file.content_type;
+  chosen.entity_tag = file.entity_tag;
+  if (!options_.precompressed) return true;
+
+  std::shared_ptr<const CachedFile> brotli = find_sibling(relative, ".br", file, now);
+  std::shared_ptr<const CachedFile> gzip = find_sibling(relative, ".gz", file, now);
+  chosen.vary = brotli || gzip;
+  const CodingChoice choice =
+      choose_coding(parse_accept_encoding(request.fields), brotli != nullptr, gzip != nullptr);
+  if (choice.refused) return false;
+  if (choice.coding == Coding::kIdentity) return true;
+
+  chosen.coding = choice.coding;
+  chosen.sibling = choice.coding == Coding::kBrotli ? std::move(brotli) : std::move(gzip);
+  chosen.body = chosen.sibling.get();
+  // The sibling's own tag (its inode, size and time), marked with the
+  // coding so that it can never equal the original's, even for a hard link.
+  const std::string_view tag = chosen.sibling->entity_tag;
+  sibling_tag_.assign(tag.substr(0, tag.size() - 1));
+  sibling_tag_ += '-';
+  sibling_tag_ += coding_name(choice.coding);
+  sibling_tag_ += '"';
+  chosen.entity_tag = sibling_tag_;
+  return true;
+}
+
+void StaticFileHandler::append_representation_fields(std::string& out,
+                                                     const Representation& chosen) {
+  out += "Last-Modified: ";
+  out += chosen.body->last_modified;
+  out += "\r\nETag: ";
+  out += chosen.entity_tag;
+  out += "\r\n";
+  if (chosen.coding != Coding::kIdentity) {
+    out += "Content-Encoding: ";
+    out += coding_name(chosen.coding);
+    out += "\r\n";
+  }
+  if (chosen.vary) out += "Vary: Accept-Encoding\r\n";
+}
+
 ResponseSummary StaticFileHandler::serve_file(const Request& request,
                                               const ResponseContext& context,
-                                              const CachedFile& file, ResponseOutput& out) {
-  const Validators validators{file.entity_tag, file.info.st_mtim.tv_sec};
+                                              const std::string& relative, const CachedFile& file,
+                                              Clock::time_point now, ResponseOutput& out) {
+  Representation chosen;
+  if (!choose_representation(request, relative, file, now, chosen)) {
+    return respond_error(Status::kNotAcceptable, context, out);
+  }
+  const CachedFile& body = *chosen.body;
+  const Validators validators{chosen.entity_tag, body.info.st_mtim.tv_sec};
   std::string& bytes = out.bytes();
   switch (evaluate_preconditions(request, validators)) {
     case Precondition::kNotModified:
       append_response_start(bytes, Status::kNotModified, context);
-      append_validators(bytes, file);
+      append_representation_fields(bytes, chosen);
       bytes += "\r\n";
       return ResponseSummary{Status::kNotModified, 0};
     case Precondition::kFailed:
@@ -144,49 +212,51 @@ ResponseSummary StaticFileHandler::serve_file(const Request& request,
       break;
   }
 
-  const auto size = static_cast<uint64_t>(file.info.st_size);
+  const auto size = static_cast<uint64_t>(body.info.st_size);
   if (!request.range.empty() && if_range_permits(request.if_range, validators)) {
     const RangeSet ranges = parse_range(request.range, size);
     if (ranges.outcome == RangeSet::Outcome::kUnsatisfiable) {
       scratch_ = "Content-Range: bytes */";
       append_decimal(scratch_, size);
       scratch_ += "\r\n";
-      const uint64_t body =
+      if (chosen.vary) scratch_ += "Vary: Accept-Encoding\r\n";
+      const uint64_t sent =
           append_error_response(bytes, Status::kRangeNotSatisfiable, context, scratch_);
-      return ResponseSummary{Status::kRangeNotSatisfiable, body};
+      return ResponseSummary{Status::kRangeNotSatisfiable, sent};
     }
     if (ranges.outcome == RangeSet::Outcome::kSatisfiable) {
-      if (ranges.count > 1) return serve_multipart(context, file, ranges, out);
+      if (ranges.count > 1) return serve_multipart(context, chosen, ranges, out);
       const ByteRange& range = ranges.ranges[0];
       append_response_start(bytes, Status::kPartialContent, context);
       bytes += "Content-Type: ";
-      bytes += file.content_type;
+      bytes += chosen.content_type;
       bytes += "\r\n";
       append_content_length(bytes, range.length());
       append_content_range(bytes, range, size);
-      append_validators(bytes, file);
+      append_representation_fields(bytes, chosen);
       bytes += "Accept-Ranges: bytes\r\n\r\n";
       if (context.head_only) return ResponseSummary{Status::kPartialContent, 0};
-      append_body(file, range.first, range.length(), out);
+      append_body(body, range.first, range.length(), out);
       return ResponseSummary{Status::kPartialContent, range.length()};
     }
   }
 
   append_response_start(bytes, Status::kOk, context);
   bytes += "Content-Type: ";
-  bytes += file.content_type;
+  bytes += chosen.content_type;
   bytes += "\r\n";
   append_content_length(bytes, size);
-  append_validators(bytes, file);
+  append_representation_fields(bytes, chosen);
   bytes += "Accept-Ranges: bytes\r\n\r\n";
   if (context.head_only) return ResponseSummary{Status::kOk, 0};
-  append_body(file, 0, size, out);
+  append_body(body, 0, size, out);
   return ResponseSummary{Status::kOk, size};
 }
 
 ResponseSummary StaticFileHandler::serve_multipart(const ResponseContext& context,
-                                                   const CachedFile& file, const RangeSet& ranges,
-                                                   ResponseOutput& out) {
+                                                   const Representation& chosen,
+                                                   const RangeSet& ranges, ResponseOutput& out) {
+  const CachedFile& file = *chosen.body;
   const auto size = static_cast<uint64_t>(file.info.st_size);
   // Each part: CRLF "--" boundary CRLF, its fields, CRLF, then the bytes.
   // The part heads are built first so Content-Length is exact.
@@ -198,7 +268,7 @@ ResponseSummary StaticFileHandler::serve_multipart(const ResponseContext& contex
     heads += "\r\n--";
     heads += boundary_;
     heads += "\r\nContent-Type: ";
-    heads += file.content_type;
+    heads += chosen.content_type;
     heads += "\r\n";
     append_content_range(heads, ranges.ranges[i], size);
     heads += "\r\n";
@@ -217,7 +287,7 @@ ResponseSummary StaticFileHandler::serve_multipart(const ResponseContext& contex
   bytes += boundary_;
   bytes += "\r\n";
   append_content_length(bytes, body_length);
-  append_validators(bytes, file);
+  append_representation_fields(bytes, chosen);
   bytes += "Accept-Ranges: bytes\r\n\r\n";
   if (context.head_only) return ResponseSummary{Status::kPartialContent, 0};
   size_t head_begin = 0;

@@ -4,6 +4,12 @@
 //  - regular file: 200 with Content-Type/Length, Last-Modified, a strong
 //    ETag and Accept-Ranges; 304/412 for conditional requests; 206 for one
 //    range, multipart/byteranges for several; 416 when none is satisfiable.
+//  - with `precompressed`: FILE.br or FILE.gz instead of FILE when the
+//    client's Accept-Encoding prefers it, the sibling is a regular file in
+//    the tree and not older than FILE. Same Content-Type, its own ETag,
+//    ranges over the compressed bytes, Vary: Accept-Encoding whenever a
+//    sibling exists; 406 when the client refuses identity and no sibling
+//    it takes exists.
 //  - directory without a trailing slash: 301 to the slash form (query kept).
 //  - directory: its index.html if there is one, else a listing (or 403
 //    when listings are off).
@@ -16,10 +22,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "protocols/common/served_tree.h"
 #include "protocols/http/byte_range.h"
+#include "protocols/http/content_coding.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/request.h"
 #include "protocols/http/response_head.h"
@@ -40,6 +48,7 @@ class StaticFileHandler {
  public:
   struct Options {
     bool directory_listing = true;
+    bool precompressed = false;
   };
 
   StaticFileHandler(const protocols::ServedTree& root, FileCache& cache, Options options);
@@ -64,10 +73,28 @@ class StaticFileHandler {
   ResponseSummary redirect_to_directory(const Request& request, const ResponseContext& context,
                                         ResponseOutput& out);
   ResponseSummary serve_listing(const ResponseContext& context, ResponseOutput& out);
+  // What is sent for a file: its own bytes or a precompressed sibling's.
+  struct Representation {
+    std::shared_ptr<const CachedFile> sibling;  // keeps `body` alive when it is one
+    const CachedFile* body = nullptr;
+    std::string_view content_type;  // the original file's
+    std::string_view entity_tag;
+    Coding coding = Coding::kIdentity;
+    bool vary = false;  // a sibling exists: the answer depends on Accept-Encoding
+  };
+
   ResponseSummary serve_file(const Request& request, const ResponseContext& context,
-                             const CachedFile& file, ResponseOutput& out);
-  ResponseSummary serve_multipart(const ResponseContext& context, const CachedFile& file,
+                             const std::string& relative, const CachedFile& file,
+                             Clock::time_point now, ResponseOutput& out);
+  ResponseSummary serve_multipart(const ResponseContext& context, const Representation& chosen,
                                   const RangeSet& ranges, ResponseOutput& out);
+  // False when the client accepts none of what exists (406).
+  bool choose_representation(const Request& request, const std::string& relative,
+                             const CachedFile& file, Clock::time_point now, Representation& chosen);
+  std::shared_ptr<const CachedFile> find_sibling(const std::string& relative,
+                                                 std::string_view suffix,
+                                                 const CachedFile& original, Clock::time_point now);
+  static void append_representation_fields(std::string& out, const Representation& chosen);
   static void append_body(const CachedFile& file, uint64_t offset, uint64_t length,
                           ResponseOutput& out);
 
@@ -78,6 +105,8 @@ class StaticFileHandler {
   // Reused between requests so the hot path does not allocate.
   DecodedPath path_;
   std::string scratch_;
+  std::string sibling_path_;
+  std::string sibling_tag_;
 };
 
 }  // namespace reactor::http

@@ -20,6 +20,8 @@ std::string_view reason_phrase(Status status) {
       return "Not Found";
     case Status::kMethodNotAllowed:
       return "Method Not Allowed";
+    case Status::kNotAcceptable:
+      return "Not Acceptable";
     case Status::kRequestTimeout:
       return "Request Timeout";
     case Status::kPreconditionFailed:
@@ -60,6 +62,8 @@ std::string_view status_line(Status status) {
       return "HTTP/1.1 404 Not Found\r\n";
     case Status::kMethodNotAllowed:
       return "HTTP/1.1 405 Method Not Allowed\r\n";
+    case Status::kNotAcceptable:
+      return "HTTP/1.1 406 Not Acceptable\r\n";
     case Status::kRequestTimeout:
       return "HTTP/1.1 408 Request Timeout\r\n";
     case Status::kPreconditionFailed:

@@ -19,6 +19,7 @@ enum class Status : uint16_t {
   kForbidden = 403,
   kNotFound = 404,
   kMethodNotAllowed = 405,
+  kNotAcceptable = 406,
   kRequestTimeout = 408,
   kPreconditionFailed = 412,
   kUriTooLong = 414,

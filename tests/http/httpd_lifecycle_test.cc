@@ -91,6 +91,7 @@ TEST_CASE("cli: --help explains every option and exits 0") {
                                              "--access-log",
                                              "--log-level",
                                              "--no-listing",
+                                             "--precompressed",
                                              "--idle-timeout",
                                              "--header-timeout",
                                              "--max-connections",

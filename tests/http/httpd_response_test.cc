@@ -153,3 +153,169 @@ TEST_CASE("freshness: a file replaced by rename is served old and whole, then ne
   CHECK(std::chrono::steady_clock::now() - renamed <
         std::chrono::seconds(1) + test_support::scaled(std::chrono::milliseconds(900)));
 }
+
+namespace {
+
+// A site with a 100 KiB script and its .br and .gz siblings made by the
+// real tools, plus the traps a sibling lookup must not fall into.
+struct CompressedSite {
+  CompressedSite() {
+    for (int i = 0; script.size() < 100 * 1024; ++i) {
+      script += "function f" + std::to_string(i) + "(a, b) { return a * " + std::to_string(i) +
+                " + b; }\n";
+    }
+    site.tree.write_file("site/app.js", script);
+    compress("site/app.js");
+    brotli = read_file(site.tree / "site/app.js.br");
+    gzip = read_file(site.tree / "site/app.js.gz");
+    // A sibling older than its file is left from a previous build.
+    site.tree.write_file("site/stale.css", "body { color: red; }\n");
+    compress("site/stale.css");
+    site.tree.set_mtime("site/stale.css", 2000000000);
+    site.tree.set_mtime("site/stale.css.br", 1000000000);
+    site.tree.set_mtime("site/stale.css.gz", 1000000000);
+    // A sibling that is a link out of the root is no sibling.
+    site.tree.write_file("site/escape.txt", "inside\n");
+    site.tree.write_file("escape.txt.gz", kSecret);
+    site.tree.make_symlink("site/escape.txt.gz", "../escape.txt.gz");
+  }
+
+  void compress(const std::string& relative) {
+    const std::string path = site.tree / relative;
+    REQUIRE(test_support::run_command({"brotli", "-k", "-f", path}).status == 0);
+    REQUIRE(test_support::run_command({"gzip", "-k", "-f", path}).status == 0);
+  }
+
+  TestSite site;
+  std::string script, brotli, gzip;
+};
+
+HttpResponse get_with(int port, const std::string& path, const std::string& fields,
+                      const std::string& method = "GET") {
+  return exchange(port, get_request(path, fields, method), method == "HEAD");
+}
+
+}  // namespace
+
+TEST_CASE("precompressed: curl --compressed gets the .br bytes and the same content decoded") {
+  CompressedSite c;
+  Httpd server(c.site.root(), {"--precompressed"});
+  REQUIRE(c.brotli.size() < c.script.size() / 3);
+  const std::string head_path = c.site.tree / "head.txt";
+  int status = -1;
+  const std::string decoded =
+      curl({"--compressed", "-D", head_path, server.url("/app.js")}, &status);
+  CHECK(status == 0);
+  CHECK(decoded == c.script);
+  const std::string head = read_file(head_path);
+  CHECK(head.find("\r\nContent-Encoding: br\r\n") != std::string::npos);
+  CHECK(head.find("\r\nVary: Accept-Encoding\r\n") != std::string::npos);
+  CHECK(head.find("\r\nContent-Type: text/javascript") != std::string::npos);
+  CHECK(head.find("\r\nContent-Length: " + std::to_string(c.brotli.size()) + "\r\n") !=
+        std::string::npos);
+  // A client that only takes gzip gets the .gz bytes as they are.
+  curl({"-H", "Accept-Encoding: gzip", "-o", c.site.tree / "raw.gz", server.url("/app.js")});
+  CHECK(read_file(c.site.tree / "raw.gz") == c.gzip);
+}
+
+TEST_CASE("precompressed: Accept-Encoding weights choose the representation") {
+  CompressedSite c;
+  Httpd server(c.site.root(), {"--precompressed"});
+  const int port = server.port();
+  struct Case {
+    std::string accept_encoding;
+    std::string coding;  // "" for identity, "406" for Not Acceptable
+  };
+  for (const Case& item : {
+           Case{"", ""},                                 // no field at all
+           Case{"Accept-Encoding: gzip, br\r\n", "br"},  // equal weights: br
+           Case{"Accept-Encoding: gzip;q=1, br;q=0.999\r\n", "gzip"},
+           Case{"Accept-Encoding: br;q=0.5, gzip;q=0.8\r\n", "gzip"},
+           Case{"Accept-Encoding: br;q=0, gzip\r\n", "gzip"},
+           Case{"Accept-Encoding: br;q=0, gzip;q=0\r\n", ""},
+           Case{"Accept-Encoding: gzip;q=0.5, identity\r\n", ""},  // identity weighs more
+           Case{"Accept-Encoding: x-gzip\r\n", "gzip"},
+           Case{"Accept-Encoding: *\r\n", "br"},
+           Case{"Accept-Encoding: *;q=0.3, br;q=0.2\r\n", "gzip"},
+           Case{"Accept-Encoding: BR ; Q=1\r\n", "br"},
+           Case{"Accept-Encoding: br;q=2\r\n", ""},  // not a weight: ignored
+           Case{"Accept-Encoding: identity;q=0\r\n", "406"},
+           Case{"Accept-Encoding: *;q=0\r\n", "406"},
+           Case{"Accept-Encoding: identity;q=0, gzip;q=0.1\r\n", "gzip"},
+           Case{"Accept-Encoding: gzip;q=0.1\r\nAccept-Encoding: br;q=0.2\r\n", "br"},
+       }) {
+    CAPTURE(item.accept_encoding);
+    const HttpResponse response = get_with(port, "/app.js", item.accept_encoding);
+    CHECK(response.complete);
+    const std::string& coding = item.coding;
+    if (coding == "406") {
+      CHECK(response.status == 406);
+      continue;
+    }
+    CHECK(response.status == 200);
+    CHECK(response.field("vary") == "Accept-Encoding");
+    CHECK(response.field("content-type").starts_with("text/javascript"));
+    CHECK(response.field("content-encoding") == coding);
+    CHECK(response.body == (coding == "br" ? c.brotli : coding == "gzip" ? c.gzip : c.script));
+  }
+  // identity;q=0 for a file without siblings: nothing acceptable exists.
+  CHECK(get_with(port, "/small.txt", "Accept-Encoding: identity;q=0\r\n").status == 406);
+  const HttpResponse plain = get_with(port, "/small.txt", "Accept-Encoding: br, gzip\r\n");
+  CHECK(plain.body == c.site.small);
+  CHECK_FALSE(plain.has("vary"));
+  CHECK_FALSE(plain.has("content-encoding"));
+}
+
+TEST_CASE("precompressed: each representation has its own ETag; Range is over compressed bytes") {
+  CompressedSite c;
+  Httpd server(c.site.root(), {"--precompressed"});
+  const int port = server.port();
+  const HttpResponse identity = get_with(port, "/app.js", "");
+  const HttpResponse brotli = get_with(port, "/app.js", "Accept-Encoding: br\r\n");
+  const HttpResponse gzip = get_with(port, "/app.js", "Accept-Encoding: gzip\r\n");
+  CHECK(identity.field("etag") != brotli.field("etag"));
+  CHECK(identity.field("etag") != gzip.field("etag"));
+  CHECK(brotli.field("etag") != gzip.field("etag"));
+  // Revalidation is per representation.
+  const HttpResponse not_modified = get_with(
+      port, "/app.js", "Accept-Encoding: br\r\nIf-None-Match: " + brotli.field("etag") + "\r\n");
+  CHECK(not_modified.status == 304);
+  CHECK(not_modified.field("vary") == "Accept-Encoding");
+  CHECK(get_with(port, "/app.js",
+                 "Accept-Encoding: gzip\r\nIf-None-Match: " + brotli.field("etag") + "\r\n")
+            .status == 200);
+
+  const HttpResponse range =
+      get_with(port, "/app.js", "Accept-Encoding: br\r\nRange: bytes=10-99\r\n");
+  CHECK(range.status == 206);
+  CHECK(range.field("content-encoding") == "br");
+  CHECK(range.field("content-range") == "bytes 10-99/" + std::to_string(c.brotli.size()));
+  CHECK(range.body == c.brotli.substr(10, 90));
+  const HttpResponse suffix =
+      get_with(port, "/app.js", "Accept-Encoding: gzip\r\nRange: bytes=-20\r\n");
+  CHECK(suffix.body == c.gzip.substr(c.gzip.size() - 20));
+  const HttpResponse head = get_with(port, "/app.js", "Accept-Encoding: br\r\n", "HEAD");
+  CHECK(head.field("content-length") == std::to_string(c.brotli.size()));
+  CHECK(head.field("content-encoding") == "br");
+}
+
+TEST_CASE("precompressed: stale siblings, siblings outside the root, and the option off") {
+  CompressedSite c;
+  {
+    Httpd server(c.site.root(), {"--precompressed"});
+    const HttpResponse stale =
+        get_with(server.port(), "/stale.css", "Accept-Encoding: br, gzip\r\n");
+    CHECK(stale.body == "body { color: red; }\n");
+    CHECK_FALSE(stale.has("content-encoding"));
+    const HttpResponse escape = get_with(server.port(), "/escape.txt", "Accept-Encoding: gzip\r\n");
+    CHECK(escape.body == "inside\n");
+    CHECK_FALSE(escape.has("content-encoding"));
+  }
+  {
+    Httpd server(c.site.root());  // off by default
+    const HttpResponse response = get_with(server.port(), "/app.js", "Accept-Encoding: br\r\n");
+    CHECK(response.body == c.script);
+    CHECK_FALSE(response.has("content-encoding"));
+    CHECK_FALSE(response.has("vary"));
+  }
+}
