@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -12,6 +13,7 @@
 #include <exception>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -73,6 +75,9 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   bool no_listing = false;
   bool precompressed = false;
+  std::vector<std::string> added_fields;
+  bool cors = false;
+  std::string cache_control;
   double idle_timeout = 60;
   double header_timeout = 10;
   double shutdown_timeout = 10;
@@ -103,6 +108,22 @@ int main(int argc, char** argv) {
                "over the compressed bytes. br wins over gzip at equal q; identity;q=0 with\n"
                "nothing else acceptable is 406. Never compresses on the fly. Off by default:\n"
                "it costs two more lookups per file request, wasted on trees without siblings");
+  app.add_option("--header", added_fields,
+                 "Add the field to every 2xx, 3xx and 4xx response (repeatable). Fields the\n"
+                 "server writes itself (Content-*, ETag, Date, Connection, Server...) are\n"
+                 "refused, and so is anything that is not a valid field")
+      ->type_name("'NAME: VALUE'")
+      ->allow_extra_args(false);
+  app.add_flag("--cors", cors,
+               "Access-Control-Allow-Origin: * on those responses; OPTIONS answered 204\n"
+               "(a CORS preflight with Allow-Methods GET, HEAD, OPTIONS, the requested\n"
+               "Allow-Headers and Max-Age 7200) instead of 405");
+  app.add_option("--cache-control", cache_control,
+                 "Cache-Control of files and listings, or 'off' for none. Default: no-cache\n"
+                 "(revalidate on each use: a 304 thanks to the ETag) for HTML and listings,\n"
+                 "max-age=300 for other files: a deploy shows at once in pages and within\n"
+                 "5 minutes in assets, where browsers would otherwise guess, often days")
+      ->type_name("VALUE|off");
   app.add_option("--idle-timeout", idle_timeout,
                  "Close a connection after SECONDS without any traffic: idle keep-alive\n"
                  "connections, and clients that stopped reading a response (0: never)")
@@ -162,6 +183,15 @@ int main(int argc, char** argv) {
   options.document_root = directory;
   options.directory_listing = !no_listing;
   options.precompressed = precompressed;
+  options.added_fields = added_fields;
+  options.cors = cors;
+  if (app.count("--cache-control") > 0) {
+    const bool printable = std::all_of(cache_control.begin(), cache_control.end(), [](char c) {
+      return c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+    });
+    if (!printable) return fail("--cache-control: the value holds a control character");
+    options.cache_control = cache_control == "off" ? "" : cache_control;
+  }
   options.idle_timeout = to_milliseconds(idle_timeout);
   options.header_timeout = to_milliseconds(header_timeout);
   options.max_connections = max_connections;

@@ -130,12 +130,12 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
 
   const ResponseContext response_context{request.version_minor, keep_alive,
                                          request.method == Method::kHead,
-                                         context_.dates.http_date()};
+                                         context_.dates.http_date(), context_.added_fields};
   const ResponseSummary summary =
-      !analyzed
-          ? StaticFileHandler::respond_error(analyzed.error(), response_context, output(connection))
-          : context_.handler.respond(request, response_context, connection->loop()->now(),
-                                     output(connection));
+      !analyzed ? context_.handler.respond_refused(analyzed.error(), request, response_context,
+                                                   output(connection))
+                : context_.handler.respond(request, response_context, connection->loop()->now(),
+                                           output(connection));
   if (context_.access_log) log(connection, &request, summary);
 
   // Only now: `request` points into the input buffer.
@@ -154,7 +154,8 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
 }
 
 void HttpSession::refuse_stream(const ConnectionPtr& connection, Status status) {
-  const ResponseContext response_context{1, false, false, context_.dates.http_date()};
+  const ResponseContext response_context{1, false, false, context_.dates.http_date(),
+                                         context_.added_fields};
   const ResponseSummary summary =
       StaticFileHandler::respond_error(status, response_context, output(connection));
   if (context_.access_log) log(connection, nullptr, summary);

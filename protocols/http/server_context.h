@@ -8,9 +8,12 @@
 
 #include <array>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "protocols/common/served_tree.h"
 #include "protocols/http/access_log.h"
+#include "protocols/http/extra_fields.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/http_date.h"
 #include "protocols/http/mime_types.h"
@@ -29,7 +32,9 @@ struct ServerContext {
         mime_types(MimeTypes::with_system_types()),
         file_cache(root, mime_types, options.file_cache),
         handler(root, file_cache,
-                StaticFileHandler::Options{options.directory_listing, options.precompressed}),
+                StaticFileHandler::Options{options.directory_listing, options.precompressed,
+                                           options.cors, options.cache_control}),
+        added_fields(make_added_fields(options)),
         access_log(options.access_log.empty() ? nullptr
                                               : std::make_unique<AccessLog>(options.access_log)),
         batch(loop) {}
@@ -39,6 +44,8 @@ struct ServerContext {
   const MimeTypes mime_types;
   FileCache file_cache;
   StaticFileHandler handler;
+  // What every 2xx-4xx head carries besides the usual (ResponseContext).
+  const std::string added_fields;
   std::unique_ptr<AccessLog> access_log;  // null when logging is off
   DateCache dates;
   // Responses wait here for the end of the epoll batch.
@@ -47,6 +54,19 @@ struct ServerContext {
   std::array<HeaderField, RequestParser::kMaxFields> fields{};
   // Set when the server is shutting down: no response promises persistence.
   bool draining = false;
+
+ private:
+  // Throws std::invalid_argument naming the field that cannot be added.
+  static std::string make_added_fields(const ServerOptions& options) {
+    std::string fields;
+    for (const std::string& line : options.added_fields) {
+      if (auto added = add_extra_field(line, fields); !added) {
+        throw std::invalid_argument("--header '" + line + "': " + added.error());
+      }
+    }
+    if (options.cors) fields += "Access-Control-Allow-Origin: *\r\n";
+    return fields;
+  }
 };
 
 }  // namespace reactor::http

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "protocols/http/file_cache.h"
 #include "reactor/socket_address.h"
@@ -27,6 +29,15 @@ struct ServerOptions {
   // StaticFileHandler). Off by default: it costs two more lookups per file
   // request, for nothing unless a build step made the siblings.
   bool precompressed = false;
+  // "Name: value" fields added to every 2xx, 3xx and 4xx response
+  // (checked by add_extra_field(); the server refuses to start otherwise).
+  std::vector<std::string> added_fields;
+  // Access-Control-Allow-Origin: * on those responses, and OPTIONS
+  // answered (CORS preflight) instead of 405.
+  bool cors = false;
+  // Cache-Control of files and listings; nullopt for the default policy
+  // (StaticFileHandler::Options), "" for none.
+  std::optional<std::string> cache_control;
   // Keep-alive connections with no traffic for this long are closed; so is
   // a connection whose client stopped reading the response. Zero: never.
   std::chrono::milliseconds idle_timeout{60'000};

@@ -1,10 +1,13 @@
 #include "protocols/http/static_file_handler.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
+#include "protocols/http/char_class.h"
 #include "protocols/http/directory_listing.h"
 #include "protocols/http/error_page.h"
+#include "protocols/http/header_text.h"
 #include "protocols/http/preconditions.h"
 
 namespace reactor::http {
@@ -48,6 +51,61 @@ ResponseSummary StaticFileHandler::respond_error(Status status, const ResponseCo
       status == Status::kMethodNotAllowed ? "Allow: GET, HEAD\r\n" : std::string_view();
   const uint64_t body = append_error_response(out.bytes(), status, context, extra);
   return ResponseSummary{status, body};
+}
+
+ResponseSummary StaticFileHandler::respond_refused(Status status, const Request& request,
+                                                   const ResponseContext& context,
+                                                   ResponseOutput& out) {
+  if (status != Status::kMethodNotAllowed || !options_.cors) {
+    return respond_error(status, context, out);
+  }
+  if (request.method_name == "OPTIONS") return respond_options(request, context, out);
+  const uint64_t body =
+      append_error_response(out.bytes(), status, context, "Allow: GET, HEAD, OPTIONS\r\n");
+  return ResponseSummary{status, body};
+}
+
+ResponseSummary StaticFileHandler::respond_options(const Request& request,
+                                                   const ResponseContext& context,
+                                                   ResponseOutput& out) {
+  std::string_view origin, requested_method, requested_headers;
+  for (const HeaderField& field : request.fields) {
+    if (equals_lower(field.name, "origin")) {
+      origin = field.value;
+    } else if (equals_lower(field.name, "access-control-request-method")) {
+      requested_method = field.value;
+    } else if (equals_lower(field.name, "access-control-request-headers")) {
+      requested_headers = field.value;
+    }
+  }
+  std::string& bytes = out.bytes();
+  // Access-Control-Allow-Origin comes with the context's added fields.
+  append_response_start(bytes, Status::kNoContent, context);
+  bytes += "Allow: GET, HEAD, OPTIONS\r\n";
+  if (!origin.empty() && !requested_method.empty()) {
+    bytes += "Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n";
+    // Whatever headers the page means to send may come: the files do not
+    // depend on them. Echoed only when it is a plain list of names.
+    const bool names_only =
+        std::all_of(requested_headers.begin(), requested_headers.end(), [](char c) {
+          return is_token_char(static_cast<unsigned char>(c)) || c == ',' || c == ' ' || c == '\t';
+        });
+    if (!requested_headers.empty() && names_only) {
+      bytes += "Access-Control-Allow-Headers: ";
+      bytes += requested_headers;
+      bytes += "\r\nVary: Access-Control-Request-Headers\r\n";
+    }
+    // Chromium caps the preflight cache at two hours; Firefox at one day.
+    bytes += "Access-Control-Max-Age: 7200\r\n";
+  }
+  bytes += "\r\n";
+  return ResponseSummary{Status::kNoContent, 0};
+}
+
+std::string_view StaticFileHandler::cache_control_for(std::string_view content_type) const {
+  if (options_.cache_control) return *options_.cache_control;
+  if (content_type.starts_with("text/html")) return "no-cache";
+  return kDefaultCacheControl;
 }
 
 ResponseSummary StaticFileHandler::respond(const Request& request, const ResponseContext& context,
@@ -121,7 +179,10 @@ ResponseSummary StaticFileHandler::serve_listing(const ResponseContext& context,
   }
   std::string& bytes = out.bytes();
   append_response_start(bytes, Status::kOk, context);
-  bytes += "Content-Type: text/html; charset=utf-8\r\nCache-Control: no-cache\r\n";
+  bytes += "Content-Type: text/html; charset=utf-8\r\n";
+  if (const std::string_view policy = cache_control_for("text/html"); !policy.empty()) {
+    append_field(bytes, "Cache-Control", policy);
+  }
   append_content_length(bytes, scratch_.size());
   bytes += "\r\n";
   if (context.head_only) return ResponseSummary{Status::kOk, 0};
@@ -175,7 +236,7 @@ bool StaticFileHandler::choose_representation(const Request& request, const std:
 }
 
 void StaticFileHandler::append_representation_fields(std::string& out,
-                                                     const Representation& chosen) {
+                                                     const Representation& chosen) const {
   out += "Last-Modified: ";
   out += chosen.body->last_modified;
   out += "\r\nETag: ";
@@ -187,6 +248,9 @@ void StaticFileHandler::append_representation_fields(std::string& out,
     out += "\r\n";
   }
   if (chosen.vary) out += "Vary: Accept-Encoding\r\n";
+  if (const std::string_view policy = cache_control_for(chosen.content_type); !policy.empty()) {
+    append_field(out, "Cache-Control", policy);
+  }
 }
 
 ResponseSummary StaticFileHandler::serve_file(const Request& request,

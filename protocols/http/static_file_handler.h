@@ -14,6 +14,9 @@
 //  - directory: its index.html if there is one, else a listing (or 403
 //    when listings are off).
 //  - anything else (missing, outside the root, special file): 403/404.
+//  - Cache-Control on files (200/206/304) and listings, by Options.
+//  - OPTIONS with `cors`: 204 with Allow, and for a preflight (Origin and
+//    Access-Control-Request-Method) the Access-Control-Allow-* fields.
 //
 // The handler never decides persistence or framing of the request; the
 // caller passes that in the ResponseContext.
@@ -23,6 +26,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "protocols/common/served_tree.h"
@@ -49,7 +53,19 @@ class StaticFileHandler {
   struct Options {
     bool directory_listing = true;
     bool precompressed = false;
+    // Answer OPTIONS (CORS preflight included) with 204 instead of 405.
+    bool cors = false;
+    // Cache-Control for files and listings; nullopt: kDefaultCacheControl
+    // for everything but HTML and listings, which revalidate (no-cache).
+    // "" sends none.
+    std::optional<std::string> cache_control{};
   };
+
+  // Without HTML, nothing refers to an asset by a fixed name for long, and
+  // the HTML revalidates on every use: five minutes of staleness at most
+  // after a deploy, instead of a browser's heuristic (a tenth of the
+  // file's age: days for an old file), and no revalidation in between.
+  static constexpr std::string_view kDefaultCacheControl = "max-age=300";
 
   StaticFileHandler(const protocols::ServedTree& root, FileCache& cache, Options options);
 
@@ -61,6 +77,11 @@ class StaticFileHandler {
   // reaching the file system (parse errors, 405, 501, 503...).
   static ResponseSummary respond_error(Status status, const ResponseContext& context,
                                        ResponseOutput& out);
+
+  // The answer to a request analyze_request() refused with `status`: the
+  // error page, or for OPTIONS with `cors` the 204 a preflight expects.
+  ResponseSummary respond_refused(Status status, const Request& request,
+                                  const ResponseContext& context, ResponseOutput& out);
 
   // The multipart boundary (random per process; exposed for tests).
   const std::string& boundary() const { return boundary_; }
@@ -94,7 +115,11 @@ class StaticFileHandler {
   std::shared_ptr<const CachedFile> find_sibling(const std::string& relative,
                                                  std::string_view suffix,
                                                  const CachedFile& original, Clock::time_point now);
-  static void append_representation_fields(std::string& out, const Representation& chosen);
+  ResponseSummary respond_options(const Request& request, const ResponseContext& context,
+                                  ResponseOutput& out);
+  // The Cache-Control value for a response of this type ("": none).
+  std::string_view cache_control_for(std::string_view content_type) const;
+  void append_representation_fields(std::string& out, const Representation& chosen) const;
   static void append_body(const CachedFile& file, uint64_t offset, uint64_t length,
                           ResponseOutput& out);
 

@@ -6,6 +6,8 @@ std::string_view reason_phrase(Status status) {
   switch (status) {
     case Status::kOk:
       return "OK";
+    case Status::kNoContent:
+      return "No Content";
     case Status::kPartialContent:
       return "Partial Content";
     case Status::kMovedPermanently:
@@ -48,6 +50,8 @@ std::string_view status_line(Status status) {
   switch (status) {
     case Status::kOk:
       return "HTTP/1.1 200 OK\r\n";
+    case Status::kNoContent:
+      return "HTTP/1.1 204 No Content\r\n";
     case Status::kPartialContent:
       return "HTTP/1.1 206 Partial Content\r\n";
     case Status::kMovedPermanently:

@@ -12,6 +12,7 @@ namespace reactor::http {
 
 enum class Status : uint16_t {
   kOk = 200,
+  kNoContent = 204,
   kPartialContent = 206,
   kMovedPermanently = 301,
   kNotModified = 304,

@@ -319,3 +319,126 @@ TEST_CASE("precompressed: stale siblings, siblings outside the root, and the opt
     CHECK_FALSE(response.has("vary"));
   }
 }
+
+TEST_CASE("--header: added to every 2xx, 3xx and 4xx answer, not to 5xx") {
+  TestSite site;
+  Httpd server(site.root(), {"--header", "X-Frame-Options: DENY", "--header",
+                             "Permissions-Policy:  camera=(), microphone=()  "});
+  const int port = server.port();
+  const HttpResponse ok = get_with(port, "/small.txt", "");
+  const std::string etag = ok.field("etag");
+  for (const HttpResponse& response : {
+           ok,
+           get_with(port, "/small.txt", "", "HEAD"),
+           get_with(port, "/small.txt", "Range: bytes=0-3\r\n"),
+           get_with(port, "/small.txt", "If-None-Match: " + etag + "\r\n"),
+           get_with(port, "/dir", ""),
+           get_with(port, "/missing", ""),
+           get_with(port, "/small.txt", "Range: bytes=900-\r\n"),
+           get_with(port, "/small.txt", "", "DELETE"),
+       }) {
+    CAPTURE(response.status_line);
+    CHECK(response.complete);
+    CHECK(response.field("x-frame-options") == "DENY");
+    CHECK(response.field("permissions-policy") == "camera=(), microphone=()");
+  }
+  const HttpResponse version = exchange(port, "GET / HTTP/1.2\r\nHost: x\r\n\r\n");
+  CHECK(version.status == 505);
+  CHECK_FALSE(version.has("x-frame-options"));
+
+  const std::string head = curl({"-sI", server.url("/index.html")});
+  CHECK(head.find("\r\nX-Frame-Options: DENY\r\n") != std::string::npos);
+}
+
+TEST_CASE("--header: fields that are not valid or that the server owns refuse to start") {
+  TestSite site;
+  for (const char* bad :
+       {"Content-Length: 5", "Transfer-Encoding: chunked", "Bad Name: x", "NoColon", ": empty",
+        "X-Ok: line\x01"
+        "break",
+        "etag: \"x\"", "Cache-Control: no-store"}) {
+    CAPTURE(bad);
+    const test_support::CommandResult result =
+        test_support::run_command({test_support::program_from_env("REACTOR_HTTPD"), "0",
+                                   site.root(), "--bind", "127.0.0.1", "--header", bad});
+    CHECK(result.status == 2);
+  }
+}
+
+TEST_CASE("--cors: Allow-Origin on answers, and preflights get 204 with the Allow-* fields") {
+  TestSite site;
+  {
+    Httpd server(site.root(), {"--cors"});
+    const int port = server.port();
+    CHECK(get_with(port, "/small.txt", "Origin: http://a.example\r\n")
+              .field("access-control-allow-origin") == "*");
+    CHECK(get_with(port, "/missing", "").field("access-control-allow-origin") == "*");
+
+    const std::string preflight =
+        curl({"-s", "-D", "-", "-o", "/dev/null", "-X", "OPTIONS", "-H", "Origin: http://a.example",
+              "-H", "Access-Control-Request-Method: GET", "-H",
+              "Access-Control-Request-Headers: x-requested-with, content-type",
+              server.url("/small.txt")});
+    CHECK(preflight.starts_with("HTTP/1.1 204 No Content\r\n"));
+    CHECK(preflight.find("\r\nAccess-Control-Allow-Origin: *\r\n") != std::string::npos);
+    CHECK(preflight.find("\r\nAccess-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n") !=
+          std::string::npos);
+    CHECK(preflight.find("\r\nAccess-Control-Allow-Headers: x-requested-with, content-type\r\n") !=
+          std::string::npos);
+    CHECK(preflight.find("\r\nAccess-Control-Max-Age: 7200\r\n") != std::string::npos);
+    CHECK(preflight.find("Content-Length") == std::string::npos);  // 204 has none
+
+    // A plain OPTIONS, kept alive: the connection carries the next request.
+    ClientSocket socket(port);
+    REQUIRE(socket.send_all(get_request("/", "", "OPTIONS") + get_request("/small.txt")));
+    std::string leftover;
+    const HttpResponse options = read_response(socket, leftover, true);
+    CHECK(options.status == 204);
+    CHECK(options.field("allow") == "GET, HEAD, OPTIONS");
+    CHECK_FALSE(options.has("access-control-allow-methods"));
+    CHECK(read_response(socket, leftover).body == site.small);
+
+    const HttpResponse post = get_with(port, "/small.txt", "", "POST");
+    CHECK(post.status == 405);
+    CHECK(post.field("allow") == "GET, HEAD, OPTIONS");
+  }
+  {
+    Httpd server(site.root());
+    const HttpResponse options = get_with(server.port(), "/", "", "OPTIONS");
+    CHECK(options.status == 405);
+    CHECK_FALSE(options.has("access-control-allow-origin"));
+  }
+}
+
+TEST_CASE("--cache-control: the default policy, a value of one's own, and off") {
+  TestSite site;
+  {
+    Httpd server(site.root());
+    const int port = server.port();
+    CHECK(get_with(port, "/index.html", "").field("cache-control") == "no-cache");
+    CHECK(get_with(port, "/", "").field("cache-control") == "no-cache");
+    CHECK(get_with(port, "/dir/", "").field("cache-control") == "no-cache");  // a listing
+    const HttpResponse css = get_with(port, "/style.css", "");
+    CHECK(css.field("cache-control") == "max-age=300");
+    CHECK(get_with(port, "/style.css", "If-None-Match: " + css.field("etag") + "\r\n")
+              .field("cache-control") == "max-age=300");  // 304 too
+    CHECK(get_with(port, "/style.css", "Range: bytes=1-2\r\n").field("cache-control") ==
+          "max-age=300");
+    CHECK_FALSE(get_with(port, "/missing.css", "").has("cache-control"));
+  }
+  {
+    Httpd server(site.root(), {"--cache-control", "public, max-age=31536000, immutable"});
+    CHECK(get_with(server.port(), "/index.html", "").field("cache-control") ==
+          "public, max-age=31536000, immutable");
+    CHECK(get_with(server.port(), "/dir/", "").field("cache-control") ==
+          "public, max-age=31536000, immutable");
+    CHECK(get_with(server.port(), "/small.txt", "").field("cache-control") ==
+          "public, max-age=31536000, immutable");
+  }
+  {
+    Httpd server(site.root(), {"--cache-control", "off"});
+    CHECK_FALSE(get_with(server.port(), "/index.html", "").has("cache-control"));
+    CHECK_FALSE(get_with(server.port(), "/dir/", "").has("cache-control"));
+    CHECK_FALSE(get_with(server.port(), "/small.txt", "").has("cache-control"));
+  }
+}
