@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> added_fields;
   bool cors = false;
   std::string cache_control;
+  std::string fallback;
   double idle_timeout = 60;
   double header_timeout = 10;
   double shutdown_timeout = 10;
@@ -124,6 +125,12 @@ int main(int argc, char** argv) {
                  "max-age=300 for other files: a deploy shows at once in pages and within\n"
                  "5 minutes in assets, where browsers would otherwise guess, often days")
       ->type_name("VALUE|off");
+  app.add_option("--fallback", fallback,
+                 "Single-page apps: answer 200 with FILE (a path inside DIR, e.g. index.html)\n"
+                 "to GET/HEAD of a path that does not exist and whose last segment has no\n"
+                 "'.': /app/users/42 gets FILE, /app.js and /logo.png stay 404. Never for\n"
+                 "a URL with '..', a dotfile, a link out of DIR or a special file")
+      ->type_name("FILE");
   app.add_option("--idle-timeout", idle_timeout,
                  "Close a connection after SECONDS without any traffic: idle keep-alive\n"
                  "connections, and clients that stopped reading a response (0: never)")
@@ -185,6 +192,7 @@ int main(int argc, char** argv) {
   options.precompressed = precompressed;
   options.added_fields = added_fields;
   options.cors = cors;
+  options.fallback = fallback;
   if (app.count("--cache-control") > 0) {
     const bool printable = std::all_of(cache_control.begin(), cache_control.end(), [](char c) {
       return c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);

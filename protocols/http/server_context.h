@@ -21,6 +21,7 @@
 #include "protocols/http/request_parser.h"
 #include "protocols/http/server_options.h"
 #include "protocols/http/static_file_handler.h"
+#include "protocols/http/url_path.h"
 
 namespace reactor::http {
 
@@ -33,7 +34,8 @@ struct ServerContext {
         file_cache(root, mime_types, options.file_cache),
         handler(root, file_cache,
                 StaticFileHandler::Options{options.directory_listing, options.precompressed,
-                                           options.cors, options.cache_control}),
+                                           options.cors, options.cache_control,
+                                           checked_fallback(root, options.fallback)}),
         added_fields(make_added_fields(options)),
         access_log(options.access_log.empty() ? nullptr
                                               : std::make_unique<AccessLog>(options.access_log)),
@@ -56,6 +58,25 @@ struct ServerContext {
   bool draining = false;
 
  private:
+  // The fallback as a path relative to the root, once it is known to name
+  // a regular file inside it; throws std::invalid_argument otherwise.
+  static std::string checked_fallback(const protocols::ServedTree& root,
+                                      const std::string& fallback) {
+    if (fallback.empty()) return fallback;
+    DecodedPath path;
+    const std::string slashed = fallback.starts_with('/') ? fallback : "/" + fallback;
+    protocols::Result<protocols::TreeObject> opened =
+        protocols::make_error_code(protocols::TreeErrc::kOutsideRoot);
+    if (decode_request_path(slashed, path) && !path.climbed && !path.relative.empty()) {
+      opened = root.open_for_reading(path.relative);
+    }
+    if (!opened || !S_ISREG(opened.value().info.st_mode)) {
+      throw std::invalid_argument("--fallback '" + fallback +
+                                  "': not a readable regular file inside DIR");
+    }
+    return path.relative;
+  }
+
   // Throws std::invalid_argument naming the field that cannot be added.
   static std::string make_added_fields(const ServerOptions& options) {
     std::string fields;

@@ -38,6 +38,10 @@ struct ServerOptions {
   // Cache-Control of files and listings; nullopt for the default policy
   // (StaticFileHandler::Options), "" for none.
   std::optional<std::string> cache_control;
+  // SPA fallback: a file in the root (relative path) served with 200 for
+  // GET/HEAD of a path that does not exist and whose last segment has no
+  // '.' (see StaticFileHandler). Empty: none. Checked at start-up.
+  std::string fallback;
   // Keep-alive connections with no traffic for this long are closed; so is
   // a connection whose client stopped reading the response. Zero: never.
   std::chrono::milliseconds idle_timeout{60'000};

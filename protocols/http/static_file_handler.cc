@@ -114,11 +114,29 @@ ResponseSummary StaticFileHandler::respond(const Request& request, const Respons
     return respond_error(decoded.error(), context, out);
   }
   const FileCache::Lookup found = cache_.lookup(path_.relative, now);
-  if (!found) return respond_open_error(found.error(), context, out);
+  if (!found) {
+    if (wants_fallback(found.error())) {
+      const FileCache::Lookup fallback = cache_.lookup(options_.fallback, now);
+      if (fallback && !fallback.value()->directory) {
+        return serve_file(request, context, options_.fallback, *fallback.value(), now, out);
+      }
+    }
+    return respond_open_error(found.error(), context, out);
+  }
   if (found.value()->directory) return serve_directory(request, context, now, out);
   // "/file.txt/" names a directory that does not exist.
   if (path_.trailing_slash) return respond_error(Status::kNotFound, context, out);
   return serve_file(request, context, path_.relative, *found.value(), now, out);
+}
+
+bool StaticFileHandler::wants_fallback(std::error_code error) const {
+  if (options_.fallback.empty() || path_.climbed) return false;
+  if (error != std::errc::no_such_file_or_directory) return false;
+  const size_t slash = path_.relative.rfind('/');
+  const std::string_view last = slash == std::string::npos
+                                    ? std::string_view(path_.relative)
+                                    : std::string_view(path_.relative).substr(slash + 1);
+  return last.find('.') == std::string_view::npos;
 }
 
 ResponseSummary StaticFileHandler::respond_open_error(std::error_code error,

@@ -14,6 +14,12 @@
 //  - directory: its index.html if there is one, else a listing (or 403
 //    when listings are off).
 //  - anything else (missing, outside the root, special file): 403/404.
+//  - with a `fallback` file: that file, 200, instead of 404 for a path that
+//    does not exist (ENOENT, so not a symlink out of the root, not a
+//    reserved or special file) and whose last segment has no '.', unless
+//    the URL held a ".." segment. "/app/users/42" and "/app/" get it;
+//    "/app.js", "/img/logo.png" and "/v1.2/x" ... are 404 ("v1.2" is not the
+//    last segment, so "/v1.2/x" does get it; "/x/v1.2" does not).
 //  - Cache-Control on files (200/206/304) and listings, by Options.
 //  - OPTIONS with `cors`: 204 with Allow, and for a preflight (Origin and
 //    Access-Control-Request-Method) the Access-Control-Allow-* fields.
@@ -59,6 +65,8 @@ class StaticFileHandler {
     // for everything but HTML and listings, which revalidate (no-cache).
     // "" sends none.
     std::optional<std::string> cache_control{};
+    // Relative path of the SPA fallback file, "" for none.
+    std::string fallback{};
   };
 
   // Without HTML, nothing refers to an asset by a fixed name for long, and
@@ -87,6 +95,8 @@ class StaticFileHandler {
   const std::string& boundary() const { return boundary_; }
 
  private:
+  // The fallback file applies to the current path_ (see the class comment).
+  bool wants_fallback(std::error_code error) const;
   ResponseSummary respond_open_error(std::error_code error, const ResponseContext& context,
                                      ResponseOutput& out);
   ResponseSummary serve_directory(const Request& request, const ResponseContext& context,

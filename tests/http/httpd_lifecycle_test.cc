@@ -95,6 +95,7 @@ TEST_CASE("cli: --help explains every option and exits 0") {
                                              "--header",
                                              "--cors",
                                              "--cache-control",
+                                             "--fallback",
                                              "--idle-timeout",
                                              "--header-timeout",
                                              "--max-connections",

@@ -352,7 +352,7 @@ TEST_CASE("--header: added to every 2xx, 3xx and 4xx answer, not to 5xx") {
 
 TEST_CASE("--header: fields that are not valid or that the server owns refuse to start") {
   TestSite site;
-  for (const char* bad :
+  for (const std::string bad :
        {"Content-Length: 5", "Transfer-Encoding: chunked", "Bad Name: x", "NoColon", ": empty",
         "X-Ok: line\x01"
         "break",
@@ -440,5 +440,54 @@ TEST_CASE("--cache-control: the default policy, a value of one's own, and off") 
     CHECK_FALSE(get_with(server.port(), "/index.html", "").has("cache-control"));
     CHECK_FALSE(get_with(server.port(), "/dir/", "").has("cache-control"));
     CHECK_FALSE(get_with(server.port(), "/small.txt", "").has("cache-control"));
+  }
+}
+
+TEST_CASE("--fallback: client-side routes get the app; files, traversal and escapes do not") {
+  TestSite site;
+  site.tree.write_file("site/app/index.html", "<title>the app</title>\n");
+  site.tree.write_file("elsewhere.html", kSecret);
+  site.tree.make_symlink("site/gone", "no-such-file");
+  site.tree.make_symlink("site/out", "../elsewhere.html");
+  Httpd server(site.root(), {"--fallback", "app/index.html"});
+  const int port = server.port();
+  for (const std::string route : {"/users/42", "/app/settings", "/deep/er/route/", "/v1.2/users"}) {
+    CAPTURE(route);
+    const HttpResponse response = get_with(port, route, "");
+    CHECK(response.status == 200);
+    CHECK(response.body == "<title>the app</title>\n");
+    CHECK(response.field("content-type") == "text/html; charset=utf-8");
+    const HttpResponse head = get_with(port, route, "", "HEAD");
+    CHECK(head.status == 200);
+    CHECK(head.field("content-length") == "23");
+  }
+  // What exists is served as ever.
+  CHECK(get_with(port, "/small.txt", "").body == site.small);
+  for (const std::string not_routes : {
+           "/missing.js", "/img/logo.png", "/users/42.json",                // look like files
+           "/../elsewhere", "/%2e%2e/elsewhere", "/users/../../elsewhere",  // traversal
+           "/a/%2E%2E/%2e%2E/x",                                            // traversal, encoded
+           "/out", "/link-outside.txt",                                     // links out of the root
+       }) {
+    CAPTURE(not_routes);
+    const HttpResponse response = get_with(port, not_routes, "");
+    CHECK(response.status == 404);
+    CHECK(response.body.find("the app") == std::string::npos);
+    CHECK(response.body.find(kSecret) == std::string::npos);
+  }
+  CHECK(get_with(port, "/users/42", "", "DELETE").status == 405);
+  // A dangling link inside the root is just a missing file.
+  CHECK(get_with(port, "/gone", "").status == 200);
+}
+
+TEST_CASE("--fallback: a file outside the root, a directory or nothing refuses to start") {
+  TestSite site;
+  for (const std::string bad :
+       {"../secret.txt", "/../secret.txt", "link-outside.txt", "dir", "nope.html", "/"}) {
+    CAPTURE(bad);
+    const test_support::CommandResult result =
+        test_support::run_command({test_support::program_from_env("REACTOR_HTTPD"), "0",
+                                   site.root(), "--bind", "127.0.0.1", "--fallback", bad});
+    CHECK(result.status == 2);
   }
 }
