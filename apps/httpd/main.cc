@@ -11,13 +11,16 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <iostream>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "protocols/http/basic_auth.h"
 #include "protocols/http/http_server.h"
 #include "reactor/event_loop.h"
 #include "reactor/graceful_shutdown.h"
@@ -59,6 +62,19 @@ int fail(const std::string& message) {
   return 2;
 }
 
+// The password comes from stdin, never from the command line, where any
+// user of the machine could read it (ps, /proc/PID/cmdline).
+int hash_password(const std::string& user) {
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return fail("--hash-password: no password on stdin");
+  const std::string line = reactor::http::BasicAuth::make_line(user, password);
+  if (line.empty()) return fail("--hash-password: a user name without ':' or control characters");
+  std::printf("%s\n", line.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +95,8 @@ int main(int argc, char** argv) {
   bool cors = false;
   std::string cache_control;
   std::string fallback;
+  std::string auth_file;
+  std::string hash_user;
   double idle_timeout = 60;
   double header_timeout = 10;
   double shutdown_timeout = 10;
@@ -131,6 +149,15 @@ int main(int argc, char** argv) {
                  "'.': /app/users/42 gets FILE, /app.js and /logo.png stay 404. Never for\n"
                  "a URL with '..', a dotfile, a link out of DIR or a special file")
       ->type_name("FILE");
+  app.add_option("--auth-file", auth_file,
+                 "Require HTTP Basic authentication: FILE holds 'user:HASH' lines made by\n"
+                 "--hash-password. Basic auth sends the password readable by anyone on the\n"
+                 "path: without TLS it belongs on a trusted network or behind a TLS proxy")
+      ->type_name("FILE");
+  app.add_option("--hash-password", hash_user,
+                 "Read a password from stdin, print the --auth-file line for USER\n"
+                 "(PBKDF2-SHA256, random salt) and exit; PORT and DIR are not needed")
+      ->type_name("USER");
   app.add_option("--idle-timeout", idle_timeout,
                  "Close a connection after SECONDS without any traffic: idle keep-alive\n"
                  "connections, and clients that stopped reading a response (0: never)")
@@ -168,6 +195,9 @@ int main(int argc, char** argv) {
       ->type_name("BYTES")
       ->capture_default_str();
 
+  // Before parsing: PORT and DIR are required for serving, not for this.
+  if (argc == 3 && std::string_view(argv[1]) == "--hash-password") return hash_password(argv[2]);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -193,6 +223,7 @@ int main(int argc, char** argv) {
   options.added_fields = added_fields;
   options.cors = cors;
   options.fallback = fallback;
+  options.auth_file = auth_file;
   if (app.count("--cache-control") > 0) {
     const bool printable = std::all_of(cache_control.begin(), cache_control.end(), [](char c) {
       return c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);

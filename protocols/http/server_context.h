@@ -13,6 +13,7 @@
 
 #include "protocols/common/served_tree.h"
 #include "protocols/http/access_log.h"
+#include "protocols/http/basic_auth.h"
 #include "protocols/http/extra_fields.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/http_date.h"
@@ -32,10 +33,11 @@ struct ServerContext {
         root(options.document_root, options.reserved_name),
         mime_types(MimeTypes::with_system_types()),
         file_cache(root, mime_types, options.file_cache),
+        auth(load_auth(options.auth_file)),
         handler(root, file_cache,
                 StaticFileHandler::Options{options.directory_listing, options.precompressed,
                                            options.cors, options.cache_control,
-                                           checked_fallback(root, options.fallback)}),
+                                           checked_fallback(root, options.fallback), auth.get()}),
         added_fields(make_added_fields(options)),
         access_log(options.access_log.empty() ? nullptr
                                               : std::make_unique<AccessLog>(options.access_log)),
@@ -45,6 +47,7 @@ struct ServerContext {
   const protocols::ServedTree root;
   const MimeTypes mime_types;
   FileCache file_cache;
+  std::unique_ptr<BasicAuth> auth;  // null without --auth-file
   StaticFileHandler handler;
   // What every 2xx-4xx head carries besides the usual (ResponseContext).
   const std::string added_fields;
@@ -58,6 +61,13 @@ struct ServerContext {
   bool draining = false;
 
  private:
+  static std::unique_ptr<BasicAuth> load_auth(const std::string& path) {
+    if (path.empty()) return nullptr;
+    protocols::Result<BasicAuth, std::string> loaded = BasicAuth::load(path);
+    if (!loaded) throw std::invalid_argument("--auth-file: " + loaded.error());
+    return std::make_unique<BasicAuth>(std::move(loaded.value()));
+  }
+
   // The fallback as a path relative to the root, once it is known to name
   // a regular file inside it; throws std::invalid_argument otherwise.
   static std::string checked_fallback(const protocols::ServedTree& root,

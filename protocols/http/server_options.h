@@ -42,6 +42,9 @@ struct ServerOptions {
   // GET/HEAD of a path that does not exist and whose last segment has no
   // '.' (see StaticFileHandler). Empty: none. Checked at start-up.
   std::string fallback;
+  // Basic authentication for every GET/HEAD: a file of "user:HASH" lines
+  // (BasicAuth). Empty: none. Read at start-up.
+  std::string auth_file;
   // Keep-alive connections with no traffic for this long are closed; so is
   // a connection whose client stopped reading the response. Zero: never.
   std::chrono::milliseconds idle_timeout{60'000};

@@ -31,6 +31,13 @@ void append_content_range(std::string& out, const ByteRange& range, uint64_t siz
   out += "\r\n";
 }
 
+std::string_view authorization_of(const Request& request) {
+  for (const HeaderField& field : request.fields) {
+    if (equals_lower(field.name, "authorization")) return field.value;
+  }
+  return {};
+}
+
 // Not older than: a sibling left from a previous build would otherwise
 // serve outdated content to every client that takes it. In whole seconds:
 // the brotli tool copies its input's time truncated to seconds, so a
@@ -110,6 +117,12 @@ std::string_view StaticFileHandler::cache_control_for(std::string_view content_t
 
 ResponseSummary StaticFileHandler::respond(const Request& request, const ResponseContext& context,
                                            Clock::time_point now, ResponseOutput& out) {
+  if (options_.auth != nullptr && !options_.auth->check(authorization_of(request))) {
+    const uint64_t body = append_error_response(
+        out.bytes(), Status::kUnauthorized, context,
+        "WWW-Authenticate: Basic realm=\"reactor-httpd\", charset=\"UTF-8\"\r\n");
+    return ResponseSummary{Status::kUnauthorized, body};
+  }
   if (auto decoded = decode_request_path(request.path, path_); !decoded) {
     return respond_error(decoded.error(), context, out);
   }

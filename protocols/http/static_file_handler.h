@@ -20,6 +20,8 @@
 //    the URL held a ".." segment. "/app/users/42" and "/app/" get it;
 //    "/app.js", "/img/logo.png" and "/v1.2/x" ... are 404 ("v1.2" is not the
 //    last segment, so "/v1.2/x" does get it; "/x/v1.2" does not).
+//  - with `auth`: 401 with WWW-Authenticate before anything else unless
+//    the request carries valid Basic credentials.
 //  - Cache-Control on files (200/206/304) and listings, by Options.
 //  - OPTIONS with `cors`: 204 with Allow, and for a preflight (Origin and
 //    Access-Control-Request-Method) the Access-Control-Allow-* fields.
@@ -36,6 +38,7 @@
 #include <string>
 
 #include "protocols/common/served_tree.h"
+#include "protocols/http/basic_auth.h"
 #include "protocols/http/byte_range.h"
 #include "protocols/http/content_coding.h"
 #include "protocols/http/file_cache.h"
@@ -67,6 +70,9 @@ class StaticFileHandler {
     std::optional<std::string> cache_control{};
     // Relative path of the SPA fallback file, "" for none.
     std::string fallback{};
+    // Basic authentication for every request served here (not the
+    // preflight, which browsers send without credentials). Null: none.
+    BasicAuth* auth = nullptr;
   };
 
   // Without HTML, nothing refers to an asset by a fixed name for long, and

@@ -16,6 +16,8 @@ std::string_view reason_phrase(Status status) {
       return "Not Modified";
     case Status::kBadRequest:
       return "Bad Request";
+    case Status::kUnauthorized:
+      return "Unauthorized";
     case Status::kForbidden:
       return "Forbidden";
     case Status::kNotFound:
@@ -60,6 +62,8 @@ std::string_view status_line(Status status) {
       return "HTTP/1.1 304 Not Modified\r\n";
     case Status::kBadRequest:
       return "HTTP/1.1 400 Bad Request\r\n";
+    case Status::kUnauthorized:
+      return "HTTP/1.1 401 Unauthorized\r\n";
     case Status::kForbidden:
       return "HTTP/1.1 403 Forbidden\r\n";
     case Status::kNotFound:

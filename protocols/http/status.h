@@ -17,6 +17,7 @@ enum class Status : uint16_t {
   kMovedPermanently = 301,
   kNotModified = 304,
   kBadRequest = 400,
+  kUnauthorized = 401,
   kForbidden = 403,
   kNotFound = 404,
   kMethodNotAllowed = 405,

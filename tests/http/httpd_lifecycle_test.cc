@@ -96,6 +96,8 @@ TEST_CASE("cli: --help explains every option and exits 0") {
                                              "--cors",
                                              "--cache-control",
                                              "--fallback",
+                                             "--auth-file",
+                                             "--hash-password",
                                              "--idle-timeout",
                                              "--header-timeout",
                                              "--max-connections",

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -488,6 +489,118 @@ TEST_CASE("--fallback: a file outside the root, a directory or nothing refuses t
     const test_support::CommandResult result =
         test_support::run_command({test_support::program_from_env("REACTOR_HTTPD"), "0",
                                    site.root(), "--bind", "127.0.0.1", "--fallback", bad});
+    CHECK(result.status == 2);
+  }
+}
+
+namespace {
+
+// `reactor-httpd --hash-password USER` with the password on stdin.
+std::string hash_password_line(const std::string& user, const std::string& password) {
+  const test_support::CommandResult result = test_support::run_command(
+      {"sh", "-c", "printf '%s\\n' \"$1\" | \"$0\" --hash-password \"$2\"",
+       test_support::program_from_env("REACTOR_HTTPD"), password, user});
+  REQUIRE(result.status == 0);
+  return result.out;
+}
+
+std::string basic(const std::string& credentials) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < credentials.size(); i += 3) {
+    uint32_t group = static_cast<unsigned char>(credentials[i]) << 16;
+    if (i + 1 < credentials.size()) group |= static_cast<unsigned char>(credentials[i + 1]) << 8;
+    if (i + 2 < credentials.size()) group |= static_cast<unsigned char>(credentials[i + 2]);
+    out += kAlphabet[(group >> 18) & 63];
+    out += kAlphabet[(group >> 12) & 63];
+    out += i + 1 < credentials.size() ? kAlphabet[(group >> 6) & 63] : '=';
+    out += i + 2 < credentials.size() ? kAlphabet[group & 63] : '=';
+  }
+  return "Authorization: Basic " + out + "\r\n";
+}
+
+}  // namespace
+
+TEST_CASE("--auth-file: 401 with WWW-Authenticate until curl -u gives the right password") {
+  TestSite site;
+  const std::string alice = hash_password_line("alice", "s3cret pass");
+  CHECK(alice.starts_with("alice:$pbkdf2-sha256$"));
+  CHECK(alice.find("s3cret") == std::string::npos);
+  site.tree.write_file("users",
+                       "# who may read\n" + alice + "\n" + hash_password_line("bob", "other"));
+  const std::string log_path = site.tree / "access.log";
+  Httpd server(site.root(), {"--auth-file", site.tree / "users", "--access-log", log_path});
+  const int port = server.port();
+
+  const HttpResponse anonymous = get_with(port, "/small.txt", "");
+  CHECK(anonymous.status == 401);
+  CHECK(anonymous.field("www-authenticate") == "Basic realm=\"reactor-httpd\", charset=\"UTF-8\"");
+  CHECK(anonymous.body.find(site.small) == std::string::npos);
+  for (const std::string wrong : {"alice:wrong", "alice:", "mallory:s3cret pass", "alice",
+                                  "bob:s3cret pass", ":s3cret pass"}) {
+    CAPTURE(wrong);
+    CHECK(get_with(port, "/small.txt", basic(wrong)).status == 401);
+  }
+  CHECK(get_with(port, "/small.txt", "Authorization: Bearer abc\r\n").status == 401);
+  CHECK(get_with(port, "/small.txt", "Authorization: Basic !!!!\r\n").status == 401);
+  CHECK(get_with(port, "/", "").status == 401);         // listings and indexes too
+  CHECK(get_with(port, "/missing", "").status == 401);  // existence is not revealed either
+
+  int status = -1;
+  CHECK(curl({"-u", "alice:s3cret pass", server.url("/small.txt")}, &status) == site.small);
+  CHECK(status == 0);
+  CHECK(curl({"-u", "bob:other", server.url("/small.txt")}) == site.small);
+  // Remembered credentials are still checked exactly.
+  CHECK(get_with(port, "/small.txt", basic("alice:s3cret pass")).status == 200);
+  CHECK(get_with(port, "/small.txt", basic("alice:s3cret pasS")).status == 401);
+  CHECK(curl({"-s", "-o", "/dev/null", "-w", "%{http_code}", "-u", "alice:nope",
+              server.url("/small.txt")}) == "401");
+
+  CHECK(server.stop() == 0);
+  const std::string logged = read_file(log_path);
+  CHECK(logged.find("s3cret") == std::string::npos);
+  CHECK(logged.find("\" 401 ") != std::string::npos);
+}
+
+TEST_CASE("--auth-file: a wrong password costs as long for an unknown user as for a known one") {
+  TestSite site;
+  site.tree.write_file("users", hash_password_line("alice", "right"));
+  Httpd server(site.root(), {"--auth-file", site.tree / "users"});
+  const int port = server.port();
+  auto median_seconds = [](std::vector<double> samples) {
+    std::sort(samples.begin(), samples.end());
+    return samples[samples.size() / 2];
+  };
+  auto timed = [&](const std::string& credentials) {
+    ClientSocket socket(port);  // connected first: only the answer is timed
+    const auto start = std::chrono::steady_clock::now();
+    REQUIRE(socket.send_all(get_request("/small.txt", basic(credentials))));
+    std::string leftover;
+    CHECK(read_response(socket, leftover).status == 401);
+    return Seconds(std::chrono::steady_clock::now() - start).count();
+  };
+  std::vector<double> known, unknown;
+  for (int i = 0; i < 15; ++i) {  // interleaved, so load changes hit both alike
+    known.push_back(timed("alice:wrong" + std::to_string(i)));
+    unknown.push_back(timed("nobody" + std::to_string(i) + ":wrong"));
+  }
+  const double ratio = median_seconds(unknown) / median_seconds(known);
+  CAPTURE(median_seconds(known));
+  CAPTURE(median_seconds(unknown));
+  CHECK(ratio > 0.5);
+  CHECK(ratio < 2.0);
+}
+
+TEST_CASE("--auth-file: an unreadable or malformed file refuses to start") {
+  TestSite site;
+  site.tree.write_file("plain", "alice:secret\n");
+  site.tree.write_file("empty", "# nobody\n");
+  for (const std::string& file : {site.tree / "plain", site.tree / "empty", site.tree / "none"}) {
+    CAPTURE(file);
+    const test_support::CommandResult result =
+        test_support::run_command({test_support::program_from_env("REACTOR_HTTPD"), "0",
+                                   site.root(), "--bind", "127.0.0.1", "--auth-file", file});
     CHECK(result.status == 2);
   }
 }
