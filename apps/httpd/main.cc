@@ -97,6 +97,9 @@ int main(int argc, char** argv) {
   std::string fallback;
   std::string auth_file;
   std::string hash_user;
+  std::string dotfiles = "deny";
+  std::string mime_types_file;
+  std::string default_type;
   double idle_timeout = 60;
   double header_timeout = 10;
   double shutdown_timeout = 10;
@@ -158,6 +161,20 @@ int main(int argc, char** argv) {
                  "Read a password from stdin, print the --auth-file line for USER\n"
                  "(PBKDF2-SHA256, random salt) and exit; PORT and DIR are not needed")
       ->type_name("USER");
+  app.add_option("--dotfiles", dotfiles,
+                 "deny: a path with a component starting with '.' (.git/, .env) is 404 and\n"
+                 "left out of listings, except /.well-known/ (ACME, security.txt). allow:\n"
+                 "served and listed like any other")
+      ->check(CLI::IsMember({"allow", "deny"}))
+      ->capture_default_str();
+  app.add_option("--mime-types", mime_types_file,
+                 "Read extension -> type mappings ('type ext ext...' lines, as in\n"
+                 "/etc/mime.types) from FILE on top of the built-in and system ones")
+      ->type_name("FILE");
+  app.add_option("--default-type", default_type,
+                 "Content-Type of files with no known extension (default\n"
+                 "application/octet-stream)")
+      ->type_name("TYPE");
   app.add_option("--idle-timeout", idle_timeout,
                  "Close a connection after SECONDS without any traffic: idle keep-alive\n"
                  "connections, and clients that stopped reading a response (0: never)")
@@ -224,6 +241,17 @@ int main(int argc, char** argv) {
   options.cors = cors;
   options.fallback = fallback;
   options.auth_file = auth_file;
+  options.serve_dotfiles = dotfiles == "allow";
+  options.mime_types_file = mime_types_file;
+  if (!default_type.empty()) {
+    const bool printable = std::all_of(default_type.begin(), default_type.end(), [](char c) {
+      return c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+    });
+    if (!printable || default_type.find('/') == std::string::npos) {
+      return fail("--default-type: expected a media type such as text/plain");
+    }
+  }
+  options.default_type = default_type;
   if (app.count("--cache-control") > 0) {
     const bool printable = std::all_of(cache_control.begin(), cache_control.end(), [](char c) {
       return c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);

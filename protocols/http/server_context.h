@@ -31,13 +31,14 @@ struct ServerContext {
   ServerContext(EventLoop* loop, ServerOptions server_options)
       : options(std::move(server_options)),
         root(options.document_root, options.reserved_name),
-        mime_types(MimeTypes::with_system_types()),
+        mime_types(make_mime_types(options)),
         file_cache(root, mime_types, options.file_cache),
         auth(load_auth(options.auth_file)),
         handler(root, file_cache,
                 StaticFileHandler::Options{options.directory_listing, options.precompressed,
                                            options.cors, options.cache_control,
-                                           checked_fallback(root, options.fallback), auth.get()}),
+                                           checked_fallback(root, options.fallback), auth.get(),
+                                           !options.serve_dotfiles}),
         added_fields(make_added_fields(options)),
         access_log(options.access_log.empty() ? nullptr
                                               : std::make_unique<AccessLog>(options.access_log)),
@@ -61,6 +62,15 @@ struct ServerContext {
   bool draining = false;
 
  private:
+  static MimeTypes make_mime_types(const ServerOptions& options) {
+    MimeTypes types = MimeTypes::with_system_types();
+    if (!options.mime_types_file.empty() && !types.load_file(options.mime_types_file)) {
+      throw std::invalid_argument("--mime-types: cannot read '" + options.mime_types_file + "'");
+    }
+    if (!options.default_type.empty()) types.set_default_type(options.default_type);
+    return types;
+  }
+
   static std::unique_ptr<BasicAuth> load_auth(const std::string& path) {
     if (path.empty()) return nullptr;
     protocols::Result<BasicAuth, std::string> loaded = BasicAuth::load(path);

@@ -45,6 +45,14 @@ struct ServerOptions {
   // Basic authentication for every GET/HEAD: a file of "user:HASH" lines
   // (BasicAuth). Empty: none. Read at start-up.
   std::string auth_file;
+  // Paths with a component starting with '.' (.git/, .env) are 404 and
+  // left out of listings, except /.well-known/ (ACME, security.txt).
+  bool serve_dotfiles = false;
+  // A mime.types file read on top of the built-in table and
+  // /etc/mime.types (its choices win). Empty: none.
+  std::string mime_types_file;
+  // Content-Type of files with no known extension. Empty: MimeTypes'.
+  std::string default_type;
   // Keep-alive connections with no traffic for this long are closed; so is
   // a connection whose client stopped reading the response. Zero: never.
   std::chrono::milliseconds idle_timeout{60'000};

@@ -31,6 +31,18 @@ void append_content_range(std::string& out, const ByteRange& range, uint64_t siz
   out += "\r\n";
 }
 
+// A component starting with '.', other than a leading ".well-known".
+bool names_dotfile(std::string_view relative) {
+  if (relative.starts_with(".well-known")) {
+    relative.remove_prefix(std::string_view(".well-known").size());
+    if (relative.empty()) return false;
+    if (relative.front() != '/') return true;  // ".well-knownX"
+  } else if (relative.starts_with('.')) {
+    return true;
+  }
+  return relative.find("/.") != std::string_view::npos;
+}
+
 std::string_view authorization_of(const Request& request) {
   for (const HeaderField& field : request.fields) {
     if (equals_lower(field.name, "authorization")) return field.value;
@@ -126,6 +138,9 @@ ResponseSummary StaticFileHandler::respond(const Request& request, const Respons
   if (auto decoded = decode_request_path(request.path, path_); !decoded) {
     return respond_error(decoded.error(), context, out);
   }
+  if (options_.hide_dotfiles && names_dotfile(path_.relative)) {
+    return respond_error(Status::kNotFound, context, out);
+  }
   const FileCache::Lookup found = cache_.lookup(path_.relative, now);
   if (!found) {
     if (wants_fallback(found.error())) {
@@ -177,7 +192,11 @@ ResponseSummary StaticFileHandler::serve_directory(const Request& request,
   scratch_ = path_.relative;
   if (!scratch_.empty()) scratch_ += '/';
   scratch_ += "index.html";
-  const FileCache::Lookup index = cache_.lookup(scratch_, now);
+  FileCache::Lookup index = cache_.lookup(scratch_, now);
+  if (!index && index.error() == std::errc::no_such_file_or_directory) {
+    scratch_.pop_back();  // index.htm, the name older tools write
+    index = cache_.lookup(scratch_, now);
+  }
   if (index && !index.value()->directory) {
     return serve_file(request, context, scratch_, *index.value(), now, out);
   }
@@ -205,7 +224,7 @@ ResponseSummary StaticFileHandler::redirect_to_directory(const Request& request,
 ResponseSummary StaticFileHandler::serve_listing(const ResponseContext& context,
                                                  ResponseOutput& out) {
   scratch_.clear();
-  if (!render_directory_listing(root_, path_.relative, scratch_).ok()) {
+  if (!render_directory_listing(root_, path_.relative, scratch_, options_.hide_dotfiles).ok()) {
     return respond_error(Status::kForbidden, context, out);
   }
   std::string& bytes = out.bytes();

@@ -11,8 +11,8 @@
 //    sibling exists; 406 when the client refuses identity and no sibling
 //    it takes exists.
 //  - directory without a trailing slash: 301 to the slash form (query kept).
-//  - directory: its index.html if there is one, else a listing (or 403
-//    when listings are off).
+//  - directory: its index.html or else index.htm if there is one, else a
+//    listing (or 403 when listings are off).
 //  - anything else (missing, outside the root, special file): 403/404.
 //  - with a `fallback` file: that file, 200, instead of 404 for a path that
 //    does not exist (ENOENT, so not a symlink out of the root, not a
@@ -73,6 +73,9 @@ class StaticFileHandler {
     // Basic authentication for every request served here (not the
     // preflight, which browsers send without credentials). Null: none.
     BasicAuth* auth = nullptr;
+    // 404 for a path with a component starting with '.', except a first
+    // one of ".well-known"; such names are left out of listings too.
+    bool hide_dotfiles = true;
   };
 
   // Without HTML, nothing refers to an asset by a fixed name for long, and

@@ -604,3 +604,75 @@ TEST_CASE("--auth-file: an unreadable or malformed file refuses to start") {
     CHECK(result.status == 2);
   }
 }
+
+TEST_CASE(
+    "--dotfiles: denied by default (404, not listed) but for /.well-known/; allow serves them") {
+  TestSite site;
+  site.tree.write_file("site/.env", "PASSWORD=hunter2\n");
+  site.tree.write_file("site/.git/config", "[core]\n");
+  site.tree.write_file("site/dir/.hidden.txt", "hidden\n");
+  site.tree.write_file("site/.well-known/security.txt", "Contact: mailto:a@example.org\n");
+  site.tree.write_file("site/.well-known/.private", "no\n");
+  {
+    Httpd server(site.root(), {"--fallback", "index.html"});
+    const int port = server.port();
+    for (const std::string path :
+         {"/.env", "/.git/config", "/.git/", "/.git", "/dir/.hidden.txt", "/%2eenv",
+          "/dir/%2Ehidden.txt", "/.well-known/.private", "/.well-knownx", "/dir/./.hidden.txt"}) {
+      CAPTURE(path);
+      const HttpResponse response = get_with(port, path, "");
+      CHECK(response.status == 404);  // and not the fallback either
+      CHECK(response.body.find("hunter2") == std::string::npos);
+    }
+    CHECK(get_with(port, "/.well-known/security.txt", "").body ==
+          "Contact: mailto:a@example.org\n");
+    const std::string root_listing = get_with(port, "/dir/", "").body;
+    CHECK(root_listing.find("nested.txt") != std::string::npos);
+    CHECK(root_listing.find("hidden") == std::string::npos);
+    site.tree.write_file("site/listed/.env", "x");
+    site.tree.write_file("site/listed/visible.txt", "x");
+    const std::string listing = get_with(port, "/listed/", "").body;
+    CHECK(listing.find("visible.txt") != std::string::npos);
+    CHECK(listing.find(".env") == std::string::npos);
+  }
+  {
+    Httpd server(site.root(), {"--dotfiles", "allow"});
+    CHECK(get_with(server.port(), "/.env", "").body == "PASSWORD=hunter2\n");
+    CHECK(get_with(server.port(), "/dir/", "").body.find(".hidden.txt") != std::string::npos);
+  }
+}
+
+TEST_CASE("--mime-types, --default-type, and index.htm") {
+  TestSite site;
+  site.tree.write_file("types", "# extra\napplication/x-reactor-test rtest\ntext/x-custom txt\n");
+  site.tree.write_file("site/a.rtest", "x");
+  site.tree.write_file("site/README", "no extension\n");
+  site.tree.write_file("site/old/index.htm", "<p>htm index</p>\n");
+  site.tree.write_file("site/both/index.html", "<p>html index</p>\n");
+  site.tree.write_file("site/both/index.htm", "<p>htm index</p>\n");
+  {
+    Httpd server(site.root(), {"--mime-types", site.tree / "types", "--default-type",
+                               "text/plain; charset=utf-8"});
+    const int port = server.port();
+    CHECK(get_with(port, "/a.rtest", "").field("content-type") == "application/x-reactor-test");
+    CHECK(get_with(port, "/small.txt", "").field("content-type").starts_with("text/x-custom"));
+    CHECK(get_with(port, "/README", "").field("content-type") == "text/plain; charset=utf-8");
+    CHECK(get_with(port, "/old/", "").body == "<p>htm index</p>\n");
+    CHECK(get_with(port, "/both/", "").body == "<p>html index</p>\n");
+  }
+  {
+    Httpd server(site.root());
+    CHECK(get_with(server.port(), "/README", "").field("content-type") ==
+          "application/octet-stream");
+  }
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--mime-types", site.tree / "none"},
+        std::vector<std::string>{"--default-type", "plain"},
+        std::vector<std::string>{"--dotfiles", "maybe"}}) {
+    CAPTURE(bad[0]);
+    std::vector<std::string> argv = {test_support::program_from_env("REACTOR_HTTPD"), "0",
+                                     site.root(), "--bind", "127.0.0.1"};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    CHECK(test_support::run_command(argv).status == 2);
+  }
+}
