@@ -40,8 +40,10 @@ struct ServerContext {
                                            checked_fallback(root, options.fallback), auth.get(),
                                            !options.serve_dotfiles}),
         added_fields(make_added_fields(options)),
-        access_log(options.access_log.empty() ? nullptr
-                                              : std::make_unique<AccessLog>(options.access_log)),
+        access_log(options.shared_access_log
+                       ? std::make_unique<AccessLog>(options.shared_access_log)
+                   : options.access_log.empty() ? nullptr
+                                                : std::make_unique<AccessLog>(options.access_log)),
         batch(loop) {}
 
   const ServerOptions options;
