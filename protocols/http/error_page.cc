@@ -29,11 +29,12 @@ const PageParts& page_parts(Status status) {
   static const std::array<PageParts, 600> pages = [] {
     std::array<PageParts, 600> all;
     for (Status known :
-         {Status::kMovedPermanently, Status::kBadRequest, Status::kForbidden, Status::kNotFound,
-          Status::kMethodNotAllowed, Status::kRequestTimeout, Status::kPreconditionFailed,
-          Status::kContentTooLarge, Status::kUriTooLong, Status::kRangeNotSatisfiable,
-          Status::kHeaderFieldsTooLarge, Status::kInternalServerError, Status::kNotImplemented,
-          Status::kServiceUnavailable, Status::kVersionNotSupported}) {
+         {Status::kMovedPermanently, Status::kBadRequest, Status::kUnauthorized, Status::kForbidden,
+          Status::kNotFound, Status::kMethodNotAllowed, Status::kNotAcceptable,
+          Status::kRequestTimeout, Status::kPreconditionFailed, Status::kContentTooLarge,
+          Status::kUriTooLong, Status::kRangeNotSatisfiable, Status::kHeaderFieldsTooLarge,
+          Status::kInternalServerError, Status::kNotImplemented, Status::kServiceUnavailable,
+          Status::kVersionNotSupported}) {
       all[static_cast<size_t>(status_code(known))] = make_parts(known);
     }
     return all;

@@ -12,6 +12,26 @@
 
 namespace reactor::http {
 
+std::chrono::seconds deferred_accept_period(const ServerOptions& options) {
+  const std::chrono::milliseconds header = options.header_timeout;
+  if (header.count() <= 0) return std::chrono::seconds(0);
+  if (options.idle_timeout.count() > 0 && options.idle_timeout < header) {
+    return std::chrono::seconds(0);
+  }
+  std::chrono::seconds period(0);
+  for (std::chrono::seconds next(1); 2 * next <= header;
+       next = 2 * next + std::chrono::seconds(1)) {
+    period = next;
+  }
+  return period;
+}
+
+void HttpSession::start(const ConnectionPtr& connection) {
+  const std::chrono::milliseconds header = context_.options.header_timeout;
+  if (header.count() <= 0) return;
+  arm_header_timer(connection, header - deferred_accept_period(context_.options));
+}
+
 void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
   try {
     process(connection, input);
@@ -62,7 +82,7 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
       input.retrieve(static_cast<size_t>(skip));
       body_remaining_ -= skip;
       if (body_remaining_ > 0) {
-        arm_header_timer(connection);
+        arm_header_timer(connection, context_.options.header_timeout);
         break;
       }
       cancel_header_timer(connection->loop());
@@ -77,7 +97,7 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
 
     const RequestParser::Result result = parser_.parse(input.view());
     if (result == RequestParser::Result::kNeedMore) {
-      arm_header_timer(connection);
+      arm_header_timer(connection, context_.options.header_timeout);
       break;
     }
     cancel_header_timer(connection->loop());
@@ -126,17 +146,18 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
     keep_alive = false;
   }
 
-  const ResponseContext response_context{request.version_minor, keep_alive,
-                                         request.method == Method::kHead,
-                                         context_.dates.http_date(), context_.options.server_name};
+  const ResponseContext response_context{
+      request.version_minor,           keep_alive,
+      request.method == Method::kHead, context_.dates.http_date(),
+      context_.options.server_name,    context_.added_fields};
   ResponseSummary summary;
   if (refusal.status != Status::kOk) {
     summary.status = refusal.status;
     summary.body_bytes = append_error_response(output(connection).bytes(), refusal.status,
                                                response_context, refusal.fields);
   } else if (!analyzed) {
-    summary =
-        StaticFileHandler::respond_error(analyzed.error(), response_context, output(connection));
+    summary = context_.handler.respond_refused(analyzed.error(), request, response_context,
+                                               output(connection));
   } else {
     summary = context_.handler.respond(request, response_context, connection->loop()->now(),
                                        output(connection));
@@ -159,8 +180,12 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
 }
 
 void HttpSession::refuse_stream(const ConnectionPtr& connection, Status status) {
-  const ResponseContext response_context{1, false, false, context_.dates.http_date(),
-                                         context_.options.server_name};
+  const ResponseContext response_context{1,
+                                         false,
+                                         false,
+                                         context_.dates.http_date(),
+                                         context_.options.server_name,
+                                         context_.added_fields};
   const ResponseSummary summary =
       StaticFileHandler::respond_error(status, response_context, output(connection));
   if (context_.access_log) log(connection, nullptr, summary);
@@ -190,10 +215,11 @@ void HttpSession::begin_drain(const ConnectionPtr& connection) {
   close_after_output(connection);
 }
 
-void HttpSession::arm_header_timer(const ConnectionPtr& connection) {
-  if (header_timer_ != 0 || context_.options.header_timeout.count() <= 0) return;
-  header_timer_ = connection->loop()->run_after(
-      context_.options.header_timeout, [weak = std::weak_ptr<Connection>(connection)] {
+void HttpSession::arm_header_timer(const ConnectionPtr& connection,
+                                   std::chrono::milliseconds timeout) {
+  if (header_timer_ != 0 || timeout.count() <= 0) return;
+  header_timer_ =
+      connection->loop()->run_after(timeout, [weak = std::weak_ptr<Connection>(connection)] {
         const ConnectionPtr alive = weak.lock();
         if (!alive || !alive->connected()) return;
         if (HttpSession* session = session_of<HttpSession>(alive)) {
@@ -301,7 +327,7 @@ bool HttpSession::route_request(const ConnectionPtr& connection, Buffer& input,
   body_keep_alive_ = keep_alive;
   chunked_.reset();
   phase_ = Phase::kReadingBody;
-  arm_header_timer(connection);  // the body must start coming, too
+  arm_header_timer(connection, context_.options.header_timeout);  // the body must start, too
   return true;
 }
 
@@ -331,7 +357,7 @@ bool HttpSession::read_body(const ConnectionPtr& connection, Buffer& input) {
   // progress, so a slow but steady upload is not cut off.
   cancel_header_timer(connection->loop());
   if (!complete) {
-    arm_header_timer(connection);
+    arm_header_timer(connection, context_.options.header_timeout);
     return false;
   }
 
@@ -427,8 +453,9 @@ void HttpSession::resume_after_route(const ConnectionPtr& connection) {
 }
 
 void HttpSession::write_route_answer(const ConnectionPtr& connection, RouteAnswer& answer) {
-  const ResponseContext context{exchange_.version_minor, exchange_.keep_alive, exchange_.head_only,
-                                context_.dates.http_date(), context_.options.server_name};
+  const ResponseContext context{exchange_.version_minor,      exchange_.keep_alive,
+                                exchange_.head_only,          context_.dates.http_date(),
+                                context_.options.server_name, context_.added_fields};
   ResponseOutput& out = output(connection);
   ResponseSummary summary;
   if (answer.internal_error) {
@@ -441,6 +468,7 @@ void HttpSession::write_route_answer(const ConnectionPtr& connection, RouteAnswe
     bytes += route_reason_phrase(answer.status);
     bytes += "\r\n";
     append_common_fields(bytes, context);
+    if (answer.status < 500) bytes += context.added_fields;  // the operator's --header, --cors
     bytes += answer.fields;
     if (!answer.has_content_type && answer.file != nullptr && !answer.file_name.empty()) {
       append_field(bytes, "Content-Type", context_.mime_types.content_type_for(answer.file_name));

@@ -7,6 +7,7 @@ namespace reactor::http {
 void append_response_start(std::string& out, Status status, const ResponseContext& context) {
   out += status_line(status);
   append_common_fields(out, context);
+  if (status_code(status) < 500) out += context.added_fields;
 }
 
 void append_common_fields(std::string& out, const ResponseContext& context) {
