@@ -16,11 +16,9 @@ TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
   tcp.idle_timeout = options.idle_timeout;
   tcp.tcp_no_delay = true;
   // The client speaks first: wake up for a connection only once its
-  // request has arrived (nginx's "deferred"). A client that sends nothing
-  // is handed over after about the header timeout, which then runs again.
-  if (options.header_timeout.count() > 0) {
-    tcp.defer_accept = std::chrono::ceil<std::chrono::seconds>(options.header_timeout);
-  }
+  // request has arrived (nginx's "deferred"), for a period the session's
+  // first header timer makes up for (see deferred_accept_period()).
+  tcp.defer_accept = deferred_accept_period(options);
   // Backpressure is the session's job (pipeline_output_limit); the core's
   // high-water mark only guards against a bug there.
   tcp.high_water_mark = 64 * 1024 * 1024;
@@ -77,7 +75,9 @@ void HttpServer::start() {
 
 void HttpServer::handle_connection(const ConnectionPtr& connection) {
   if (connection->connected()) {
-    attach_session(connection, std::make_shared<HttpSession>(*context_));
+    auto session = std::make_shared<HttpSession>(*context_);
+    attach_session(connection, session);
+    session->start(connection);
     // A client that half-closes after its request still gets the answer:
     // the session hands its batched output over before closing.
     connection->set_peer_shutdown_callback([](const ConnectionPtr& finished) {
