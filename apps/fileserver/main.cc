@@ -1,5 +1,8 @@
 // reactor-fileserver: serves a directory over RFTP (docs/PROTOCOL.md) on
 // one reactor thread, with a small worker pool for fsync and SHA-256.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -9,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "protocols/file/auth.h"
 #include "protocols/file/file_server.h"
 #include "reactor/event_loop.h"
 #include "reactor/graceful_shutdown.h"
@@ -20,6 +24,17 @@ constexpr const char* kProgram = "reactor-fileserver";
 
 std::chrono::milliseconds seconds_to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
+// 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104: only this host can connect.
+bool is_loopback(const reactor::SocketAddress& address) {
+  if (address.family() == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address.get());
+    return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+  }
+  const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address.get());
+  if (IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr)) return true;
+  return IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) && v6->sin6_addr.s6_addr[12] == 127;
 }
 
 }  // namespace
@@ -38,6 +53,7 @@ int main(int argc, char** argv) {
   double grace = 10;
   size_t workers = 2;
   std::string log_level = "info";
+  std::string token_file;
   app.add_option("PORT", port, "TCP port to listen on (0 picks a free one)")
       ->required()
       ->check(CLI::Range(0, 65535));
@@ -47,6 +63,11 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
       ->capture_default_str();
   app.add_flag("--read-only", read_only, "Refuse every upload (PUT gets ERROR 3)");
+  app.add_option("--token-file", token_file,
+                 "Require clients to prove they hold the token in FILE (protocol version 2, "
+                 "HMAC-SHA256 challenge; at least 16 bytes). Needed to serve a non-loopback "
+                 "address with uploads on, unless --read-only");
+  app.set_version_flag("--version", std::string(kProgram) + " " REACTOR_VERSION);
   app.add_option("--idle-timeout", idle_timeout,
                  "Close a connection after this many seconds without traffic (0: never)")
       ->check(CLI::NonNegativeNumber)
@@ -69,6 +90,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: %s (see --help)\n", kProgram, error.what());
     return 2;
   }
+  std::string token;
+  if (!token_file.empty()) {
+    auto read = reactor::file::read_token_file(token_file);
+    if (!read) {
+      std::fprintf(stderr, "%s: %s\n", kProgram, read.error().message.c_str());
+      return 2;
+    }
+    token = std::move(read.value());
+  }
   if (!reactor::init_logging(log_level)) {
     std::fprintf(stderr, "%s: unknown log level '%s'\n", kProgram, log_level.c_str());
     return 2;
@@ -77,6 +107,15 @@ int main(int argc, char** argv) {
   if (!address) {
     std::fprintf(stderr, "%s: --bind needs a numeric IPv4/IPv6 address, got '%s'\n", kProgram,
                  bind_address.c_str());
+    return 2;
+  }
+  // Anyone who can reach the port could replace files and fill the disk:
+  // beyond this host, uploads need a token.
+  if (!is_loopback(*address) && !read_only && token.empty()) {
+    std::fprintf(stderr,
+                 "%s: refusing to serve %s with uploads on and no token: add --token-file FILE "
+                 "(clients then need the token), or --read-only, or --bind 127.0.0.1\n",
+                 kProgram, bind_address.c_str());
     return 2;
   }
 
@@ -103,17 +142,21 @@ int main(int argc, char** argv) {
     options.max_connections = max_connections;
     options.worker_threads = workers;
     options.server_name = "reactor-fileserver/" REACTOR_VERSION;
+    options.token = token;
     reactor::file::FileServer server(&loop, options);
     running = &server;
     server.start();
-    spdlog::info("serving {}{}", directory, read_only ? " (read-only)" : "");
+    spdlog::info("serving {}{}{}", directory, read_only ? " (read-only)" : "",
+                 token.empty() ? "" : " (token required)");
     spdlog::info("listening on {}", server.listen_address().to_string());
     loop.run();
     running = nullptr;
     spdlog::info("stopped");
   } catch (const std::system_error& error) {
     std::fprintf(stderr, "%s: %s\n", kProgram, error.what());
-    return 1;
+    // The same status as reactor-httpd, so scripts can tell "pick another
+    // port" from other failures.
+    return error.code() == std::errc::address_in_use ? 2 : 1;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "%s: %s\n", kProgram, error.what());
     return 1;

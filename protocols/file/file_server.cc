@@ -8,15 +8,18 @@
 namespace reactor::file {
 FileServer::FileServer(EventLoop* loop, FileServerOptions options)
     : loop_(loop), options_(std::move(options)) {
-  context_ = std::make_unique<ServerContext>(loop, options_.directory, options_.read_only);
-  context_->server_name = options_.server_name;
-  context_->idle_timeout = options_.idle_timeout;
-
+  // Bound first: a server that cannot listen (address in use) must not
+  // leave an upload area behind in a directory it never served.
   TcpServer::Options tcp;
   tcp.max_connections = options_.max_connections;
   tcp.idle_timeout = options_.idle_timeout;
   tcp.tcp_no_delay = true;
   server_ = std::make_unique<TcpServer>(loop, options_.address, tcp);
+
+  context_ = std::make_unique<ServerContext>(loop, options_.directory, options_.read_only);
+  context_->server_name = options_.server_name;
+  context_->idle_timeout = options_.idle_timeout;
+  context_->token = options_.token;
 
   workers_ = std::make_unique<ThreadPool>(options_.worker_threads);
   context_->workers = workers_.get();

@@ -32,6 +32,9 @@ struct FileServerOptions {
   // Worker threads for fsync and SHA-256.
   size_t worker_threads = 2;
   std::string server_name = "reactor-fileserver";
+  // Shared secret (auth.h). Empty: no authentication, and version-1
+  // clients are served as well as version-2 ones.
+  std::string token;
 };
 
 class FileServer {

@@ -29,6 +29,8 @@ struct ServerContext {
   ThreadPool* workers = nullptr;
   bool read_only;
   std::string server_name;
+  // Non-empty: clients must speak version 2 and prove they hold it.
+  std::string token;
   std::chrono::milliseconds idle_timeout{0};
   // Set on SIGINT/SIGTERM: sessions finish the transfer in flight, then close.
   bool draining = false;

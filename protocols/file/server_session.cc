@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocols/file/auth.h"
 #include "protocols/file/overloaded.h"
 #include "protocols/file/served_paths.h"
 #include "protocols/file/sha256.h"
@@ -56,11 +57,14 @@ bool ServerSession::can_run_now(Connection& connection, const Request& request) 
   if (replies_.size() >= kMaxPendingReplies) return false;
   if (jobs_in_flight_ == 0) return true;
   if (std::holds_alternative<Ping>(request)) return true;
-  if (const auto* put = std::get_if<PutRequest>(&request)) {
+  const std::string* put_path = nullptr;
+  if (const auto* put = std::get_if<PutRequest>(&request)) put_path = &put->path;
+  if (const auto* put = std::get_if<Put2Request>(&request)) put_path = &put->path;
+  if (put_path != nullptr) {
     if (jobs_in_flight_ >= kMaxJobsPerConnection) return false;
     // A PUT of a path still being committed here must wait for the commit;
     // one that will be refused anyway (bad path) need not.
-    auto parsed = parse_request_path(put->path);
+    auto parsed = parse_request_path(*put_path);
     return !parsed || committing_keys_.count(UploadStore::key_of(parsed.value())) == 0;
   }
   return false;  // reads the tree: wait until acknowledged uploads are in place
@@ -127,12 +131,37 @@ void ServerSession::dispatch(Connection& connection, Request request) {
     emit_fatal(connection, ErrorCode::kMalformed, "the first frame must be HELLO");
     return;
   }
+  const MessageType type = type_of(request);
+  if (awaiting_auth_ && type != MessageType::kAuth && type != MessageType::kHello) {
+    // Refused before it is even looked at: whoever holds no token learns
+    // nothing about the tree, not even whether a path exists.
+    emit_fatal(connection, ErrorCode::kUnauthorized,
+               "authentication required: this server needs a token; answer CHALLENGE with AUTH "
+               "before " +
+                   message_type_name(static_cast<uint8_t>(type)));
+    return;
+  }
+  const bool version2_only =
+      type == MessageType::kAuth || type == MessageType::kPut2 || type == MessageType::kResume;
+  if (version2_only && version_ < kProtocolVersion2) {
+    emit_fatal(connection, ErrorCode::kMalformed,
+               message_type_name(static_cast<uint8_t>(type)) + " is not part of protocol version " +
+                   std::to_string(version_));
+    return;
+  }
   std::visit(Overloaded{
                  [&](const Hello& hello) { handle_hello(connection, hello); },
+                 [&](const AuthRequest& auth) { handle_auth(connection, auth); },
                  [&](const ListRequest& list) { handle_list(connection, list); },
                  [&](const StatRequest& stat) { handle_stat(connection, stat); },
                  [&](const GetRequest& get) { handle_get(connection, get); },
-                 [&](const PutRequest& put) { handle_put(connection, put); },
+                 [&](const PutRequest& put) {
+                   handle_put(connection, put.path, put.size, put.offset, std::nullopt);
+                 },
+                 [&](const Put2Request& put) {
+                   handle_put(connection, put.path, put.size, put.offset, put.mtime);
+                 },
+                 [&](const ResumeRequest& resume) { handle_resume(connection, resume); },
                  [&](const Ping& ping) { emit(connection, Pong{ping.token}); },
                  [&](const HashRequest& hash) { handle_hash(connection, hash); },
              },
@@ -146,14 +175,42 @@ void ServerSession::handle_hello(Connection& connection, const Hello& hello) {
     emit_fatal(connection, ErrorCode::kMalformed, "a second HELLO");
     return;
   }
-  if (hello.version != kProtocolVersion) {
+  const bool needs_token = !context_->token.empty();
+  if (hello.version == kProtocolVersion1 && needs_token) {
     emit_fatal(connection, ErrorCode::kUnsupportedVersion,
-               "protocol version " + std::to_string(hello.version) + " is not supported (only " +
-                   std::to_string(kProtocolVersion) + ")");
+               "this server requires a token: protocol version 2 with authentication "
+               "(reactor-fileclient --token-file FILE or RFTP_TOKEN); version 1 has none");
+    return;
+  }
+  if (hello.version != kProtocolVersion1 && hello.version != kProtocolVersion2) {
+    emit_fatal(
+        connection, ErrorCode::kUnsupportedVersion,
+        "protocol version " + std::to_string(hello.version) + " is not supported (only 1 and 2)");
     return;
   }
   greeted_ = true;
-  emit(connection, HelloOk{kProtocolVersion, context_->server_name});
+  version_ = hello.version;
+  if (needs_token) {
+    nonce_ = make_nonce();
+    awaiting_auth_ = true;
+    emit(connection, Challenge{nonce_});
+    return;
+  }
+  emit(connection, HelloOk{version_, context_->server_name});
+}
+
+void ServerSession::handle_auth(Connection& connection, const AuthRequest& auth) {
+  if (!awaiting_auth_) {
+    emit_fatal(connection, ErrorCode::kMalformed, "AUTH without a CHALLENGE");
+    return;
+  }
+  if (!proof_matches(context_->token, nonce_, auth.proof)) {
+    spdlog::warn("connection {}: authentication failed (wrong token)", connection_id_);
+    emit_fatal(connection, ErrorCode::kUnauthorized, "authentication failed: wrong token");
+    return;
+  }
+  awaiting_auth_ = false;
+  emit(connection, HelloOk{version_, context_->server_name});
 }
 
 void ServerSession::handle_list(Connection& connection, const ListRequest& request) {
@@ -262,14 +319,16 @@ Outcome<void> ServerSession::check_upload_target(const RequestPath& path) const 
   return {};
 }
 
-void ServerSession::handle_put(Connection& connection, const PutRequest& request) {
+void ServerSession::handle_put(Connection& connection, const std::string& requested_path,
+                               uint64_t size, uint64_t offset,
+                               std::optional<int64_t> source_mtime) {
   // On any refusal the decoder still owes size - offset raw bytes; with no
   // upload_ set they are read and dropped, never taken for frames.
   if (context_->read_only) {
     return emit_error(connection, {ErrorCode::kForbidden, "the server is read-only"});
   }
-  auto parsed = parse_request_path(request.path);
-  if (!parsed) return refuse_path(connection, request.path, parsed.error());
+  auto parsed = parse_request_path(requested_path);
+  if (!parsed) return refuse_path(connection, requested_path, parsed.error());
   RequestPath& path = parsed.value();
   if (context_->root.is_reserved(path.joined())) {
     return emit_error(connection,
@@ -284,23 +343,24 @@ void ServerSession::handle_put(Connection& connection, const PutRequest& request
     return emit_error(connection, {ErrorCode::kConflict,
                                    path.joined() + ": being uploaded on another connection"});
   }
-  Outcome<UniqueFd> part = request.offset == 0
-                               ? context_->uploads.begin(path, request.size)
-                               : context_->uploads.resume(path, request.size, request.offset);
+  const int64_t mtime = source_mtime.value_or(kNoMtime);
+  Outcome<UniqueFd> part = offset == 0 ? context_->uploads.begin(path, size, mtime)
+                                       : context_->uploads.resume(path, size, offset, source_mtime);
   if (!part) return emit_error(connection, part.error());
 
   IncomingUpload upload;
   upload.path = std::move(path);
-  upload.requested_path = request.path;
+  upload.requested_path = requested_path;
   upload.key = std::move(key);
-  upload.size = request.size;
-  upload.next_offset = request.offset;
+  upload.size = size;
+  upload.next_offset = offset;
+  upload.source_mtime = mtime;
   upload.part = std::make_shared<const UniqueFd>(std::move(part.value()));
   upload.claim = std::move(claim);
-  spdlog::debug("connection {}: PUT {} size {} from {}", connection_id_, upload.path.joined(),
-                request.size, request.offset);
+  spdlog::debug("connection {}: PUT {} size {} from {}", connection_id_, upload.path.joined(), size,
+                offset);
   upload_ = std::move(upload);
-  if (request.size == request.offset) commit_upload(connection);
+  if (size == offset) commit_upload(connection);
 }
 
 void ServerSession::write_upload_bytes(Connection& connection, std::string_view bytes) {
@@ -334,7 +394,7 @@ void ServerSession::commit_upload(Connection& connection) {
   EventLoop* loop = context_->loop;
   const UploadStore* store = &context_->uploads;
   context_->workers->submit([=]() mutable {
-    Outcome<void> committed = store->commit(upload.path, upload.part->get());
+    Outcome<void> committed = store->commit(upload.path, upload.part->get(), upload.source_mtime);
     std::string reply =
         committed ? encode_frame(Reply{PutOk{upload.requested_path, upload.size}})
                   : encode_frame(Reply{ErrorReply{static_cast<uint16_t>(committed.error().code),
@@ -346,6 +406,44 @@ void ServerSession::commit_upload(Connection& connection) {
                 claim = std::move(upload.claim)]() mutable {
       claim.reset();  // the path is free before anything waiting on it runs
       finish_job_of(weak, sequence, std::move(reply), key);
+    });
+  });
+}
+
+void ServerSession::handle_resume(Connection& connection, const ResumeRequest& request) {
+  auto parsed = parse_request_path(request.path);
+  if (!parsed) return refuse_path(connection, request.path, parsed.error());
+  const RequestPath& path = parsed.value();
+  const std::string shown = path.joined();
+  if (path.is_root() || context_->root.is_reserved(shown)) {
+    return emit_error(connection, {ErrorCode::kNotFound, shown + ": no unfinished upload"});
+  }
+  std::optional<UnfinishedUpload> unfinished = context_->uploads.find(path);
+  if (!unfinished) {
+    return emit_error(connection, {ErrorCode::kNotFound, shown + ": no unfinished upload"});
+  }
+  if (context_->registry.owner_of(UploadStore::key_of(path))) {
+    return emit_error(connection,
+                      {ErrorCode::kConflict, shown + ": being uploaded on another connection"});
+  }
+  auto opened = context_->uploads.open_part(path);
+  if (!opened) return emit_error(connection, opened.error());
+  auto part = std::make_shared<const UniqueFd>(std::move(opened.value()));
+  // Hashing a large prefix takes a while: on a worker, like HASH.
+  uint64_t sequence = reserve_reply();
+  ++jobs_in_flight_;
+  std::weak_ptr<Connection> weak = connection.shared_from_this();
+  EventLoop* loop = context_->loop;
+  context_->workers->submit([=, requested = request.path, held = *unfinished]() {
+    protocols::Result<Digest> digest = sha256_of_prefix(part->get(), held.held_bytes);
+    std::string reply =
+        digest ? encode_frame(Reply{ResumeOk{requested, held.declared_size, held.source_mtime,
+                                             held.held_bytes, digest.value()}})
+               : encode_frame(Reply{ErrorReply{
+                     static_cast<uint16_t>(ErrorCode::kIoError),
+                     requested + ": reading the unfinished upload: " + digest.error().message()}});
+    loop->post([weak, sequence, reply = std::move(reply)]() mutable {
+      finish_job_of(weak, sequence, std::move(reply), "");
     });
   });
 }

@@ -74,6 +74,7 @@ class ServerSession {
     std::string key;
     uint64_t size = 0;
     uint64_t next_offset = 0;
+    int64_t source_mtime = kNoMtime;
     std::shared_ptr<const UniqueFd> part;
     std::shared_ptr<UploadRegistry::Claim> claim;
   };
@@ -82,10 +83,15 @@ class ServerSession {
   bool can_run_now(Connection& connection, const Request& request) const;
   void dispatch(Connection& connection, Request request);
   void handle_hello(Connection& connection, const Hello& hello);
+  void handle_auth(Connection& connection, const AuthRequest& auth);
   void handle_list(Connection& connection, const ListRequest& request);
   void handle_stat(Connection& connection, const StatRequest& request);
   void handle_get(Connection& connection, const GetRequest& request);
-  void handle_put(Connection& connection, const PutRequest& request);
+  // PUT and PUT2 alike; `source_mtime` only for PUT2 (whose resume must
+  // carry the mtime recorded when the upload started).
+  void handle_put(Connection& connection, const std::string& requested_path, uint64_t size,
+                  uint64_t offset, std::optional<int64_t> source_mtime);
+  void handle_resume(Connection& connection, const ResumeRequest& request);
   void handle_hash(Connection& connection, const HashRequest& request);
 
   Outcome<void> check_upload_target(const RequestPath& path) const;
@@ -109,6 +115,11 @@ class ServerSession {
   uint64_t connection_id_;
   RequestDecoder decoder_;
   bool greeted_ = false;
+  uint16_t version_ = 0;  // agreed in HELLO
+  // Version 2 with a token: CHALLENGE sent, AUTH not yet proven. Nothing
+  // but AUTH is answered meanwhile.
+  bool awaiting_auth_ = false;
+  Digest nonce_{};
   bool fatal_ = false;  // a closing ERROR was sent; read nothing more
   bool closed_ = false;
   bool peer_finished_ = false;

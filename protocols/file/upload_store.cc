@@ -14,8 +14,16 @@
 namespace reactor::file {
 namespace {
 
-constexpr std::string_view kRecordMagic = "rftp-upload 1\n";
-constexpr size_t kMaxRecordBytes = kRecordMagic.size() + 32 + kMaxPathBytes + 2;
+// Version 1 records (size, path) are still read; new ones are version 2
+// (size, source mtime or "-", path).
+constexpr std::string_view kRecordMagic1 = "rftp-upload 1\n";
+constexpr std::string_view kRecordMagic = "rftp-upload 2\n";
+constexpr size_t kMaxRecordBytes = kRecordMagic.size() + 2 * 24 + kMaxPathBytes + 3;
+
+struct Record {
+  uint64_t size = 0;
+  int64_t source_mtime = kNoMtime;
+};
 
 std::string part_name(const std::string& key) {
   return key + ".part";
@@ -36,21 +44,37 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-// "rftp-upload 1\n<size>\n<path>\n" -> size, if it is one and names `path`.
-std::optional<uint64_t> parse_record(std::string_view text, std::string_view path) {
-  if (!text.starts_with(kRecordMagic)) return std::nullopt;
-  text.remove_prefix(kRecordMagic.size());
+// Reads one decimal line of `text` into `value`; false if it is not one.
+template <typename Number>
+bool take_number_line(std::string_view& text, Number& value) {
   size_t newline = text.find('\n');
-  if (newline == std::string_view::npos) return std::nullopt;
-  uint64_t size = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + newline, size);
-  if (error != std::errc() || end != text.data() + newline) return std::nullopt;
+  if (newline == std::string_view::npos) return false;
+  auto [end, error] = std::from_chars(text.data(), text.data() + newline, value);
+  if (error != std::errc() || end != text.data() + newline) return false;
   text.remove_prefix(newline + 1);
+  return true;
+}
+
+// "rftp-upload 2\n<size>\n<mtime or ->\n<path>\n" (or version 1, without
+// the mtime line) -> the record, if it is one and names `path`.
+std::optional<Record> parse_record(std::string_view text, std::string_view path) {
+  const bool version1 = text.starts_with(kRecordMagic1);
+  if (!version1 && !text.starts_with(kRecordMagic)) return std::nullopt;
+  text.remove_prefix(kRecordMagic.size());
+  Record record;
+  if (!take_number_line(text, record.size)) return std::nullopt;
+  if (!version1) {
+    if (text.starts_with("-\n")) {
+      text.remove_prefix(2);
+    } else if (!take_number_line(text, record.source_mtime)) {
+      return std::nullopt;
+    }
+  }
   // The path guards against a hash collision and a record from elsewhere.
   if (text.size() != path.size() + 1 || !text.starts_with(path) || text.back() != '\n') {
     return std::nullopt;
   }
-  return size;
+  return record;
 }
 
 }  // namespace
@@ -87,27 +111,30 @@ std::optional<UnfinishedUpload> UploadStore::find(const RequestPath& path) const
   char text[kMaxRecordBytes];
   ssize_t length = ::pread(record.get(), text, sizeof text, 0);
   if (length <= 0) return std::nullopt;
-  auto declared = parse_record(std::string_view(text, static_cast<size_t>(length)), path.joined());
-  if (!declared) return std::nullopt;
+  auto parsed = parse_record(std::string_view(text, static_cast<size_t>(length)), path.joined());
+  if (!parsed) return std::nullopt;
   struct stat info {};
   if (::fstatat(directory_.get(), part_name(key).c_str(), &info, AT_SYMLINK_NOFOLLOW) < 0 ||
       !S_ISREG(info.st_mode)) {
     return std::nullopt;
   }
   auto held = static_cast<uint64_t>(info.st_size);
-  if (held > *declared) return std::nullopt;  // not something we wrote
-  return UnfinishedUpload{*declared, held, static_cast<int64_t>(info.st_mtim.tv_sec)};
+  if (held > parsed->size) return std::nullopt;  // not something we wrote
+  return UnfinishedUpload{parsed->size, held, static_cast<int64_t>(info.st_mtim.tv_sec),
+                          parsed->source_mtime};
 }
 
 Outcome<void> UploadStore::write_record(const std::string& key, const RequestPath& path,
-                                        uint64_t size) {
+                                        uint64_t size, int64_t source_mtime) {
   // Written aside and renamed: a reader never sees half a record.
   std::string temporary = record_name(key) + ".tmp";
   UniqueFd fd(::openat(directory_.get(), temporary.c_str(),
                        O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) return error_from_errno(errno, path);
   std::string text(kRecordMagic);
-  text += std::to_string(size) + "\n" + path.joined() + "\n";
+  text += std::to_string(size) + "\n";
+  text += source_mtime == kNoMtime ? std::string("-") : std::to_string(source_mtime);
+  text += "\n" + path.joined() + "\n";
   if (!write_all(fd.get(), text)) return error_from_errno(errno, path);
   if (::renameat(directory_.get(), temporary.c_str(), directory_.get(), record_name(key).c_str()) <
       0) {
@@ -116,17 +143,20 @@ Outcome<void> UploadStore::write_record(const std::string& key, const RequestPat
   return {};
 }
 
-Outcome<UniqueFd> UploadStore::begin(const RequestPath& path, uint64_t size) {
+Outcome<UniqueFd> UploadStore::begin(const RequestPath& path, uint64_t size, int64_t source_mtime) {
   if (!writable()) return RequestError{ErrorCode::kForbidden, "the server is read-only"};
   std::string key = key_of(path);
   UniqueFd part(::openat(directory_.get(), part_name(key).c_str(),
                          O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!part) return error_from_errno(errno, path);
-  if (auto written = write_record(key, path, size); !written) return written.error();
+  if (auto written = write_record(key, path, size, source_mtime); !written) {
+    return written.error();
+  }
   return part;
 }
 
-Outcome<UniqueFd> UploadStore::resume(const RequestPath& path, uint64_t size, uint64_t offset) {
+Outcome<UniqueFd> UploadStore::resume(const RequestPath& path, uint64_t size, uint64_t offset,
+                                      std::optional<int64_t> source_mtime) {
   if (!writable()) return RequestError{ErrorCode::kForbidden, "the server is read-only"};
   std::string shown = path.joined();
   auto held = find(path);
@@ -143,13 +173,33 @@ Outcome<UniqueFd> UploadStore::resume(const RequestPath& path, uint64_t size, ui
                                                   std::to_string(held->held_bytes) +
                                                   " bytes, not " + std::to_string(offset)};
   }
+  if (source_mtime && held->source_mtime != *source_mtime) {
+    return RequestError{ErrorCode::kConflict,
+                        shown +
+                            ": the unfinished upload was started from a file with another "
+                            "mtime; start over from 0"};
+  }
   UniqueFd part(::openat(directory_.get(), part_name(key_of(path)).c_str(),
                          O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
   if (!part) return error_from_errno(errno, path);
   return part;
 }
 
-Outcome<void> UploadStore::commit(const RequestPath& path, int part_fd) const {
+Outcome<UniqueFd> UploadStore::open_part(const RequestPath& path) const {
+  if (!directory_)
+    return RequestError{ErrorCode::kNotFound, path.joined() + ": no unfinished upload"};
+  UniqueFd part(::openat(directory_.get(), part_name(key_of(path)).c_str(),
+                         O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!part) return error_from_errno(errno, path);
+  return part;
+}
+
+Outcome<void> UploadStore::commit(const RequestPath& path, int part_fd,
+                                  int64_t source_mtime) const {
+  if (source_mtime != kNoMtime) {
+    const struct timespec times[2] = {{0, UTIME_NOW}, {static_cast<time_t>(source_mtime), 0}};
+    if (::futimens(part_fd, times) < 0) return error_from_errno(errno, path);
+  }
   if (::fsync(part_fd) < 0) return error_from_errno(errno, path);
   const RequestPath parent_path = path.parent();
   protocols::Result<UniqueFd> parent = root_.open_or_create_directory(parent_path.joined());

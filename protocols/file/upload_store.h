@@ -33,6 +33,9 @@ struct UnfinishedUpload {
   uint64_t declared_size = 0;
   uint64_t held_bytes = 0;  // bytes on disk so far
   int64_t mtime = 0;        // last write, Unix seconds
+  // The client's file's mtime when the upload started (PUT2); kNoMtime
+  // for a version-1 PUT.
+  int64_t source_mtime = kNoMtime;
 };
 
 class UploadStore {
@@ -49,19 +52,27 @@ class UploadStore {
 
   std::optional<UnfinishedUpload> find(const RequestPath& path) const;
   // Starts over: an empty .part (discarding any held bytes) and a new
-  // record of `size`. Returns the .part opened for writing.
-  Outcome<UniqueFd> begin(const RequestPath& path, uint64_t size);
+  // record of `size` and the source's mtime. Returns the .part opened for
+  // writing.
+  Outcome<UniqueFd> begin(const RequestPath& path, uint64_t size, int64_t source_mtime = kNoMtime);
   // Continues an unfinished upload: `size` must equal its declared size and
-  // `offset` the bytes held, else kConflict.
-  Outcome<UniqueFd> resume(const RequestPath& path, uint64_t size, uint64_t offset);
-  // Blocking (worker thread): fsync the .part, create parent directories,
-  // rename it over the final path, fsync the directory, drop the record.
-  Outcome<void> commit(const RequestPath& path, int part_fd) const;
+  // `offset` the bytes held, else kConflict. With `source_mtime` (PUT2) the
+  // recorded one must match too: another file of the same size is not the
+  // one whose prefix the server holds.
+  Outcome<UniqueFd> resume(const RequestPath& path, uint64_t size, uint64_t offset,
+                           std::optional<int64_t> source_mtime = std::nullopt);
+  // The .part opened for reading (RESUME hashes its held prefix).
+  Outcome<UniqueFd> open_part(const RequestPath& path) const;
+  // Blocking (worker thread): fsync the .part (after giving it
+  // `source_mtime` unless kNoMtime), create parent directories, rename it
+  // over the final path, fsync the directory, drop the record.
+  Outcome<void> commit(const RequestPath& path, int part_fd, int64_t source_mtime = kNoMtime) const;
 
   bool writable() const { return directory_.valid() && !read_only_; }
 
  private:
-  Outcome<void> write_record(const std::string& key, const RequestPath& path, uint64_t size);
+  Outcome<void> write_record(const std::string& key, const RequestPath& path, uint64_t size,
+                             int64_t source_mtime);
 
   const protocols::ServedTree& root_;
   UniqueFd directory_;

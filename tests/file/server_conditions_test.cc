@@ -275,7 +275,7 @@ TEST_CASE("reactor-fileserver --help explains every option; bad arguments exit 2
   }
   CHECK(names == std::vector<std::string>{"--bind", "--grace", "--help", "--idle-timeout",
                                           "--log-level", "--max-connections", "--read-only",
-                                          "--workers", "DIR", "PORT"});
+                                          "--token-file", "--version", "--workers", "DIR", "PORT"});
   TempDir root;
   const std::vector<std::vector<std::string>> bad = {
       {},
@@ -289,6 +289,7 @@ TEST_CASE("reactor-fileserver --help explains every option; bad arguments exit 2
       {"0", root.path(), "--bind", "localhost"},
       {"0", root.path(), "--log-level", "loud"},
       {"0", root.path(), "--no-such-option"},
+      {"0", root.path(), "--bind", "127.0.0.1", "--token-file", root / "missing"},
   };
   for (const auto& args : bad) {
     const auto [status, output] = run_server_to_exit(args);
