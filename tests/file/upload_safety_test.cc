@@ -1,0 +1,156 @@
+// Uploads that must not corrupt or pin the server's disk, against the real
+// reactor-fileserver and reactor-fileclient (docs/PROTOCOL.md, section 6):
+// a resume proven by the held prefix's SHA-256 (version 2), the mtime a
+// PUT2 gives the file, and the server's limits on size, free space and
+// abandoned uploads.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "protocols/file/sha256.h"
+#include "tests/file/rftp_test_support.h"
+#include "tests/support/time_scale.h"
+
+using namespace rftp_test;
+using namespace std::chrono_literals;
+using test_support::scaled;
+
+namespace {
+
+template <typename Expected>
+Expected expect_reply(RawClient& client) {
+  auto reply = client.receive(scaled(10s));
+  REQUIRE(reply.has_value());
+  if (auto* error = std::get_if<rf::ErrorReply>(&*reply)) {
+    FAIL("unexpected ERROR " << error->code << ": " << error->message);
+  }
+  REQUIRE(std::holds_alternative<Expected>(*reply));
+  return std::get<Expected>(*reply);
+}
+
+int64_t mtime_of(const std::string& path) {
+  struct stat info {};
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  return static_cast<int64_t>(info.st_mtim.tv_sec);
+}
+
+void set_mtime(const std::string& path, int64_t seconds) {
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(seconds), 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+// Offsets of the PUTs of `path` the server logged at debug level.
+std::vector<unsigned long long> logged_put_offsets(const std::string& log,
+                                                   const std::string& path) {
+  std::vector<unsigned long long> offsets;
+  const std::string needle = " PUT " + path + " ";
+  for (size_t at = log.find(needle); at != std::string::npos; at = log.find(needle, at + 1)) {
+    const size_t from = log.find("from ", at + needle.size());
+    if (from == std::string::npos || from > log.find('\n', at)) continue;
+    offsets.push_back(std::stoull(log.substr(from + 5)));
+  }
+  return offsets;
+}
+
+// Leaves an unfinished upload of `remote` on the server: PUT2 of `content`
+// with `mtime`, cut off after `sent` bytes, as a client killed mid-upload.
+void abandon_upload(int port, const std::string& remote, const std::string& content, uint64_t sent,
+                    int64_t mtime) {
+  RawClient client(port);
+  client.greet();
+  REQUIRE(client.send(rf::Put2Request{remote, content.size(), 0, mtime}));
+  REQUIRE(client.send_bytes(content.substr(0, sent)));
+  // The bytes are on the server once a STAT from another connection sees them.
+  RawClient observer(port);
+  observer.greet();
+  REQUIRE(wait_until([&] {
+    if (!observer.send(rf::StatRequest{remote})) return false;
+    auto reply = observer.receive(scaled(5s));
+    return reply && std::holds_alternative<rf::StatOk>(*reply) &&
+           std::get<rf::StatOk>(*reply).upload_offset == sent;
+  }));
+}
+
+}  // namespace
+
+TEST_CASE("a resume whose held prefix is not the local file's starts over and says so") {
+  TempDir served;
+  TempDir local;
+  constexpr uint64_t kSize = 1 << 20;
+  const std::string original = random_bytes(kSize, 1);
+  const std::string replacement = random_bytes(kSize, 2);  // same size, other bytes
+  Server server(served.path(), {"--log-level", "debug"});
+  write_file(local / "up.bin", original);
+  const int64_t mtime = mtime_of(local / "up.bin");
+  abandon_upload(server.port(), "up.bin", original, kSize / 2, mtime);
+
+  // Replaced with the same size and, as a fast rewrite would, the same
+  // mtime: only the prefix's hash can tell.
+  write_file(local / "up.bin", replacement);
+  set_mtime(local / "up.bin", mtime);
+  test_support::ChildProcess put(client_argv({server.endpoint(), "put", local / "up.bin"}));
+  CHECK(put.wait_exit(scaled(30s)) == 0);
+  CHECK(put.output().find("not resuming") != std::string::npos);
+  CHECK(put.output().find("differ") != std::string::npos);
+  // What `sha256sum up.bin` says, and the file's own mtime.
+  CHECK(rf::to_hex(rf::sha256_of(read_file(served / "up.bin"))) ==
+        rf::to_hex(rf::sha256_of(replacement)));
+  CHECK(mtime_of(served / "up.bin") == mtime);
+  CHECK(logged_put_offsets(server.process().output(), "up.bin").back() == 0);
+}
+
+TEST_CASE("a resume whose held prefix matches continues where it stopped") {
+  TempDir served;
+  TempDir local;
+  constexpr uint64_t kSize = 1 << 20;
+  const std::string content = random_bytes(kSize, 3);
+  Server server(served.path(), {"--log-level", "debug"});
+  write_file(local / "up.bin", content);
+  set_mtime(local / "up.bin", 1600000000);
+  abandon_upload(server.port(), "up.bin", content, kSize / 4, 1600000000);
+
+  test_support::ChildProcess put(client_argv({server.endpoint(), "put", local / "up.bin"}));
+  CHECK(put.wait_exit(scaled(30s)) == 0);
+  CHECK(put.output().find("not resuming") == std::string::npos);
+  CHECK(read_file(served / "up.bin") == content);
+  CHECK(logged_put_offsets(server.process().output(), "up.bin").back() == kSize / 4);
+  CHECK(mtime_of(served / "up.bin") == 1600000000);
+}
+
+TEST_CASE("RESUME answers the held prefix's SHA-256; PUT2 must resume with the recorded mtime") {
+  TempDir served;
+  const std::string content = random_bytes(10000, 4);
+  Server server(served.path());
+  abandon_upload(server.port(), "dir/f.bin", content, 4000, 1234567890);
+  RawClient client(server.port());
+  client.greet();
+  REQUIRE(client.send(rf::ResumeRequest{"./dir//f.bin"}));
+  const auto held = expect_reply<rf::ResumeOk>(client);
+  CHECK(held.path == "./dir//f.bin");
+  CHECK(held.size == 10000);
+  CHECK(held.mtime == 1234567890);
+  CHECK(held.held == 4000);
+  CHECK(held.prefix_digest == rf::sha256_of(content.substr(0, 4000)));
+
+  REQUIRE(client.send(rf::ResumeRequest{"dir/other.bin"}));
+  CHECK(client.receive_error_code() == 2);
+  // Same size and offset, another mtime: not the file that started it.
+  REQUIRE(client.send(rf::Put2Request{"dir/f.bin", 10000, 4000, 1234567891}));
+  REQUIRE(client.send_bytes(content.substr(4000)));
+  CHECK(client.receive_error_code() == 4);
+  REQUIRE(client.send(rf::Put2Request{"dir/f.bin", 10000, 4000, 1234567890}));
+  REQUIRE(client.send_bytes(content.substr(4000)));
+  CHECK(expect_reply<rf::PutOk>(client).size == 10000);
+  CHECK(read_file(served / "dir/f.bin") == content);
+  CHECK(mtime_of(served / "dir/f.bin") == 1234567890);
+  // A version-1 connection knows neither frame.
+  RawClient old(server.port());
+  REQUIRE(old.send(rf::Hello{1}));
+  expect_reply<rf::HelloOk>(old);
+  REQUIRE(old.send(rf::ResumeRequest{"dir/f.bin"}));
+  CHECK(old.receive_error_code() == 1);
+  CHECK(old.closed_by_server());
+}
