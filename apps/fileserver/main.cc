@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <map>
 #include <string>
 #include <system_error>
 
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
   size_t workers = 2;
   std::string log_level = "info";
   std::string token_file;
+  uint64_t max_file_size = 0;
+  uint64_t min_free_space = 0;
+  double upload_expiry = 24 * 3600;
   app.add_option("PORT", port, "TCP port to listen on (0 picks a free one)")
       ->required()
       ->check(CLI::Range(0, 65535));
@@ -67,6 +71,23 @@ int main(int argc, char** argv) {
                  "Require clients to prove they hold the token in FILE (protocol version 2, "
                  "HMAC-SHA256 challenge; at least 16 bytes). Needed to serve a non-loopback "
                  "address with uploads on, unless --read-only");
+  app.add_option("--max-file-size", max_file_size,
+                 "Refuse (ERROR 6) a PUT of a larger file, e.g. 10G (0: no limit)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  app.add_option("--min-free-space", min_free_space,
+                 "Refuse (ERROR 6) a PUT that would leave less free space than this on DIR's "
+                 "file system, e.g. 1G; checked before anything is written (0: no check)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  app.add_option("--upload-expiry", upload_expiry,
+                 "Remove unfinished uploads with no write for this long, e.g. 24h, 30m, 90s "
+                 "(seconds without a unit; 0: keep them forever)")
+      ->transform(CLI::AsNumberWithUnit(
+          std::map<std::string, double>{{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400}},
+          CLI::AsNumberWithUnit::CASE_SENSITIVE))
+      ->check(CLI::NonNegativeNumber)
+      ->default_str("24h");
   app.set_version_flag("--version", std::string(kProgram) + " " REACTOR_VERSION);
   app.add_option("--idle-timeout", idle_timeout,
                  "Close a connection after this many seconds without traffic (0: never)")
@@ -143,6 +164,9 @@ int main(int argc, char** argv) {
     options.worker_threads = workers;
     options.server_name = "reactor-fileserver/" REACTOR_VERSION;
     options.token = token;
+    options.max_file_size = max_file_size;
+    options.min_free_space = min_free_space;
+    options.upload_expiry = std::chrono::seconds(static_cast<long long>(upload_expiry));
     reactor::file::FileServer server(&loop, options);
     running = &server;
     server.start();

@@ -2,6 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "protocols/file/server_session.h"
 #include "reactor/session.h"
 
@@ -20,6 +24,11 @@ FileServer::FileServer(EventLoop* loop, FileServerOptions options)
   context_->server_name = options_.server_name;
   context_->idle_timeout = options_.idle_timeout;
   context_->token = options_.token;
+  context_->max_file_size = options_.max_file_size;
+  context_->min_free_space = options_.min_free_space;
+  if (size_t removed = context_->uploads.sweep_leftovers(); removed > 0) {
+    spdlog::info("removed {} leftover file(s) of interrupted uploads", removed);
+  }
 
   workers_ = std::make_unique<ThreadPool>(options_.worker_threads);
   context_->workers = workers_.get();
@@ -38,7 +47,9 @@ FileServer::FileServer(EventLoop* loop, FileServerOptions options)
 }
 
 FileServer::~FileServer() {
+  *alive_ = false;
   if (grace_timer_ != 0) loop_->cancel(grace_timer_);
+  if (sweep_timer_ != 0) loop_->cancel(sweep_timer_);
   // Connections first (their sessions stop using the context), then the
   // pool (its jobs finish), then the context.
   server_.reset();
@@ -47,6 +58,42 @@ FileServer::~FileServer() {
 
 void FileServer::start() {
   server_->start();
+  if (options_.upload_expiry.count() > 0 && context_->uploads.writable()) {
+    // Often enough that an upload goes within about a quarter of the expiry
+    // after it expired; a directory scan is cheap.
+    const auto period = std::clamp<std::chrono::milliseconds>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(options_.upload_expiry) / 4,
+        std::chrono::milliseconds(250), std::chrono::minutes(10));
+    sweep_expired_uploads();
+    sweep_timer_ = loop_->run_every(period, [this] { sweep_expired_uploads(); });
+  }
+}
+
+void FileServer::sweep_expired_uploads() {
+  if (sweeping_) return;
+  sweeping_ = true;
+  const UploadStore* store = &context_->uploads;
+  const std::chrono::seconds expiry = options_.upload_expiry;
+  std::weak_ptr<bool> alive = alive_;
+  EventLoop* loop = loop_;
+  workers_->submit([this, loop, store, expiry, alive] {
+    std::vector<std::string> expired = store->expired_keys(expiry);
+    loop->post([this, alive, expired = std::move(expired)] {
+      if (alive.expired()) return;
+      sweeping_ = false;
+      size_t removed = 0;
+      for (const std::string& key : expired) {
+        // Being written right now: not abandoned, whatever its age says.
+        if (context_->registry.owner_of(key)) continue;
+        context_->uploads.remove(key);
+        ++removed;
+      }
+      if (removed > 0) {
+        spdlog::info("removed {} unfinished upload(s) idle for more than {} s", removed,
+                     options_.upload_expiry.count());
+      }
+    });
+  });
 }
 
 void FileServer::handle_connection(const ConnectionPtr& connection) {

@@ -35,6 +35,15 @@ struct FileServerOptions {
   // Shared secret (auth.h). Empty: no authentication, and version-1
   // clients are served as well as version-2 ones.
   std::string token;
+  // A PUT declaring more is ERROR 6 (0: no limit).
+  uint64_t max_file_size = 0;
+  // A PUT whose remaining bytes would leave less than this free on the
+  // upload area's file system is ERROR 6 before anything is written (0: no
+  // check).
+  uint64_t min_free_space = 0;
+  // Unfinished uploads with no write for this long are removed by a sweep
+  // that runs periodically (0: kept forever).
+  std::chrono::seconds upload_expiry{std::chrono::hours(24)};
 };
 
 class FileServer {
@@ -70,7 +79,15 @@ class FileServer {
   // the context is still there.
   std::unique_ptr<TcpServer> server_;
 
+  // Removes expired unfinished uploads: scans on a worker, removes on the
+  // loop (where the registry tells which are being written).
+  void sweep_expired_uploads();
+
   TimerId grace_timer_ = 0;
+  TimerId sweep_timer_ = 0;
+  bool sweeping_ = false;
+  // Guards sweep results posted back after the server is gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace reactor::file

@@ -334,8 +334,20 @@ void ServerSession::handle_put(Connection& connection, const std::string& reques
     return emit_error(connection,
                       {ErrorCode::kForbidden, path.joined() + ": reserved for the server"});
   }
+  if (context_->max_file_size > 0 && size > context_->max_file_size) {
+    return emit_error(connection,
+                      {ErrorCode::kTooLarge, path.joined() + ": " + std::to_string(size) +
+                                                 " bytes exceeds the server's limit of " +
+                                                 std::to_string(context_->max_file_size)});
+  }
   if (auto target = check_upload_target(path); !target)
     return emit_error(connection, target.error());
+  // Before a byte is written: a full disk fails every later upload too.
+  if (auto space =
+          context_->uploads.check_free_space(path, size - offset, context_->min_free_space);
+      !space) {
+    return emit_error(connection, space.error());
+  }
 
   std::string key = UploadStore::key_of(path);
   auto claim = context_->registry.claim(key, connection_id_);

@@ -1,8 +1,14 @@
 #include "protocols/file/upload_store.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
 
 #include <cerrno>
 #include <charconv>
@@ -75,6 +81,56 @@ std::optional<Record> parse_record(std::string_view text, std::string_view path)
     return std::nullopt;
   }
   return record;
+}
+
+// Names in the upload area, grouped by key: which of .part and .meta exist,
+// and the newest mtime among them. Temporary records are listed apart.
+struct AreaEntry {
+  bool part = false;
+  bool record = false;
+  uint64_t part_size = 0;
+  time_t newest = 0;
+};
+struct AreaListing {
+  std::map<std::string, AreaEntry> uploads;
+  std::vector<std::string> temporaries;
+};
+
+AreaListing list_area(int directory_fd) {
+  AreaListing listing;
+  int fd = ::openat(directory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return listing;
+  DIR* dir = ::fdopendir(fd);
+  if (dir == nullptr) {
+    ::close(fd);
+    return listing;
+  }
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string_view name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    if (name.ends_with(".meta.tmp")) {
+      listing.temporaries.emplace_back(name);
+      continue;
+    }
+    const bool is_part = name.ends_with(".part");
+    const bool is_record = name.ends_with(".meta");
+    if (!is_part && !is_record) continue;
+    struct stat info {};
+    if (::fstatat(directory_fd, entry->d_name, &info, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISREG(info.st_mode)) {
+      continue;
+    }
+    AreaEntry& upload = listing.uploads[std::string(name.substr(0, name.size() - 5))];
+    if (is_part) {
+      upload.part = true;
+      upload.part_size = static_cast<uint64_t>(info.st_size);
+    } else {
+      upload.record = true;
+    }
+    upload.newest = std::max(upload.newest, info.st_mtim.tv_sec);
+  }
+  ::closedir(dir);
+  return listing;
 }
 
 }  // namespace
@@ -225,6 +281,54 @@ Outcome<void> UploadStore::commit(const RequestPath& path, int part_fd,
   if (!directory || ::fsync(directory.get()) < 0) return error_from_errno(errno, path);
   ::unlinkat(directory_.get(), record_name(key).c_str(), 0);
   return {};
+}
+
+Outcome<void> UploadStore::check_free_space(const RequestPath& path, uint64_t more_bytes,
+                                            uint64_t min_free) const {
+  if (min_free == 0 || !directory_) return {};
+  struct statvfs info {};
+  if (::fstatvfs(directory_.get(), &info) < 0) return error_from_errno(errno, path);
+  const uint64_t available = static_cast<uint64_t>(info.f_bavail) * info.f_frsize;
+  if (available < min_free || available - min_free < more_bytes) {
+    return RequestError{ErrorCode::kTooLarge,
+                        path.joined() + ": " + std::to_string(more_bytes) +
+                            " more bytes would leave less than the server's minimum of " +
+                            std::to_string(min_free) + " bytes free (" + std::to_string(available) +
+                            " available)"};
+  }
+  return {};
+}
+
+std::vector<std::string> UploadStore::expired_keys(std::chrono::seconds max_age) const {
+  std::vector<std::string> keys;
+  if (!directory_) return keys;
+  const time_t now = ::time(nullptr);
+  for (const auto& [key, upload] : list_area(directory_.get()).uploads) {
+    if (now - upload.newest > max_age.count()) keys.push_back(key);
+  }
+  return keys;
+}
+
+void UploadStore::remove(const std::string& key) const {
+  if (!directory_) return;
+  // The record first: without it the .part is no resumable upload any more.
+  ::unlinkat(directory_.get(), record_name(key).c_str(), 0);
+  ::unlinkat(directory_.get(), part_name(key).c_str(), 0);
+}
+
+size_t UploadStore::sweep_leftovers() const {
+  if (!writable()) return 0;
+  size_t removed = 0;
+  AreaListing listing = list_area(directory_.get());
+  for (const std::string& name : listing.temporaries) {
+    if (::unlinkat(directory_.get(), name.c_str(), 0) == 0) ++removed;
+  }
+  for (const auto& [key, upload] : listing.uploads) {
+    if (upload.part && upload.record && upload.part_size > 0) continue;  // resumable
+    if (upload.record && ::unlinkat(directory_.get(), record_name(key).c_str(), 0) == 0) ++removed;
+    if (upload.part && ::unlinkat(directory_.get(), part_name(key).c_str(), 0) == 0) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace reactor::file

@@ -17,10 +17,12 @@
 // worker thread. All of them only use descriptors fixed at construction.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocols/common/served_tree.h"
 #include "protocols/file/request_path.h"
@@ -69,6 +71,23 @@ class UploadStore {
   Outcome<void> commit(const RequestPath& path, int part_fd, int64_t source_mtime = kNoMtime) const;
 
   bool writable() const { return directory_.valid() && !read_only_; }
+
+  // Refuses (ERROR 6) writing `more_bytes` if it would leave less than
+  // `min_free` bytes available on the upload area's file system.
+  Outcome<void> check_free_space(const RequestPath& path, uint64_t more_bytes,
+                                 uint64_t min_free) const;
+
+  // Blocking (worker thread): keys of unfinished uploads with no write for
+  // longer than `max_age` (by the newer of the .part's and the .meta's
+  // mtimes).
+  std::vector<std::string> expired_keys(std::chrono::seconds max_age) const;
+  // Removes an unfinished upload's files. The caller makes sure no
+  // connection is writing it (UploadRegistry).
+  void remove(const std::string& key) const;
+  // At start-up, before any connection: removes what a crash leaves and no
+  // resume can use -- .meta.tmp files, empty .parts, a .part without its
+  // .meta and a .meta without its .part. Returns how many files went.
+  size_t sweep_leftovers() const;
 
  private:
   Outcome<void> write_record(const std::string& key, const RequestPath& path, uint64_t size,

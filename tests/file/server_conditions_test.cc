@@ -29,29 +29,6 @@ using test_support::scaled;
 
 namespace {
 
-// A tmpfs of `bytes` mounted at `where` for the object's lifetime. Mounting
-// needs root, which is how CI runs: elsewhere the test fails and says so,
-// since a full disk cannot be made any other way without harming the host.
-class Tmpfs {
- public:
-  Tmpfs(const std::string& where, size_t bytes) : where_(where) {
-    make_directories(where);
-    const std::string options = "size=" + std::to_string(bytes) + ",mode=0755";
-    mounted_ = ::mount("tmpfs", where.c_str(), "tmpfs", 0, options.c_str()) == 0;
-    REQUIRE_MESSAGE(mounted_, "cannot mount a tmpfs at " << where << ": " << std::strerror(errno)
-                                                         << " (the test needs root, as in CI)");
-  }
-  ~Tmpfs() {
-    if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
-  }
-  Tmpfs(const Tmpfs&) = delete;
-  Tmpfs& operator=(const Tmpfs&) = delete;
-
- private:
-  std::string where_;
-  bool mounted_ = false;
-};
-
 // argv run as user nobody when the test runs as root (root reads every
 // file, so "permission denied" needs a server without that power).
 std::vector<std::string> unprivileged(std::vector<std::string> argv) {

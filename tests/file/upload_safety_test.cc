@@ -154,3 +154,84 @@ TEST_CASE("RESUME answers the held prefix's SHA-256; PUT2 must resume with the r
   CHECK(old.receive_error_code() == 1);
   CHECK(old.closed_by_server());
 }
+
+TEST_CASE("--max-file-size refuses a larger PUT before writing anything") {
+  TempDir served;
+  Server server(served.path(), {"--max-file-size", "1k"});
+  RawClient client(server.port());
+  client.greet();
+  REQUIRE(client.send(rf::Put2Request{"big.bin", 1025, 0, 0}));
+  REQUIRE(client.send_bytes(std::string(1025, 'x')));  // drained, never kept
+  CHECK(client.receive_error_code() == 6);
+  REQUIRE(client.send(rf::StatRequest{"big.bin"}));
+  CHECK(client.receive_error_code() == 2);  // no unfinished upload either
+  REQUIRE(client.send(rf::Put2Request{"fits.bin", 1024, 0, 0}));
+  REQUIRE(client.send_bytes(std::string(1024, 'y')));
+  CHECK(expect_reply<rf::PutOk>(client).size == 1024);
+}
+
+TEST_CASE("an abandoned upload expires, and then a PUT that needed its space succeeds") {
+  TempDir base;
+  const std::string root = base / "root";
+  Tmpfs disk(root, 4 << 20);
+  // Leaves at most 256 KiB of the 4 MiB free: a 2 MiB PUT needs the 3 MiB
+  // the abandoned upload holds.
+  Server server(root, {"--upload-expiry", "2s", "--min-free-space", "256k"});
+  const std::string abandoned = random_bytes(3 << 20, 5);
+  abandon_upload(server.port(), "abandoned.bin", abandoned + "more", abandoned.size(), 0);
+
+  RawClient client(server.port());
+  client.greet();
+  const std::string wanted = random_bytes(2 << 20, 6);
+  REQUIRE(client.send(rf::Put2Request{"wanted.bin", wanted.size(), 0, 0}));
+  REQUIRE(client.send_bytes(wanted));
+  const auto refused = client.receive(scaled(10s));
+  REQUIRE(refused.has_value());
+  REQUIRE(std::holds_alternative<rf::ErrorReply>(*refused));
+  CHECK(std::get<rf::ErrorReply>(*refused).code == 6);
+  CHECK(std::get<rf::ErrorReply>(*refused).message.find("free") != std::string::npos);
+  REQUIRE(client.send(rf::StatRequest{"wanted.bin"}));
+  CHECK(client.receive_error_code() == 2);  // refused before a byte was written
+
+  // The sweep removes the abandoned upload once it has been idle for 2 s.
+  CHECK(wait_until(
+      [&] {
+        if (!client.send(rf::StatRequest{"abandoned.bin"})) return false;
+        return client.receive_error_code() == 2;
+      },
+      scaled(15s)));
+  CHECK(files_with_suffix(root + "/.rftp-uploads", ".part").empty());
+  REQUIRE(client.send(rf::Put2Request{"wanted.bin", wanted.size(), 0, 0}));
+  REQUIRE(client.send_bytes(wanted));
+  CHECK(expect_reply<rf::PutOk>(client).size == wanted.size());
+  CHECK(read_file(root + "/wanted.bin") == wanted);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("leftovers of a crash are swept at start; a resumable upload is kept") {
+  TempDir served;
+  const std::string area = served / ".rftp-uploads";
+  {
+    Server first(served.path());
+    abandon_upload(first.port(), "kept.bin", std::string(100, 'k'), 60, 0);
+    CHECK(first.stop() == 0);
+  }
+  const auto kept_parts = files_with_suffix(area, ".part");
+  REQUIRE(kept_parts.size() == 1);
+  write_file(area + "/0123.meta.tmp", "rftp-upload 2\n");
+  write_file(area + "/4567.part", "");  // empty, with a record
+  write_file(area + "/4567.meta", "rftp-upload 2\n10\n-\nempty.bin\n");
+  write_file(area + "/89ab.part", "no record");
+
+  Server second(served.path());
+  CHECK(!exists(area + "/0123.meta.tmp"));
+  CHECK(!exists(area + "/4567.part"));
+  CHECK(!exists(area + "/4567.meta"));
+  CHECK(!exists(area + "/89ab.part"));
+  CHECK(files_with_suffix(area, ".part") == kept_parts);
+  RawClient client(second.port());
+  client.greet();
+  REQUIRE(client.send(rf::StatRequest{"kept.bin"}));
+  CHECK(expect_reply<rf::StatOk>(client).upload_offset == 60);
+  CHECK(second.stop() == 0);
+}
