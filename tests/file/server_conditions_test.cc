@@ -251,8 +251,10 @@ TEST_CASE("reactor-fileserver --help explains every option; bad arguments exit 2
     CHECK(explanation.size() >= 10);
   }
   CHECK(names == std::vector<std::string>{"--bind", "--grace", "--help", "--idle-timeout",
-                                          "--log-level", "--max-connections", "--read-only",
-                                          "--token-file", "--version", "--workers", "DIR", "PORT"});
+                                          "--log-level", "--max-connections", "--max-file-size",
+                                          "--min-free-space", "--read-only", "--token-file",
+                                          "--upload-expiry", "--version", "--workers", "DIR",
+                                          "PORT"});
   TempDir root;
   const std::vector<std::vector<std::string>> bad = {
       {},
@@ -267,6 +269,9 @@ TEST_CASE("reactor-fileserver --help explains every option; bad arguments exit 2
       {"0", root.path(), "--log-level", "loud"},
       {"0", root.path(), "--no-such-option"},
       {"0", root.path(), "--bind", "127.0.0.1", "--token-file", root / "missing"},
+      {"0", root.path(), "--bind", "127.0.0.1", "--max-file-size", "lots"},
+      {"0", root.path(), "--bind", "127.0.0.1", "--upload-expiry", "soon"},
+      {"0", root.path(), "--bind", "127.0.0.1", "--upload-expiry", "-1h"},
   };
   for (const auto& args : bad) {
     const auto [status, output] = run_server_to_exit(args);
