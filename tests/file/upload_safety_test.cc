@@ -235,3 +235,25 @@ TEST_CASE("leftovers of a crash are swept at start; a resumable upload is kept")
   CHECK(expect_reply<rf::StatOk>(client).upload_offset == 60);
   CHECK(second.stop() == 0);
 }
+
+TEST_CASE("modification times survive put and get (a protocol field, not the local clock)") {
+  TempDir served;
+  TempDir local;
+  Server server(served.path());
+  write_file(local / "old.txt", "written long ago\n");
+  set_mtime(local / "old.txt", 1000000000);  // 2001
+  const auto put = run_client({server.endpoint(), "put", local / "old.txt", "--to", "d"});
+  REQUIRE(put.status == 0);
+  CHECK(mtime_of(served / "d/old.txt") == 1000000000);
+
+  write_file(served / "server.txt", "made on the server\n");
+  set_mtime(served / "server.txt", 1200000000);
+  const auto got = run_client({server.endpoint(), "get", "server.txt", local / "copy.txt"});
+  REQUIRE(got.status == 0);
+  CHECK(read_file(local / "copy.txt") == "made on the server\n");
+  CHECK(mtime_of(local / "copy.txt") == 1200000000);
+  const auto verified =
+      run_client({server.endpoint(), "get", "--verify", "d/old.txt", local / "again.txt"});
+  REQUIRE(verified.status == 0);
+  CHECK(mtime_of(local / "again.txt") == 1000000000);
+}
