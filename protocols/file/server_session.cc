@@ -42,7 +42,9 @@ void finish_job_of(const std::weak_ptr<Connection>& weak, uint64_t sequence, std
 }  // namespace
 
 ServerSession::ServerSession(ServerContext* context, const ConnectionPtr& connection)
-    : context_(context), connection_id_(connection->id()) {}
+    : context_(context),
+      connection_id_(connection->id()),
+      peer_(connection->peer_address().to_string()) {}
 
 ServerSession::~ServerSession() = default;
 
@@ -271,20 +273,27 @@ void ServerSession::handle_get(Connection& connection, const GetRequest& request
   auto parsed = parse_request_path(request.path);
   if (!parsed) return refuse_path(connection, request.path, parsed.error());
   const RequestPath& path = parsed.value();
+  const Clock::time_point started = context_->loop->now();
+  auto refuse = [&](const RequestError& error) {
+    log_transfer("GET", path.joined(), 0, started, "error " + std::to_string(int(error.code)));
+    emit_error(connection, error);
+  };
   auto opened = open_regular_file(context_->root, path);
-  if (!opened) return emit_error(connection, opened.error());
+  if (!opened) return refuse(opened.error());
   auto file = std::make_shared<const UniqueFd>(std::move(opened->fd));
   auto size = static_cast<uint64_t>(opened->info.st_size);
   if (request.offset > size) {
-    return emit_error(connection, {ErrorCode::kConflict,
-                                   path.joined() + ": offset " + std::to_string(request.offset) +
-                                       " is beyond the size " + std::to_string(size)});
+    return refuse({ErrorCode::kConflict, path.joined() + ": offset " +
+                                             std::to_string(request.offset) +
+                                             " is beyond the size " + std::to_string(size)});
   }
   // GET runs only with no pool work pending, so nothing waits in replies_
   // and the header may go straight out, followed by the zero-copy body --
   // in the same TCP segment (MSG_MORE), as HTTP sends its heads.
   const uint64_t length = size - request.offset;
   const std::string header = encode_frame(DataHeader{size, request.offset, length});
+  queued_total_ += header.size() + length;
+  downloads_.push_back({path.joined(), request.offset, length, queued_total_, started});
   if (length > 0) {
     connection.send_more(header);
     connection.send_file(std::move(file), static_cast<off_t>(request.offset),
@@ -294,6 +303,7 @@ void ServerSession::handle_get(Connection& connection, const GetRequest& request
   }
   spdlog::debug("connection {}: GET {} from {} ({} bytes)", connection_id_, path.joined(),
                 request.offset, size - request.offset);
+  log_finished_downloads(connection);  // all sent at once, or when the output drains
 }
 
 Outcome<void> ServerSession::check_upload_target(const RequestPath& path) const {
@@ -369,6 +379,8 @@ void ServerSession::handle_put(Connection& connection, const std::string& reques
   upload.source_mtime = mtime;
   upload.part = std::make_shared<const UniqueFd>(std::move(part.value()));
   upload.claim = std::move(claim);
+  upload.first_offset = offset;
+  upload.started = context_->loop->now();
   spdlog::debug("connection {}: PUT {} size {} from {}", connection_id_, upload.path.joined(), size,
                 offset);
   upload_ = std::move(upload);
@@ -385,6 +397,8 @@ void ServerSession::write_upload_bytes(Connection& connection, std::string_view 
       RequestError error = error_from_errno(n < 0 ? errno : EIO, upload_->path);
       spdlog::warn("connection {}: writing upload {}: {}", connection_id_, upload_->path.joined(),
                    error.message);
+      log_transfer("PUT", upload_->path.joined(), upload_->next_offset - upload_->first_offset,
+                   upload_->started, "error " + std::to_string(int(error.code)));
       // The bytes held so far stay resumable; the rest of this PUT's body
       // is drained and dropped by the decoder.
       upload_.reset();
@@ -402,6 +416,11 @@ void ServerSession::commit_upload(Connection& connection) {
   uint64_t sequence = reserve_reply();
   ++jobs_in_flight_;
   committing_keys_.insert(upload.key);
+  IncomingUpload& logged = committing_uploads_[sequence];
+  logged.path = upload.path;
+  logged.size = upload.size;
+  logged.first_offset = upload.first_offset;
+  logged.started = upload.started;
   std::weak_ptr<Connection> weak = connection.shared_from_this();
   EventLoop* loop = context_->loop;
   const UploadStore* store = &context_->uploads;
@@ -412,7 +431,9 @@ void ServerSession::commit_upload(Connection& connection) {
                   : encode_frame(Reply{ErrorReply{static_cast<uint16_t>(committed.error().code),
                                                   committed.error().message}});
     if (!committed) {
-      spdlog::warn("committing upload {}: {}", upload.path.joined(), committed.error().message);
+      const bool denied = committed.error().code == ErrorCode::kForbidden;
+      spdlog::warn("committing upload {}: {}{}", upload.path.joined(), committed.error().message,
+                   denied ? " (if the tree is not meant to be written, run with --read-only)" : "");
     }
     loop->post([weak, sequence, reply = std::move(reply), key = upload.key,
                 claim = std::move(upload.claim)]() mutable {
@@ -491,6 +512,18 @@ void ServerSession::finish_job(Connection& connection, uint64_t sequence, std::s
     auto found = committing_keys_.find(committed_key);
     if (found != committing_keys_.end()) committing_keys_.erase(found);
   }
+  if (auto put = committing_uploads_.find(sequence); put != committing_uploads_.end()) {
+    const bool acknowledged =
+        reply.size() > kLengthFieldBytes &&
+        static_cast<uint8_t>(reply[kLengthFieldBytes]) == static_cast<uint8_t>(MessageType::kPutOk);
+    std::string result = acknowledged ? "ok" : "error";
+    if (acknowledged && put->second.first_offset > 0) {
+      result += " (resumed at " + std::to_string(put->second.first_offset) + ")";
+    }
+    log_transfer("PUT", put->second.path.joined(), put->second.size - put->second.first_offset,
+                 put->second.started, result);
+    committing_uploads_.erase(put);
+  }
   fill_reply(connection, sequence, std::move(reply));
   process_input(connection);  // a stalled request may run now
 }
@@ -510,6 +543,7 @@ void ServerSession::refuse_path(Connection& connection, const std::string& raw_p
 void ServerSession::emit(Connection& connection, const Reply& reply) {
   std::string bytes = encode_frame(reply);
   if (replies_.empty()) {
+    queued_total_ += bytes.size();
     connection.send(bytes);
     return;
   }
@@ -517,7 +551,10 @@ void ServerSession::emit(Connection& connection, const Reply& reply) {
 }
 
 void ServerSession::emit_error(Connection& connection, const RequestError& error) {
-  spdlog::debug("connection {}: ERROR {}: {}", connection_id_, static_cast<int>(error.code),
+  // A refusal is a normal answer (a client STATs before every PUT and
+  // hears "not found"), not a server error.
+  spdlog::debug("connection {}: answered {} ({}): {}", connection_id_,
+                error_code_name(static_cast<uint16_t>(error.code)), static_cast<int>(error.code),
                 error.message);
   // Fits a u16 string whatever a path made of it, and stays UTF-8 (a
   // path of the tree may not be).
@@ -526,8 +563,8 @@ void ServerSession::emit_error(Connection& connection, const RequestError& error
 }
 
 void ServerSession::emit_fatal(Connection& connection, ErrorCode code, const std::string& message) {
-  spdlog::debug("connection {}: closing after ERROR {}: {}", connection_id_, static_cast<int>(code),
-                message);
+  spdlog::debug("connection {}: closing after answering {} ({}): {}", connection_id_,
+                error_code_name(static_cast<uint16_t>(code)), static_cast<int>(code), message);
   emit_error(connection, {code, message});
   fatal_ = true;
   stalled_request_.reset();
@@ -555,6 +592,7 @@ void ServerSession::fill_reply(Connection& connection, uint64_t sequence, std::s
 
 void ServerSession::flush_ready_replies(Connection& connection) {
   while (!replies_.empty() && replies_.front().ready) {
+    queued_total_ += replies_.front().bytes.size();
     connection.send(replies_.front().bytes);
     replies_.pop_front();
     ++first_reply_sequence_;
@@ -565,6 +603,7 @@ void ServerSession::flush_ready_replies(Connection& connection) {
 // ---- connection events -----------------------------------------------------
 
 void ServerSession::handle_write_complete(Connection& connection) {
+  log_finished_downloads(connection);
   // Output fell below the high-water mark: a stalled request may run, and
   // a draining session may be done.
   process_input(connection);
@@ -591,10 +630,47 @@ void ServerSession::handle_close() {
   closed_ = true;
   stalled_request_.reset();
   replies_.clear();
+  // A closed connection has dropped its queue, so what it sent is known
+  // only as of the last look: the bytes logged are a lower bound.
+  const uint64_t sent = sent_seen_;
+  for (const OutgoingDownload& download : downloads_) {
+    const uint64_t body_start = download.end_mark - download.length;
+    const uint64_t body_sent = sent > body_start ? std::min(sent - body_start, download.length) : 0;
+    log_transfer("GET", download.path, body_sent, download.started, "interrupted");
+  }
+  downloads_.clear();
+  for (const auto& [sequence, put] : committing_uploads_) {
+    log_transfer("PUT", put.path.joined(), put.size - put.first_offset, put.started,
+                 "closed before the acknowledgement");
+  }
+  committing_uploads_.clear();
   if (upload_) {
     spdlog::debug("connection {}: closed during upload of {} ({} of {} bytes held)", connection_id_,
                   upload_->path.joined(), upload_->next_offset, upload_->size);
+    log_transfer("PUT", upload_->path.joined(), upload_->next_offset - upload_->first_offset,
+                 upload_->started,
+                 "interrupted (" + std::to_string(upload_->next_offset) + " of " +
+                     std::to_string(upload_->size) + " bytes held)");
     upload_.reset();  // the .part stays for a resume; the claim is released
+  }
+}
+
+void ServerSession::log_transfer(const char* operation, const std::string& path, uint64_t bytes,
+                                 Clock::time_point started, const std::string& result) const {
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(context_->loop->now() - started);
+  spdlog::info("{} {} {}: {} bytes in {} ms, {}", peer_, operation, displayable_utf8(path, 512),
+               bytes, elapsed.count(), result);
+}
+
+void ServerSession::log_finished_downloads(Connection& connection) {
+  const uint64_t sent = sent_total(connection);
+  sent_seen_ = sent;
+  while (!downloads_.empty() && downloads_.front().end_mark <= sent) {
+    const OutgoingDownload& done = downloads_.front();
+    log_transfer("GET", done.path, done.length, done.started,
+                 done.offset > 0 ? "ok (resumed at " + std::to_string(done.offset) + ")" : "ok");
+    downloads_.pop_front();
   }
 }
 

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -77,6 +78,17 @@ class ServerSession {
     int64_t source_mtime = kNoMtime;
     std::shared_ptr<const UniqueFd> part;
     std::shared_ptr<UploadRegistry::Claim> claim;
+    uint64_t first_offset = 0;  // where this PUT started (a resume: > 0)
+    Clock::time_point started;
+  };
+  // A GET whose DATA is leaving: done once the connection has sent
+  // everything up to `end_mark` (a position in sent_total()).
+  struct OutgoingDownload {
+    std::string path;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint64_t end_mark = 0;
+    Clock::time_point started;
   };
 
   void process_input(Connection& connection);
@@ -97,6 +109,17 @@ class ServerSession {
   Outcome<void> check_upload_target(const RequestPath& path) const;
   void write_upload_bytes(Connection& connection, std::string_view bytes);
   void commit_upload(Connection& connection);
+
+  // The transfer log: one info line per GET or PUT that ended, however it
+  // ended (peer, operation, path, bytes, duration, result).
+  void log_transfer(const char* operation, const std::string& path, uint64_t bytes,
+                    Clock::time_point started, const std::string& result) const;
+  // Logs the GETs whose bytes have all left.
+  void log_finished_downloads(Connection& connection);
+  // Bytes handed to the connection so far, and of those, sent.
+  uint64_t sent_total(Connection& connection) const {
+    return queued_total_ - connection.queued_output_bytes();
+  }
 
   // Replies, in request order.
   void emit(Connection& connection, const Reply& reply);
@@ -132,6 +155,13 @@ class ServerSession {
   uint64_t first_reply_sequence_ = 0;  // sequence number of replies_.front()
   size_t jobs_in_flight_ = 0;
   std::multiset<std::string> committing_keys_;
+
+  std::string peer_;  // for the transfer log
+  uint64_t queued_total_ = 0;
+  uint64_t sent_seen_ = 0;  // sent_total() when last looked at
+  std::deque<OutgoingDownload> downloads_;
+  // PUTs being committed, by reply sequence number: logged when answered.
+  std::map<uint64_t, IncomingUpload> committing_uploads_;
 };
 
 }  // namespace reactor::file

@@ -135,12 +135,24 @@ AreaListing list_area(int directory_fd) {
 
 }  // namespace
 
+namespace {
+
+// What to do about an upload area the server may not write.
+std::string read_only_hint(int error) {
+  if (error != EACCES && error != EPERM && error != EROFS) return "";
+  return " (to serve a directory the server may not write, add --read-only)";
+}
+
+}  // namespace
+
 UploadStore::UploadStore(const protocols::ServedTree& root, bool read_only)
     : root_(root), read_only_(read_only) {
   std::string name(kDirectoryName);
   if (!read_only && ::mkdirat(root.fd(), name.c_str(), 0700) < 0 && errno != EEXIST) {
-    throw std::system_error(errno, std::generic_category(),
-                            "cannot create " + root.real_path() + "/" + name);
+    const int error = errno;
+    throw std::system_error(
+        error, std::generic_category(),
+        "cannot create " + root.real_path() + "/" + name + read_only_hint(error));
   }
   int fd = ::openat(root.fd(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0 && !(read_only && errno == ENOENT)) {
@@ -149,8 +161,10 @@ UploadStore::UploadStore(const protocols::ServedTree& root, bool read_only)
   }
   directory_.reset(fd);
   if (!read_only && ::faccessat(directory_.get(), ".", W_OK, AT_EACCESS) < 0) {
-    throw std::system_error(errno, std::generic_category(),
-                            root.real_path() + "/" + name + " is not writable");
+    const int error = errno;
+    throw std::system_error(
+        error, std::generic_category(),
+        root.real_path() + "/" + name + " is not writable" + read_only_hint(error));
   }
 }
 
