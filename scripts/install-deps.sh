@@ -12,6 +12,8 @@ packages=(
   clang libclang-rt-14-dev
   # real clients the tests drive
   curl wget socat netcat-openbsd chromium procps iproute2 python3
+  # precompressed siblings (.br, .gz) for the httpd tests
+  brotli gzip
   # /etc/mime.types, which reactor-httpd reads and mime_types_test requires
   media-types
   clang-format

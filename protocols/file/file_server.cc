@@ -10,6 +10,12 @@
 #include "reactor/session.h"
 
 namespace reactor::file {
+namespace {
+
+// The registry owner the expiry sweep claims uploads as: no connection id.
+constexpr uint64_t kSweeperId = UINT64_MAX;
+
+}  // namespace
 FileServer::FileServer(EventLoop* loop, FileServerOptions options)
     : loop_(loop), options_(std::move(options)) {
   // Bound first: a server that cannot listen (address in use) must not
@@ -18,9 +24,12 @@ FileServer::FileServer(EventLoop* loop, FileServerOptions options)
   tcp.max_connections = options_.max_connections;
   tcp.idle_timeout = options_.idle_timeout;
   tcp.tcp_no_delay = true;
+  tcp.reuse_port = options_.reuse_port;
+  tcp.connection_limit = options_.connection_limit;
   server_ = std::make_unique<TcpServer>(loop, options_.address, tcp);
 
   context_ = std::make_unique<ServerContext>(loop, options_.directory, options_.read_only);
+  if (options_.upload_registry) context_->registry = options_.upload_registry;
   context_->server_name = options_.server_name;
   context_->idle_timeout = options_.idle_timeout;
   context_->token = options_.token;
@@ -83,8 +92,11 @@ void FileServer::sweep_expired_uploads() {
       sweeping_ = false;
       size_t removed = 0;
       for (const std::string& key : expired) {
-        // Being written right now: not abandoned, whatever its age says.
-        if (context_->registry.owner_of(key)) continue;
+        // Claimed while it goes, so that no connection (of any loop) can
+        // start writing it between the check and the removal; one being
+        // written right now is not abandoned, whatever its age says.
+        auto claim = context_->registry->claim(key, kSweeperId);
+        if (!claim) continue;
         context_->uploads.remove(key);
         ++removed;
       }

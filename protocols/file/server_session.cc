@@ -360,7 +360,7 @@ void ServerSession::handle_put(Connection& connection, const std::string& reques
   }
 
   std::string key = UploadStore::key_of(path);
-  auto claim = context_->registry.claim(key, connection_id_);
+  auto claim = context_->registry->claim(key, connection_id_);
   if (!claim) {
     return emit_error(connection, {ErrorCode::kConflict,
                                    path.joined() + ": being uploaded on another connection"});
@@ -455,7 +455,7 @@ void ServerSession::handle_resume(Connection& connection, const ResumeRequest& r
   if (!unfinished) {
     return emit_error(connection, {ErrorCode::kNotFound, shown + ": no unfinished upload"});
   }
-  if (context_->registry.owner_of(UploadStore::key_of(path))) {
+  if (context_->registry->owner_of(UploadStore::key_of(path))) {
     return emit_error(connection,
                       {ErrorCode::kConflict, shown + ": being uploaded on another connection"});
   }

@@ -22,11 +22,11 @@ std::string_view error_page_body(Status status) {
   static const std::array<std::string, 600> bodies = [] {
     std::array<std::string, 600> all;
     for (Status known :
-         {Status::kMovedPermanently, Status::kBadRequest, Status::kForbidden, Status::kNotFound,
-          Status::kMethodNotAllowed, Status::kRequestTimeout, Status::kPreconditionFailed,
-          Status::kUriTooLong, Status::kRangeNotSatisfiable, Status::kHeaderFieldsTooLarge,
-          Status::kInternalServerError, Status::kNotImplemented, Status::kServiceUnavailable,
-          Status::kVersionNotSupported}) {
+         {Status::kMovedPermanently, Status::kBadRequest, Status::kUnauthorized, Status::kForbidden,
+          Status::kNotFound, Status::kMethodNotAllowed, Status::kNotAcceptable,
+          Status::kRequestTimeout, Status::kPreconditionFailed, Status::kUriTooLong,
+          Status::kRangeNotSatisfiable, Status::kHeaderFieldsTooLarge, Status::kInternalServerError,
+          Status::kNotImplemented, Status::kServiceUnavailable, Status::kVersionNotSupported}) {
       all[static_cast<size_t>(status_code(known))] = make_body(known);
     }
     return all;

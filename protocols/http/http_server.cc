@@ -11,14 +11,14 @@ namespace reactor::http {
 TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
   TcpServer::Options tcp;
   tcp.max_connections = options.max_connections;
+  tcp.connection_limit = options.connection_limit;
+  tcp.reuse_port = options.reuse_port;
   tcp.idle_timeout = options.idle_timeout;
   tcp.tcp_no_delay = true;
   // The client speaks first: wake up for a connection only once its
-  // request has arrived (nginx's "deferred"). A client that sends nothing
-  // is handed over after about the header timeout, which then runs again.
-  if (options.header_timeout.count() > 0) {
-    tcp.defer_accept = std::chrono::ceil<std::chrono::seconds>(options.header_timeout);
-  }
+  // request has arrived (nginx's "deferred"), for a period the session's
+  // first header timer makes up for (see deferred_accept_period()).
+  tcp.defer_accept = deferred_accept_period(options);
   // Backpressure is the session's job (pipeline_output_limit); the core's
   // high-water mark only guards against a bug there.
   tcp.high_water_mark = 64 * 1024 * 1024;
@@ -44,7 +44,8 @@ HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
       session->handle_output_drained(connection);
     }
   });
-  if (options.max_connections > 0) {
+  if (options.connection_limit ? options.connection_limit->limited()
+                               : options.max_connections > 0) {
     // The polite "no" beyond --max-connections; the core sends it and
     // closes with a lingering close, so the client reads it.
     tcp_server_.set_overload_reply([this](const SocketAddress&) {
@@ -74,7 +75,9 @@ void HttpServer::start() {
 
 void HttpServer::handle_connection(const ConnectionPtr& connection) {
   if (connection->connected()) {
-    attach_session(connection, std::make_shared<HttpSession>(*context_));
+    auto session = std::make_shared<HttpSession>(*context_);
+    attach_session(connection, session);
+    session->start(connection);
     // A client that half-closes after its request still gets the answer:
     // the session hands its batched output over before closing.
     connection->set_peer_shutdown_callback([](const ConnectionPtr& finished) {

@@ -11,6 +11,26 @@
 
 namespace reactor::http {
 
+std::chrono::seconds deferred_accept_period(const ServerOptions& options) {
+  const std::chrono::milliseconds header = options.header_timeout;
+  if (header.count() <= 0) return std::chrono::seconds(0);
+  if (options.idle_timeout.count() > 0 && options.idle_timeout < header) {
+    return std::chrono::seconds(0);
+  }
+  std::chrono::seconds period(0);
+  for (std::chrono::seconds next(1); 2 * next <= header;
+       next = 2 * next + std::chrono::seconds(1)) {
+    period = next;
+  }
+  return period;
+}
+
+void HttpSession::start(const ConnectionPtr& connection) {
+  const std::chrono::milliseconds header = context_.options.header_timeout;
+  if (header.count() <= 0) return;
+  arm_header_timer(connection, header - deferred_accept_period(context_.options));
+}
+
 void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
   try {
     process(connection, input);
@@ -56,7 +76,7 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
       input.retrieve(static_cast<size_t>(skip));
       body_remaining_ -= skip;
       if (body_remaining_ > 0) {
-        arm_header_timer(connection);
+        arm_header_timer(connection, context_.options.header_timeout);
         break;
       }
       cancel_header_timer(connection->loop());
@@ -67,7 +87,7 @@ void HttpSession::process(const ConnectionPtr& connection, Buffer& input) {
 
     const RequestParser::Result result = parser_.parse(input.view());
     if (result == RequestParser::Result::kNeedMore) {
-      arm_header_timer(connection);
+      arm_header_timer(connection, context_.options.header_timeout);
       break;
     }
     cancel_header_timer(connection->loop());
@@ -110,12 +130,12 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
 
   const ResponseContext response_context{request.version_minor, keep_alive,
                                          request.method == Method::kHead,
-                                         context_.dates.http_date()};
+                                         context_.dates.http_date(), context_.added_fields};
   const ResponseSummary summary =
-      !analyzed
-          ? StaticFileHandler::respond_error(analyzed.error(), response_context, output(connection))
-          : context_.handler.respond(request, response_context, connection->loop()->now(),
-                                     output(connection));
+      !analyzed ? context_.handler.respond_refused(analyzed.error(), request, response_context,
+                                                   output(connection))
+                : context_.handler.respond(request, response_context, connection->loop()->now(),
+                                           output(connection));
   if (context_.access_log) log(connection, &request, summary);
 
   // Only now: `request` points into the input buffer.
@@ -134,7 +154,8 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
 }
 
 void HttpSession::refuse_stream(const ConnectionPtr& connection, Status status) {
-  const ResponseContext response_context{1, false, false, context_.dates.http_date()};
+  const ResponseContext response_context{1, false, false, context_.dates.http_date(),
+                                         context_.added_fields};
   const ResponseSummary summary =
       StaticFileHandler::respond_error(status, response_context, output(connection));
   if (context_.access_log) log(connection, nullptr, summary);
@@ -158,10 +179,11 @@ void HttpSession::begin_drain(const ConnectionPtr& connection) {
   close_after_output(connection);
 }
 
-void HttpSession::arm_header_timer(const ConnectionPtr& connection) {
-  if (header_timer_ != 0 || context_.options.header_timeout.count() <= 0) return;
-  header_timer_ = connection->loop()->run_after(
-      context_.options.header_timeout, [weak = std::weak_ptr<Connection>(connection)] {
+void HttpSession::arm_header_timer(const ConnectionPtr& connection,
+                                   std::chrono::milliseconds timeout) {
+  if (header_timer_ != 0 || timeout.count() <= 0) return;
+  header_timer_ =
+      connection->loop()->run_after(timeout, [weak = std::weak_ptr<Connection>(connection)] {
         const ConnectionPtr alive = weak.lock();
         if (!alive || !alive->connected()) return;
         if (HttpSession* session = session_of<HttpSession>(alive)) {

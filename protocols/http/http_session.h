@@ -14,8 +14,10 @@
 //  - Errors in the request stream (400, 414, 431, 505...) are answered and
 //    the connection closed with a lingering close (the core's
 //    close_after_flush), so the client sees the answer, not a reset.
-//  - Timeouts: a head (and any body being skipped) must complete within
-//    header_timeout of the read that left it incomplete (408, then close);
+//  - Timeouts: the first head must complete within header_timeout of the
+//    accept (a silent client is closed, a partial head gets 408); a later
+//    head, and any body being skipped, within header_timeout of the read
+//    that left it incomplete;
 //    idle connections and clients that stop reading are the core's idle
 //    timeout's business.
 //
@@ -26,6 +28,7 @@
 // Threading: loop thread only.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -37,6 +40,18 @@
 
 namespace reactor::http {
 
+// How long the kernel may hold a new connection until its first bytes
+// arrive (TCP_DEFER_ACCEPT), 0 for not at all. The kernel counts the wait
+// in SYN-ACK retransmissions, 1 s apart and doubling, and hands a silent
+// client over once they are spent: after 1, 3, 7, 15... s, a period it
+// cannot be asked to shorten. So the period is one of those, at most half
+// the header timeout, and the first header timer runs for the rest: a
+// silent client is closed at the header timeout counted from its connect,
+// and a client that spoke at once keeps at least half of it for its head.
+// None with no header timeout, nor with an idle timeout shorter than it:
+// the core's idle timer starts at the accept and cannot make up for it.
+std::chrono::seconds deferred_accept_period(const ServerOptions& options);
+
 class HttpSession {
  public:
   explicit HttpSession(ServerContext& context) : context_(context) {}
@@ -44,6 +59,9 @@ class HttpSession {
   // The session stored in `connection`'s context, or null.
   static HttpSession* from(const ConnectionPtr& connection);
 
+  // The connection is up: the first request head is due within the header
+  // timeout of the connect, so a client that never speaks is closed too.
+  void start(const ConnectionPtr& connection);
   // Message callback: new bytes are in `input`.
   void handle_input(const ConnectionPtr& connection, Buffer& input);
   // Peer-shutdown callback: the client half-closed; answer what it asked
@@ -75,7 +93,7 @@ class HttpSession {
   void process(const ConnectionPtr& connection, Buffer& input);
   void serve_request(const ConnectionPtr& connection, Buffer& input);
   void refuse_stream(const ConnectionPtr& connection, Status status);
-  void arm_header_timer(const ConnectionPtr& connection);
+  void arm_header_timer(const ConnectionPtr& connection, std::chrono::milliseconds timeout);
   void cancel_header_timer(EventLoop* loop);
   void handle_header_timeout(const ConnectionPtr& connection);
   void log(const ConnectionPtr& connection, const Request* request, const ResponseSummary& summary);

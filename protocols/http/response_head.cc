@@ -14,6 +14,7 @@ void append_response_start(std::string& out, Status status, const ResponseContex
   } else if (context.version_minor == 0) {
     out += "Connection: keep-alive\r\n";
   }
+  if (status_code(status) < 500) out += context.added_fields;
 }
 
 void append_field(std::string& out, std::string_view name, std::string_view value) {

@@ -21,11 +21,14 @@ struct ResponseContext {
   bool keep_alive = true;  // the connection stays open after this response
   bool head_only = false;  // HEAD: the same head, no body
   std::string_view date;   // IMF-fixdate for the Date field
+  // The operator's own fields (--header, --cors), complete lines, for
+  // every answer below 500: a failure of the server is not the site's.
+  std::string_view added_fields{};
 };
 
 // "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" and, when needed,
 // "Connection: close" or (for a persistent HTTP/1.0 exchange)
-// "Connection: keep-alive".
+// "Connection: keep-alive", then the context's added fields.
 void append_response_start(std::string& out, Status status, const ResponseContext& context);
 
 // "Name: value\r\n". The value must not contain CR or LF.

@@ -12,13 +12,16 @@ namespace reactor::http {
 
 enum class Status : uint16_t {
   kOk = 200,
+  kNoContent = 204,
   kPartialContent = 206,
   kMovedPermanently = 301,
   kNotModified = 304,
   kBadRequest = 400,
+  kUnauthorized = 401,
   kForbidden = 403,
   kNotFound = 404,
   kMethodNotAllowed = 405,
+  kNotAcceptable = 406,
   kRequestTimeout = 408,
   kPreconditionFailed = 412,
   kUriTooLong = 414,

@@ -59,18 +59,27 @@ std::vector<unsigned long long> logged_put_offsets(const std::string& log,
 // with `mtime`, cut off after `sent` bytes, as a client killed mid-upload.
 void abandon_upload(int port, const std::string& remote, const std::string& content, uint64_t sent,
                     int64_t mtime) {
-  RawClient client(port);
-  client.greet();
-  REQUIRE(client.send(rf::Put2Request{remote, content.size(), 0, mtime}));
-  REQUIRE(client.send_bytes(content.substr(0, sent)));
-  // The bytes are on the server once a STAT from another connection sees them.
   RawClient observer(port);
   observer.greet();
+  {
+    RawClient client(port);
+    client.greet();
+    REQUIRE(client.send(rf::Put2Request{remote, content.size(), 0, mtime}));
+    REQUIRE(client.send_bytes(content.substr(0, sent)));
+    // The bytes are on the server once another connection's STAT sees them.
+    REQUIRE(wait_until([&] {
+      if (!observer.send(rf::StatRequest{remote})) return false;
+      auto reply = observer.receive(scaled(5s));
+      return reply && std::holds_alternative<rf::StatOk>(*reply) &&
+             std::get<rf::StatOk>(*reply).upload_offset == sent;
+    }));
+  }
+  // Abandoned once the server has seen the close: until then (its loop may
+  // be another than the next client's) RESUME says it is being uploaded.
   REQUIRE(wait_until([&] {
-    if (!observer.send(rf::StatRequest{remote})) return false;
+    if (!observer.send(rf::ResumeRequest{remote})) return false;
     auto reply = observer.receive(scaled(5s));
-    return reply && std::holds_alternative<rf::StatOk>(*reply) &&
-           std::get<rf::StatOk>(*reply).upload_offset == sent;
+    return reply && std::holds_alternative<rf::ResumeOk>(*reply);
   }));
 }
 
