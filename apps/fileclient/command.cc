@@ -45,6 +45,7 @@ int run_command(const ConnectOptions& options, Command& command) {
     loop.on_signal(SIGTERM, handler);
   }
   FileClient client(&loop, options.server);
+  client.set_token(options.token);
   CommandContext context(&loop, &client);
   active = &context;
   client.set_ready_callback([&](const HelloOk&) { command.start(context); });

@@ -63,6 +63,8 @@ void print_error(const std::string& message);
 struct ConnectOptions {
   SocketAddress server;
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  // Answers a server's CHALLENGE (--token-file / RFTP_TOKEN); empty: none.
+  std::string token;
 };
 
 // Connects, greets, runs `command` to its end and returns the exit code.

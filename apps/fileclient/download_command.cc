@@ -252,7 +252,19 @@ void DownloadCommand::compare_digests() {
   move_into_place();
 }
 
+bool DownloadCommand::apply_remote_mtime() {
+  // The server's mtime (from the STAT this download was validated against),
+  // so that size and mtime tell an identical copy, as with rsync -t.
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(remote_.mtime), 0}};
+  if (part_ && ::futimens(part_.get(), times) < 0) {
+    fail_local("cannot set the modification time of " + part_path_, errno);
+    return false;
+  }
+  return true;
+}
+
 void DownloadCommand::move_into_place() {
+  if (!apply_remote_mtime()) return;
   part_.reset();
   if (::rename(part_path_.c_str(), options_.local.c_str()) < 0) {
     fail_local("cannot rename " + part_path_ + " to " + options_.local, errno);

@@ -57,6 +57,8 @@ class DownloadCommand : public Command {
   void handle_get_error(const ErrorReply& error);
   void verify_then_finish();
   void compare_digests();
+  // Gives the finished .part the server's mtime; false (and finished) on error.
+  bool apply_remote_mtime();
   void move_into_place();
   void remove_partial();
   void fail_local(const std::string& what, int error);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <memory>
 #include <string>
@@ -27,6 +28,7 @@
 #include "apps/fileclient/query_commands.h"
 #include "apps/fileclient/upload_command.h"
 #include "apps/fileclient/watch_command.h"
+#include "protocols/file/auth.h"
 #include "reactor/log.h"
 
 namespace rfc = reactor::file::client;
@@ -81,6 +83,9 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_flag("--no-progress", no_progress, "No progress bar, even on a terminal");
+  std::string token_file;
+  app.add_option("--token-file", token_file,
+                 "File holding the server's token (default: the RFTP_TOKEN environment variable)");
   app.add_option("--log-level", log_level,
                  "Library log level: " + std::string(reactor::log_level_names()))
       ->capture_default_str();
@@ -150,6 +155,17 @@ int main(int argc, char** argv) {
   rfc::ConnectOptions connect;
   connect.server = *endpoint.address;
   connect.timeout = std::chrono::milliseconds(static_cast<long long>(connect_timeout * 1000));
+  // A token on the command line would show in ps; a file or the
+  // environment does not.
+  if (!token_file.empty()) {
+    auto token = reactor::file::read_token_file(token_file);
+    if (!token) return usage_error(token.error().message);
+    connect.token = std::move(token.value());
+  } else if (const char* from_environment = std::getenv("RFTP_TOKEN")) {
+    auto token = reactor::file::check_token(from_environment, "RFTP_TOKEN");
+    if (!token) return usage_error(token.error().message);
+    connect.token = std::move(token.value());
+  }
   bool progress = !no_progress && ::isatty(STDERR_FILENO) == 1;
 
   std::unique_ptr<rfc::Command> command;

@@ -7,7 +7,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "apps/fileclient/command.h"
+#include "protocols/file/resume_proof.h"
 
 namespace reactor::file::client {
 
@@ -26,6 +29,7 @@ struct UploadPipeline::Transfer {
   UploadItem item;
   SharedFile file;
   uint64_t size = 0;
+  int64_t mtime = kNoMtime;  // sent with PUT2; the server gives it the file
   uint64_t offset = 0;
   bool retried_from_zero = false;
 };
@@ -78,6 +82,7 @@ void UploadPipeline::begin(UploadItem item) {
     return;
   }
   transfer->size = static_cast<uint64_t>(info.st_size);
+  transfer->mtime = static_cast<int64_t>(info.st_mtim.tv_sec);
   transfer->file = std::make_shared<const UniqueFd>(std::move(fd));
   ++in_flight_;
   client_->stat(transfer->item.remote_path,
@@ -107,6 +112,13 @@ void UploadPipeline::handle_stat(const std::shared_ptr<Transfer>& transfer, cons
     // file we cannot, and the server's ERROR 4 sends us back to 0.
     bool declared_size_fits =
         stat.kind != EntryKind::kUnfinishedUpload || stat.size == transfer->size;
+    if (stat.upload_offset > 0 && client_->protocol_version() >= kProtocolVersion2) {
+      // Version 2: resume only once the held bytes are proven to be ours;
+      // RESUME_OK also says why not, when they are not.
+      client_->resume(transfer->item.remote_path,
+                      [this, transfer](const Reply& reply) { handle_resume(transfer, reply); });
+      return;
+    }
     if (stat.upload_offset > 0 && stat.upload_offset <= transfer->size && declared_size_fits) {
       offset = stat.upload_offset;
     }
@@ -114,11 +126,31 @@ void UploadPipeline::handle_stat(const std::shared_ptr<Transfer>& transfer, cons
   send_put(transfer, offset);
 }
 
+void UploadPipeline::handle_resume(const std::shared_ptr<Transfer>& transfer, const Reply& reply) {
+  const auto* held = std::get_if<ResumeOk>(&reply);
+  if (held == nullptr) {
+    send_put(transfer, 0);  // nothing held any more (or unreadable): start over
+    return;
+  }
+  std::string mismatch =
+      resume_mismatch(*held, transfer->file->get(), transfer->size, transfer->mtime);
+  if (!mismatch.empty()) {
+    print_error(transfer->item.local_path + ": not resuming (" + mismatch +
+                "); uploading it again from the start");
+    send_put(transfer, 0);
+    return;
+  }
+  spdlog::info("{}: resuming at byte {} of {} (the server's bytes match)",
+               transfer->item.local_path, held->held, transfer->size);
+  send_put(transfer, held->held);
+}
+
 void UploadPipeline::send_put(const std::shared_ptr<Transfer>& transfer, uint64_t offset) {
   transfer->offset = offset;
   bytes_submitted_ += transfer->size - offset;
-  client_->put(transfer->item.remote_path, transfer->file, transfer->size, offset,
-               [this, transfer](const Reply& reply) { handle_put(transfer, reply); });
+  client_->put(
+      transfer->item.remote_path, transfer->file, transfer->size, offset,
+      [this, transfer](const Reply& reply) { handle_put(transfer, reply); }, transfer->mtime);
 }
 
 void UploadPipeline::handle_put(const std::shared_ptr<Transfer>& transfer, const Reply& reply) {

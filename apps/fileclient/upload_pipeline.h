@@ -7,7 +7,10 @@
 // Up to `window` files are in flight (STAT or PUT sent, not yet answered)
 // and no new one starts while more than `max_queued_bytes` wait in the
 // socket's output queue, so memory and open files stay bounded however
-// many files are queued. A resume the server refuses (ERROR 4: the held
+// many files are queued. On a version-2 server a resume is first proven
+// (RESUME: size, mtime and the held prefix's SHA-256 must match the local
+// file), else the file starts over from 0 with a message saying why. A
+// resume the server refuses (ERROR 4: the held
 // upload has another size, or moved on) is retried once from offset 0.
 //
 // Threading: loop thread only.
@@ -64,6 +67,8 @@ class UploadPipeline {
   struct Transfer;
   void begin(UploadItem item);
   void handle_stat(const std::shared_ptr<Transfer>& transfer, const Reply& reply);
+  // Version 2: RESUME_OK proves the held prefix is the local file's, or not.
+  void handle_resume(const std::shared_ptr<Transfer>& transfer, const Reply& reply);
   void send_put(const std::shared_ptr<Transfer>& transfer, uint64_t offset);
   void handle_put(const std::shared_ptr<Transfer>& transfer, const Reply& reply);
   void finish_transfer();

@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "protocols/file/auth.h"
+
 namespace reactor::file {
 
 FileClient::FileClient(EventLoop* loop, const SocketAddress& server)
@@ -31,6 +33,10 @@ FileClient::~FileClient() {
 
 void FileClient::connect(std::chrono::milliseconds timeout) {
   closed_ = false;
+  ready_ = false;
+  challenged_ = false;
+  authenticated_ = false;
+  protocol_version_ = 0;
   tcp_.set_connect_timeout(timeout);
   tcp_.connect();
 }
@@ -106,15 +112,28 @@ void FileClient::get(const std::string& path, uint64_t offset, DownloadSink sink
 }
 
 void FileClient::put(const std::string& path, SharedFile file, uint64_t size, uint64_t offset,
-                     ReplyHandler handler) {
+                     ReplyHandler handler, int64_t mtime) {
   const ConnectionPtr& connection = tcp_.connection();
   if (closed_ || !connection) return;
-  send_request(PutRequest{path, size, offset},
-               Pending{MessageType::kPutOk, std::move(handler), {}, 0});
+  Request request = protocol_version_ >= kProtocolVersion2
+                        ? Request{Put2Request{path, size, offset, mtime}}
+                        : Request{PutRequest{path, size, offset}};
+  send_request(request, Pending{MessageType::kPutOk, std::move(handler), {}, 0});
   if (size > offset) {
     connection->send_file(std::move(file), static_cast<off_t>(offset),
                           static_cast<size_t>(size - offset));
   }
+}
+
+void FileClient::resume(const std::string& path, ReplyHandler handler) {
+  if (protocol_version_ < kProtocolVersion2) {
+    // A version-1 server cannot prove anything: answer as "nothing held".
+    if (handler)
+      handler(ErrorReply{static_cast<uint16_t>(ErrorCode::kNotFound),
+                         path + ": the server speaks protocol version 1"});
+    return;
+  }
+  send_request(ResumeRequest{path}, Pending{MessageType::kResumeOk, std::move(handler), {}, 0});
 }
 
 void FileClient::handle_input(Buffer& input) {
@@ -196,6 +215,50 @@ void FileClient::splice_body(const std::shared_ptr<DownloadSink>& sink) {
   if (decoder_.raw_remaining() == 0 && active_download_ == sink) complete_download();
 }
 
+void FileClient::handle_greeting(Reply reply) {
+  const MessageType type = type_of(reply);
+  if (auto* error = std::get_if<ErrorReply>(&reply)) {
+    if (error->code == static_cast<uint16_t>(ErrorCode::kUnauthorized)) {
+      fail(Failure::Kind::kProtocol, "the server refused the token: " + error->message);
+    } else {
+      fail(Failure::Kind::kProtocol, "the server refused HELLO: " + error->message);
+    }
+    return;
+  }
+  if (const auto* challenge = std::get_if<Challenge>(&reply)) {
+    if (challenged_) {
+      fail(Failure::Kind::kProtocol, "a second CHALLENGE from the server");
+      return;
+    }
+    if (token_.empty()) {
+      fail(Failure::Kind::kProtocol,
+           "the server requires a token: give it with --token-file FILE or RFTP_TOKEN");
+      return;
+    }
+    challenged_ = true;
+    // HELLO_OK follows a good proof; a bad one gets ERROR 10.
+    send_request(AuthRequest{auth_proof(token_, challenge->nonce)},
+                 Pending{MessageType::kHelloOk, nullptr, {}, 0});
+    return;
+  }
+  if (type != MessageType::kHelloOk) {
+    fail(Failure::Kind::kProtocol,
+         "expected HELLO_OK, got " + message_type_name(static_cast<uint8_t>(type)));
+    return;
+  }
+  const auto& hello = std::get<HelloOk>(reply);
+  if (hello.version != kProtocolVersion1 && hello.version != kProtocolVersion2) {
+    fail(Failure::Kind::kProtocol,
+         "the server speaks protocol version " + std::to_string(hello.version));
+    return;
+  }
+  protocol_version_ = hello.version;
+  authenticated_ = challenged_;
+  server_name_ = hello.server;
+  ready_ = true;
+  if (ready_callback_) ready_callback_(hello);
+}
+
 void FileClient::handle_reply(Reply reply) {
   if (pending_.empty()) {
     fail(Failure::Kind::kProtocol, "unsolicited " +
@@ -208,24 +271,7 @@ void FileClient::handle_reply(Reply reply) {
   MessageType type = type_of(reply);
 
   if (pending.expected == MessageType::kHelloOk) {
-    if (auto* error = std::get_if<ErrorReply>(&reply)) {
-      fail(Failure::Kind::kProtocol, "the server refused HELLO: " + error->message);
-      return;
-    }
-    if (type != MessageType::kHelloOk) {
-      fail(Failure::Kind::kProtocol,
-           "expected HELLO_OK, got " + message_type_name(static_cast<uint8_t>(type)));
-      return;
-    }
-    const auto& hello = std::get<HelloOk>(reply);
-    if (hello.version != kProtocolVersion) {
-      fail(Failure::Kind::kProtocol,
-           "the server speaks protocol version " + std::to_string(hello.version));
-      return;
-    }
-    server_name_ = hello.server;
-    ready_ = true;
-    if (ready_callback_) ready_callback_(hello);
+    handle_greeting(std::move(reply));
     return;
   }
 

@@ -78,6 +78,9 @@ class FileClient {
   FileClient& operator=(const FileClient&) = delete;
 
   void set_ready_callback(ReadyCallback cb) { ready_callback_ = std::move(cb); }
+  // The shared secret to answer a server's CHALLENGE with (auth.h). Without
+  // one, a server that requires a token is a kProtocol failure that says so.
+  void set_token(std::string token) { token_ = std::move(token); }
   void set_failure_callback(FailureCallback cb) { failure_callback_ = std::move(cb); }
   // Output queue drained: a pipelining caller may send more.
   void set_write_complete_callback(std::function<void()> cb) {
@@ -96,9 +99,16 @@ class FileClient {
   void hash(const std::string& path, ReplyHandler handler);
   void ping(uint64_t token, ReplyHandler handler);
   void get(const std::string& path, uint64_t offset, DownloadSink sink);
-  // Sends PUT and then bytes [offset, size) of `file` with sendfile().
+  // Sends PUT (PUT2 with `mtime` on a version-2 connection) and then bytes
+  // [offset, size) of `file` with sendfile(). The server gives the finished
+  // file `mtime` (kNoMtime: its own time); a resume (offset > 0) must send
+  // the mtime the upload started with.
   void put(const std::string& path, SharedFile file, uint64_t size, uint64_t offset,
-           ReplyHandler handler);
+           ReplyHandler handler, int64_t mtime = kNoMtime);
+  // Version 2: what the server holds of an unfinished upload of `path`
+  // (ResumeOk: declared size, source mtime, bytes held and their SHA-256),
+  // or ERROR 2 when it holds nothing. See resume_proof.h.
+  void resume(const std::string& path, ReplyHandler handler);
 
   bool ready() const { return ready_; }
   // Requests sent and not answered yet.
@@ -106,6 +116,10 @@ class FileClient {
   size_t queued_output_bytes() const;
   const SocketAddress& server_address() const { return tcp_.server_address(); }
   const std::string& server_name() const { return server_name_; }
+  // The version agreed in HELLO (0 before ready).
+  uint16_t protocol_version() const { return protocol_version_; }
+  // The server asked for, and accepted, a token.
+  bool authenticated() const { return authenticated_; }
   // The time the last answer (or DATA bytes) arrived.
   Clock::time_point last_reply_time() const { return last_reply_time_; }
 
@@ -121,6 +135,8 @@ class FileClient {
   void handle_connection(const ConnectionPtr& connection);
   void handle_input(Buffer& input);
   void handle_reply(Reply reply);
+  // The answer to HELLO (or AUTH): HELLO_OK, CHALLENGE or ERROR.
+  void handle_greeting(Reply reply);
   // Writes bytes of the body of a file-backed download; false on error.
   bool write_body(DownloadSink& sink, std::string_view bytes);
   // Moves the rest of the body from the socket to the file until the
@@ -141,6 +157,10 @@ class FileClient {
   bool ready_ = false;
   bool closed_ = false;
   std::string server_name_;
+  std::string token_;
+  uint16_t protocol_version_ = 0;
+  bool challenged_ = false;
+  bool authenticated_ = false;
   Clock::time_point last_reply_time_;
   // Guards the object against use after a callback closed it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
