@@ -50,6 +50,7 @@ int run_command(const ConnectOptions& options, Command& command) {
   client.set_ready_callback([&](const HelloOk&) { command.start(context); });
   client.set_failure_callback(
       [&](const FileClient::Failure& failure) { command.on_failure(context, failure); });
+  client.set_stall_timeout(options.stall_timeout);
   client.connect(options.timeout);
   loop.run();
   active = nullptr;

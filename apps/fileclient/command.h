@@ -63,6 +63,8 @@ void print_error(const std::string& message);
 struct ConnectOptions {
   SocketAddress server;
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  // No progress for this long while waiting ends the run (exit 3); 0 = never.
+  std::chrono::milliseconds stall_timeout{std::chrono::seconds(30)};
 };
 
 // Connects, greets, runs `command` to its end and returns the exit code.

@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
       "Run 'reactor-fileclient HOST:PORT COMMAND --help' for a command's options.");
   std::string endpoint_text;
   double connect_timeout = 10;
+  double stall_timeout = 30;
   bool no_progress = false;
   std::string log_level = "warn";
   app.add_option("HOST:PORT", endpoint_text,
@@ -79,6 +80,11 @@ int main(int argc, char** argv) {
       ->required();
   app.add_option("--connect-timeout", connect_timeout, "Seconds to wait for the connection")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--timeout", stall_timeout,
+                 "Seconds without progress (no byte moving while an answer, data or an "
+                 "acknowledgement is awaited) before giving up with exit code 3; 0 = never")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_flag("--no-progress", no_progress, "No progress bar, even on a terminal");
   app.add_option("--log-level", log_level,
@@ -150,6 +156,7 @@ int main(int argc, char** argv) {
   rfc::ConnectOptions connect;
   connect.server = *endpoint.address;
   connect.timeout = std::chrono::milliseconds(static_cast<long long>(connect_timeout * 1000));
+  connect.stall_timeout = std::chrono::milliseconds(static_cast<long long>(stall_timeout * 1000));
   bool progress = !no_progress && ::isatty(STDERR_FILENO) == 1;
 
   std::unique_ptr<rfc::Command> command;

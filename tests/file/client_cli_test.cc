@@ -53,12 +53,16 @@ std::vector<std::string> unprivileged(std::vector<std::string> argv) {
   return argv;
 }
 
-// A TCP server that is not an RFTP server: it accepts one connection on
-// 127.0.0.1, reads what comes, answers `reply` and keeps the connection
-// open until the client leaves (or a few seconds pass).
+// A TCP server that is not (quite) an RFTP server: it accepts one
+// connection on 127.0.0.1 and plays `script`: for each step it reads what
+// the client sends and answers the step's bytes (an empty step answers
+// nothing). After the last step it keeps the connection open until the
+// client leaves (or a few seconds pass), or closes it at once.
 class Impostor {
  public:
   explicit Impostor(std::string reply, bool close_after_reply = false)
+      : Impostor(std::vector<std::string>{std::move(reply)}, close_after_reply) {}
+  explicit Impostor(std::vector<std::string> script, bool close_after_reply = false)
       : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
         close_after_reply_(close_after_reply) {
     sockaddr_in address{};
@@ -69,7 +73,7 @@ class Impostor {
     socklen_t length = sizeof address;
     REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
     port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this, reply = std::move(reply)] { serve(reply); });
+    thread_ = std::thread([this, script = std::move(script)] { serve(script); });
   }
   ~Impostor() {
     thread_.join();
@@ -78,7 +82,7 @@ class Impostor {
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
-  void serve(const std::string& reply) {
+  void serve(const std::vector<std::string>& script) {
     const int limit_ms = static_cast<int>(test_support::scaled(std::chrono::seconds(10)).count());
     pollfd waiting{listener_, POLLIN, 0};
     if (::poll(&waiting, 1, limit_ms) <= 0) return;
@@ -86,8 +90,10 @@ class Impostor {
     if (peer < 0) return;
     char request[4096];
     pollfd readable{peer, POLLIN, 0};
-    if (::poll(&readable, 1, limit_ms) > 0) (void)::recv(peer, request, sizeof request, 0);
-    (void)::send(peer, reply.data(), reply.size(), MSG_NOSIGNAL);
+    for (const std::string& reply : script) {
+      if (::poll(&readable, 1, limit_ms) > 0) (void)::recv(peer, request, sizeof request, 0);
+      (void)::send(peer, reply.data(), reply.size(), MSG_NOSIGNAL);
+    }
     if (close_after_reply_) {
       ::close(peer);
       return;
@@ -382,4 +388,68 @@ TEST_CASE("--no-progress: no progress bar even on a terminal") {
   CAPTURE(without.out);
   CHECK(without.out.find("\033[K") == std::string::npos);
   CHECK(files_equal(setup.local / "without.bin", setup.served / "some.bin"));
+}
+
+namespace {
+
+// Runs the client against `endpoint` with `--timeout 1` and checks that it
+// gives up with exit 3 after about a second, saying what it waited for.
+void expect_stall_timeout(const std::string& endpoint, std::vector<std::string> command,
+                          const std::string& waited_for) {
+  std::vector<std::string> arguments{endpoint, "--timeout", "1"};
+  arguments.insert(arguments.end(), command.begin(), command.end());
+  const auto started = std::chrono::steady_clock::now();
+  test_support::ChildProcess client(client_argv(arguments));
+  const int status = client.wait_exit(test_support::scaled(std::chrono::seconds(6)));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  CAPTURE(client.output());
+  CHECK(status == 3);
+  CHECK(elapsed >= std::chrono::milliseconds(900));
+  CHECK(client.output().find("timed out: no progress for 1 s waiting for ") != std::string::npos);
+  CHECK(client.output().find(waited_for) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("--timeout: a server that accepts and says nothing ends the client (exit 3)") {
+  Impostor silent("");
+  expect_stall_timeout(silent.endpoint(), {"ping"}, "to greet us (HELLO_OK)");
+}
+
+TEST_CASE("--timeout: a server that answers a request with nothing ends the client") {
+  Impostor mute(
+      std::vector<std::string>{rf::encode_frame(rf::HelloOk{rf::kProtocolVersion, "mute"}), ""});
+  expect_stall_timeout(mute.endpoint(), {"ls"}, "an answer from 127.0.0.1:");
+}
+
+TEST_CASE("--timeout: a download that stalls in the middle of DATA ends the client") {
+  TempDir local;
+  const uint64_t size = 100000;
+  rf::StatOk stat;
+  stat.size = size;
+  stat.mtime = 1700000000;
+  rf::DataHeader header{size, 0, size};
+  Impostor staller(std::vector<std::string>{
+      rf::encode_frame(rf::HelloOk{rf::kProtocolVersion, "staller"}), rf::encode_frame(stat),
+      rf::encode_frame(header) + random_bytes(size / 2, 3)});
+  expect_stall_timeout(staller.endpoint(), {"get", "big.bin", local / "big.bin"},
+                       "the rest of a download from 127.0.0.1:");
+  // Half of it is kept for a resume; nothing looks complete.
+  CHECK(file_size(local / "big.bin.part") == static_cast<long long>(size / 2));
+  CHECK_FALSE(exists(local / "big.bin"));
+}
+
+TEST_CASE("--timeout does not end an idle connection that waits for nothing") {
+  // put --watch with nothing to do is idle and owes nothing: a --timeout
+  // shorter than the heartbeat must not end it.
+  Setup setup;
+  make_directories(setup.local / "watched");
+  test_support::ChildProcess watcher(client_argv(
+      {setup.server->endpoint(), "--timeout", "0.3", "put", "--watch", setup.local / "watched"}));
+  REQUIRE(wait_until([&] { return watcher.output().find("watching") != std::string::npos; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // four timeouts, no traffic
+  CAPTURE(watcher.output());
+  CHECK(watcher.running());
+  write_file(setup.local / "watched/late.txt", "late");
+  CHECK(wait_until([&] { return exists(setup.served / "late.txt"); }));
 }
