@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   # build
   meson ninja-build g++ pkgconf libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
+  nlohmann-json3-dev
   # sanitizers and libFuzzer
   clang libclang-rt-14-dev
   # real clients the tests drive

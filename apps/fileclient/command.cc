@@ -3,10 +3,14 @@
 #include <csignal>
 #include <cstdio>
 
+#include "apps/fileclient/output_format.h"
+
 namespace reactor::file::client {
 
 void print_error(const std::string& message) {
-  std::fprintf(stderr, "reactor-fileclient: %s\n", message.c_str());
+  // Messages carry the server's text (ERROR messages, names): escaped like
+  // everything else it sends, and one line whatever it holds.
+  std::fprintf(stderr, "reactor-fileclient: %s\n", escape_text(message).c_str());
   std::fflush(stderr);
 }
 

@@ -57,7 +57,8 @@ class CommandContext {
 // "a.txt: not found (error 2)".
 std::string describe_server_error(const ErrorReply& error);
 
-// Prints "reactor-fileclient: MESSAGE" on stderr.
+// Prints "reactor-fileclient: MESSAGE" on stderr, MESSAGE escaped
+// (escape_text()).
 void print_error(const std::string& message);
 
 struct ConnectOptions {

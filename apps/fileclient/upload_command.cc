@@ -38,8 +38,8 @@ void UploadCommand::start(CommandContext& context) {
     ++acknowledged_;
     if (options_.verbose) {
       progress_.clear();
-      std::printf("uploaded %s -> %s (%llu bytes)\n", item.local_path.c_str(),
-                  item.remote_path.c_str(), static_cast<unsigned long long>(size));
+      std::printf("uploaded %s -> %s (%llu bytes)\n", escape_text(item.local_path).c_str(),
+                  escape_text(item.remote_path).c_str(), static_cast<unsigned long long>(size));
       std::fflush(stdout);
     }
   };

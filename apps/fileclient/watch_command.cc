@@ -27,12 +27,14 @@ WatchCommand::~WatchCommand() = default;
 void WatchCommand::start(CommandContext& context) {
   context_ = &context;
   UploadPipeline::Callbacks callbacks;
-  callbacks.on_uploaded = [](const UploadItem& item, uint64_t size, bool skipped) {
+  callbacks.on_uploaded = [this](const UploadItem& item, uint64_t size, bool skipped) {
+    if (options_.quiet) return;
     if (skipped) {
-      std::printf("already there: %s -> %s\n", item.local_path.c_str(), item.remote_path.c_str());
+      std::printf("already there: %s -> %s\n", escape_text(item.local_path).c_str(),
+                  escape_text(item.remote_path).c_str());
     } else {
-      std::printf("uploaded %s -> %s (%llu bytes)\n", item.local_path.c_str(),
-                  item.remote_path.c_str(), static_cast<unsigned long long>(size));
+      std::printf("uploaded %s -> %s (%llu bytes)\n", escape_text(item.local_path).c_str(),
+                  escape_text(item.remote_path).c_str(), static_cast<unsigned long long>(size));
     }
     std::fflush(stdout);
   };
@@ -51,8 +53,10 @@ void WatchCommand::start(CommandContext& context) {
   if (!start_watching()) return;
   scan_directory();
   heartbeat_timer_ = context.loop().run_every(options_.heartbeat, [this] { handle_heartbeat(); });
-  std::printf("watching %s\n", options_.directory.c_str());
-  std::fflush(stdout);
+  if (!options_.quiet) {
+    std::printf("watching %s\n", escape_text(options_.directory).c_str());
+    std::fflush(stdout);
+  }
   pipeline_->pump();
 }
 

@@ -31,6 +31,7 @@ struct WatchOptions {
   std::string directory;
   std::string remote_directory;
   std::chrono::milliseconds heartbeat{std::chrono::seconds(15)};
+  bool quiet = false;  // no "watching" / "uploaded" lines, only errors
 };
 
 // Whether --watch uploads a file of this name.

@@ -10,6 +10,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "protocols/file/sha256.h"
@@ -452,4 +454,170 @@ TEST_CASE("--timeout does not end an idle connection that waits for nothing") {
   CHECK(watcher.running());
   write_file(setup.local / "watched/late.txt", "late");
   CHECK(wait_until([&] { return exists(setup.served / "late.txt"); }));
+}
+
+namespace {
+
+struct ClientRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// run_client() with stderr kept apart from stdout.
+ClientRun run_client_split(const std::vector<std::string>& arguments) {
+  TempDir scratch;
+  std::vector<std::string> argv{"sh", "-c", "f=$1; shift; exec \"$@\" 2>\"$f\"", "sh",
+                                scratch / "stderr"};
+  for (std::string& argument : client_argv(arguments)) argv.push_back(std::move(argument));
+  auto result = test_support::run_command(argv);
+  return ClientRun{result.status, result.out, read_file(scratch / "stderr")};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(text.substr(start, end - start));
+  }
+  if (start < text.size()) lines.push_back(text.substr(start));
+  return lines;
+}
+
+bool has_terminal_controls(const std::string& text) {
+  for (char c : text) {
+    if (c == '\x1b' || c == '\x07' || c == '\r') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("names with ESC, BEL and newline print as one escaped line each") {
+  TempDir served;
+  const std::string hostile = "\x1b]0;pwned\x07\x1b[2J";
+  const std::string split = "a\nb";
+  write_file(served / hostile, "title");
+  write_file(served / split, "two lines?");
+  write_file(served / "plain.txt", "plain");
+  Server server(served.path());
+
+  auto ls = run_client_split({server.endpoint(), "ls"});
+  REQUIRE(ls.status == 0);
+  CAPTURE(ls.out);
+  CHECK_FALSE(has_terminal_controls(ls.out));
+  auto lines = lines_of(ls.out);
+  CHECK(lines.size() == 3);
+  CHECK(ls.out.find("  \\x1b]0;pwned\\x07\\x1b[2J\n") != std::string::npos);
+  CHECK(ls.out.find("  a\\nb\n") != std::string::npos);
+  CHECK(ls.out.find("  plain.txt\n") != std::string::npos);
+
+  // --json: one object per line, the exact names back.
+  auto json = run_client_split({server.endpoint(), "ls", "--json"});
+  REQUIRE(json.status == 0);
+  CHECK_FALSE(has_terminal_controls(json.out));
+  std::set<std::string> names;
+  for (const std::string& line : lines_of(json.out)) {
+    auto object = nlohmann::json::parse(line);
+    names.insert(object["name"].get<std::string>());
+    if (object["name"] == split) CHECK(object["size"] == 10);
+  }
+  CHECK(names == std::set<std::string>{hostile, split, "plain.txt"});
+
+  auto hash = run_client_split({server.endpoint(), "hash", split});
+  REQUIRE(hash.status == 0);
+  CHECK(hash.out == "\\" + rf::to_hex(rf::sha256_of("two lines?")) + "  a\\nb\n");
+  auto hash_json = run_client_split({server.endpoint(), "hash", "--json", hostile});
+  REQUIRE(hash_json.status == 0);
+  CHECK(nlohmann::json::parse(hash_json.out)["path"] == hostile);
+  auto stat_json = run_client_split({server.endpoint(), "stat", split, "--json"});
+  REQUIRE(stat_json.status == 0);
+  CHECK(lines_of(stat_json.out).size() == 1);
+  auto stat_object = nlohmann::json::parse(stat_json.out);
+  CHECK(stat_object["path"] == split);
+  CHECK(stat_object["kind"] == "file");
+  auto stat_text = run_client_split({server.endpoint(), "stat", hostile});
+  REQUIRE(stat_text.status == 0);
+  CHECK_FALSE(has_terminal_controls(stat_text.out));
+
+  // The server's ERROR message names the path: escaped on stderr too.
+  auto missing = run_client_split({server.endpoint(), "get", "gone\x1b[2J\nx", served / "local"});
+  CHECK(missing.status == 1);
+  CAPTURE(missing.err);
+  CHECK_FALSE(has_terminal_controls(missing.err));
+  CHECK(lines_of(missing.err).size() == 1);
+}
+
+TEST_CASE("command line: options after the command, --version, unknown commands, usage") {
+  Setup setup;
+  auto client = [&](std::vector<std::string> arguments) {
+    arguments.insert(arguments.begin(), setup.server->endpoint());
+    return run_client_split(arguments);
+  };
+  auto ping = client({"ping", "--connect-timeout", "2", "--timeout", "5"});
+  CHECK(ping.status == 0);
+  CHECK(ping.out.find("pong from") == 0);
+  CHECK(client({"ls", "docs", "--no-progress", "--log-level", "warn"}).status == 0);
+
+  auto version = run_client_split({"--version"});
+  CHECK(version.status == 0);
+  CHECK(version.out.find("reactor-fileclient 0.") == 0);
+
+  auto unknown = client({"frobnicate"});
+  CHECK(unknown.status == 2);
+  CAPTURE(unknown.err);
+  CHECK(unknown.err.find("unknown command 'frobnicate'") != std::string::npos);
+  CHECK(unknown.err.find("A subcommand is required") == std::string::npos);
+  auto unknown_after_option = client({"--timeout", "3", "lss"});
+  CHECK(unknown_after_option.status == 2);
+  CHECK(unknown_after_option.err.find("unknown command 'lss'") != std::string::npos);
+
+  auto help = run_client_split({"x:1", "get", "--help"});
+  CHECK(help.status == 0);
+  CAPTURE(help.out);
+  const size_t usage = help.out.find("Usage: ");
+  REQUIRE(usage != std::string::npos);
+  const std::string usage_line = help.out.substr(usage, help.out.find('\n', usage) - usage);
+  CHECK(usage_line.ends_with("reactor-fileclient HOST:PORT get [OPTIONS] REMOTE [LOCAL]"));
+  CHECK(help.out.find("--timeout") != std::string::npos);
+
+  // -q and -v everywhere; -q leaves only results and errors.
+  auto quiet_ping = client({"ping", "-q"});
+  CHECK(quiet_ping.status == 0);
+  CHECK(quiet_ping.out.empty());
+  CHECK(client({"ls", "-q"}).out.find("notes.txt") != std::string::npos);
+  for (const char* flag : {"-q", "-v"}) {
+    CHECK(client({"stat", "notes.txt", flag}).status == 0);
+    CHECK(client({"hash", "notes.txt", flag}).status == 0);
+    CHECK(client({flag, "get", "notes.txt", setup.local / (std::string("n") + flag)}).status == 0);
+  }
+  write_file(setup.local / "up.txt", "up");
+  auto verbose_put = client({"put", setup.local / "up.txt", "-v"});
+  CHECK(verbose_put.status == 0);
+  CHECK(verbose_put.out.find("uploaded ") == 0);
+  CHECK(client({"put", setup.local / "up.txt", "-q", "-v"}).status == 2);
+}
+
+TEST_CASE("an HTTP server is named as such, and a server dying mid-download is reported so") {
+  Impostor http_server("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  auto http = run_client_split({http_server.endpoint(), "ping"});
+  CHECK(http.status == 3);
+  CAPTURE(http.err);
+  CHECK(http.err.find("is not an RFTP server (it answered with HTTP)") != std::string::npos);
+  CHECK(http.err.find("exceeds the limit") == std::string::npos);
+
+  TempDir local;
+  const uint64_t size = 100000;
+  rf::StatOk stat;
+  stat.size = size;
+  rf::DataHeader header{size, 0, size};
+  Impostor dying(std::vector<std::string>{rf::encode_frame(rf::HelloOk{rf::kProtocolVersion, "x"}),
+                                          rf::encode_frame(stat),
+                                          rf::encode_frame(header) + random_bytes(size / 4, 1)},
+                 true);
+  auto cut = run_client_split({dying.endpoint(), "get", "f.bin", local / "f.bin"});
+  CHECK(cut.status == 3);
+  CAPTURE(cut.err);
+  CHECK(cut.err.find("lost in the middle of a download, 75000 byte(s) short") != std::string::npos);
+  CHECK(cut.err.find("0 request(s) unanswered") == std::string::npos);
 }
