@@ -13,6 +13,8 @@ packages=(
   clang libclang-rt-14-dev
   # real clients the tests drive
   curl wget socat netcat-openbsd chromium procps iproute2 python3
+  # the client's durability test watches its fsync/rename order
+  strace
   # /etc/mime.types, which reactor-httpd reads and mime_types_test requires
   media-types
   clang-format

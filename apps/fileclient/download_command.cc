@@ -54,6 +54,14 @@ bool parse_field(std::string_view& text, std::string_view name, Integer& value) 
 
 }  // namespace
 
+bool sync_directory_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string directory = slash == std::string::npos ? "." : path.substr(0, slash);
+  if (directory.empty()) directory = "/";
+  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return fd && ::fsync(fd.get()) == 0;
+}
+
 std::string format_partial_record(const PartialRecord& record) {
   return std::string(kRecordMagic) + "size " + std::to_string(record.size) + "\nmtime " +
          std::to_string(record.mtime) + "\nremote " + record.remote + "\n";
@@ -253,9 +261,21 @@ void DownloadCommand::compare_digests() {
 }
 
 void DownloadCommand::move_into_place() {
+  // The bytes reach the disk before the name does: after a power cut LOCAL
+  // is either the old file or the complete new one, never a complete-looking
+  // empty or short file (the rename can be on disk before the data).
+  if (::fsync(part_.get()) < 0) {
+    fail_local("cannot write " + part_path_, errno);
+    return;
+  }
   part_.reset();
   if (::rename(part_path_.c_str(), options_.local.c_str()) < 0) {
     fail_local("cannot rename " + part_path_ + " to " + options_.local, errno);
+    return;
+  }
+  // And the rename itself, which lives in the directory.
+  if (!sync_directory_of(options_.local)) {
+    fail_local("cannot sync the directory of " + options_.local, errno);
     return;
   }
   ::unlink(info_path_.c_str());

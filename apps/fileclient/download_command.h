@@ -1,7 +1,9 @@
 // `get REMOTE [LOCAL] [--verify]`: a resumable download.
 //
 // Bytes go to LOCAL.part as they arrive; LOCAL itself appears (or is
-// replaced) only by a rename once the download is complete. Beside the
+// replaced) only by a rename once the download is complete, with the
+// .part fsync()ed before the rename and the directory after it, so a power
+// cut never leaves a complete-looking but empty or short LOCAL. Beside the
 // .part, LOCAL.part.info records which remote file the .part is a prefix
 // of: path, size and mtime from STAT. A later run resumes only if STAT
 // still reports the same three; otherwise it starts over -- unlike
@@ -39,6 +41,10 @@ struct PartialRecord {
 std::string format_partial_record(const PartialRecord& record);
 // nullopt if the text is not a complete record.
 std::optional<PartialRecord> parse_partial_record(std::string_view text);
+
+// fsync()s the directory that holds `path` (after a rename into it); false
+// with errno set on failure.
+bool sync_directory_of(const std::string& path);
 
 class DownloadCommand : public Command {
  public:

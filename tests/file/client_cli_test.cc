@@ -621,3 +621,26 @@ TEST_CASE("an HTTP server is named as such, and a server dying mid-download is r
   CHECK(cut.err.find("lost in the middle of a download, 75000 byte(s) short") != std::string::npos);
   CHECK(cut.err.find("0 request(s) unanswered") == std::string::npos);
 }
+
+TEST_CASE("get fsyncs the finished .part before renaming it, and the directory after") {
+  // strace shows the order of the calls that decide what a power cut
+  // leaves: fsync(.part) < rename(.part, LOCAL) < fsync(LOCAL's directory).
+  Setup setup;
+  TempDir scratch;
+  const std::string trace = scratch / "trace";
+  auto argv = client_argv({setup.server->endpoint(), "get", "notes.txt", setup.local / "n.txt"});
+  argv.insert(argv.begin(), {"strace", "-f", "-y", "-qq", "-o", trace, "-e",
+                             "trace=fsync,fdatasync,rename,renameat,renameat2"});
+  REQUIRE(test_support::run_command(argv).status == 0);
+  CHECK(read_file(setup.local / "n.txt") == "some notes\n");
+  const std::string calls = read_file(trace);
+  CAPTURE(calls);
+  const size_t part_synced_named = calls.find("n.txt.part>)");
+  const size_t renamed = calls.find("n.txt.part\", \"" + setup.local / "n.txt\"");
+  const size_t directory_synced = calls.find("<" + setup.local.path() + ">)");
+  REQUIRE(part_synced_named != std::string::npos);
+  REQUIRE(renamed != std::string::npos);
+  REQUIRE(directory_synced != std::string::npos);
+  CHECK(part_synced_named < renamed);
+  CHECK(renamed < directory_synced);
+}
