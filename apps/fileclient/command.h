@@ -60,6 +60,10 @@ std::string describe_server_error(const ErrorReply& error);
 // Prints "reactor-fileclient: MESSAGE" on stderr, MESSAGE escaped
 // (escape_text()).
 void print_error(const std::string& message);
+// The same, for information rather than failure (a resume, a skip).
+inline void print_note(const std::string& message) {
+  print_error(message);
+}
 
 struct ConnectOptions {
   SocketAddress server;

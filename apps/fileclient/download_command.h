@@ -15,6 +15,7 @@
 // while the server hashes its copy; LOCAL is only created if they agree.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -30,6 +31,10 @@ struct DownloadOptions {
   std::string local;  // final path (already resolved against directories)
   bool verify = false;
   bool show_progress = false;
+  bool quiet = false;  // no "resuming ..." note
+  // Set when the download is one step of a larger command (get -r): called
+  // once with the outcome instead of ending the run.
+  std::function<void(ExitCode code, const std::string& message)> on_done;
 };
 
 // What LOCAL.part.info says about the remote file the .part belongs to.
@@ -53,8 +58,11 @@ class DownloadCommand : public Command {
 
   void start(CommandContext& context) override;
   void on_failure(CommandContext& context, const FileClient::Failure& failure) override;
+  // Bytes of the file in LOCAL.part so far (a resume's prefix included).
+  uint64_t bytes_done() const { return write_offset_; }
 
  private:
+  void end(ExitCode code, const std::string& message = "");
   void request_stat();
   void handle_stat(const Reply& reply);
   bool open_partial(const StatOk& stat);
@@ -82,6 +90,7 @@ class DownloadCommand : public Command {
   std::unique_ptr<ThreadPool> hasher_;
   std::optional<Digest> local_digest_;
   std::optional<Digest> remote_digest_;
+  bool ended_ = false;
 };
 
 }  // namespace reactor::file::client

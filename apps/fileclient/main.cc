@@ -26,6 +26,7 @@
 #include "apps/fileclient/exit_codes.h"
 #include "apps/fileclient/output_format.h"
 #include "apps/fileclient/query_commands.h"
+#include "apps/fileclient/tree_download_command.h"
 #include "apps/fileclient/upload_command.h"
 #include "apps/fileclient/watch_command.h"
 #include "reactor/log.h"
@@ -111,7 +112,9 @@ int main(int argc, char** argv) {
       "  reactor-fileclient HOST:PORT hash PATH [--json]\n"
       "  reactor-fileclient HOST:PORT ping\n"
       "  reactor-fileclient HOST:PORT get REMOTE [LOCAL] [--verify]\n"
+      "  reactor-fileclient HOST:PORT get -r REMOTE_DIR [LOCAL_DIR] [--checksum]\n"
       "  reactor-fileclient HOST:PORT put LOCAL... [--to REMOTE_DIR]\n"
+      "  reactor-fileclient HOST:PORT put -r LOCAL_DIR... [--to REMOTE_DIR] [--checksum]\n"
       "  reactor-fileclient HOST:PORT put --watch DIR [--to REMOTE_DIR] [--heartbeat S]\n"
       "The options above may also follow the command. Names the server sends are\n"
       "printed with control characters and invalid UTF-8 escaped (\\n, \\xNN), one\n"
@@ -177,6 +180,14 @@ int main(int argc, char** argv) {
   get->add_option("REMOTE", get_remote, "Remote file")->required();
   get->add_option("LOCAL", get_local, "Local file or existing directory");
   get->add_flag("--verify", verify, "Compare the SHA-256 with the server's before finishing");
+  bool get_recursive = false;
+  bool checksum = false;
+  get->add_flag("-r,--recursive", get_recursive,
+                "REMOTE is a directory: copy the tree to LOCAL/NAME (LOCAL defaults to the "
+                "current directory; the root goes into LOCAL itself). Files whose size and "
+                "mtime match are skipped");
+  get->add_flag("--checksum", checksum,
+                "-r: skip a file of the same size only if its SHA-256 matches the server's");
 
   std::vector<std::string> put_locals;
   std::string put_to;
@@ -190,6 +201,12 @@ int main(int argc, char** argv) {
   put->add_option("--to", put_to, "Remote directory to upload into (default: the root)");
   put->add_option("--watch", watch_directory, "Watch DIR and upload what appears in it")
       ->check(CLI::ExistingDirectory);
+  bool put_recursive = false;
+  put->add_flag("-r,--recursive", put_recursive,
+                "Copy LOCAL directories as trees (REMOTE_DIR/NAME/...). Files the server "
+                "holds with the same size are skipped (the protocol carries no mtime yet)");
+  put->add_flag("--checksum", checksum,
+                "-r: skip a file of the same size only if its SHA-256 matches the server's");
   put->add_option("--heartbeat", heartbeat, "--watch: seconds of quiet before a PING")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -237,6 +254,20 @@ int main(int argc, char** argv) {
     command = std::make_unique<rfc::HashCommand>(hash_path, json);
   } else if (*ping) {
     command = std::make_unique<rfc::PingCommand>(quiet);
+  } else if (*get && get_recursive) {
+    if (verify) return usage_error("--verify is for single files; use --checksum with -r");
+    rfc::TreeDownloadOptions options;
+    options.remote = get_remote;
+    // Like rsync (and put -r): always LOCAL/NAME, so that running the
+    // same command again finds what the last run copied.
+    const std::string name = rfc::last_component(get_remote);
+    const std::string parent = get_local.empty() ? "." : get_local;
+    options.local = name.empty() ? parent : parent + (parent.back() == '/' ? "" : "/") + name;
+    options.checksum = checksum;
+    options.show_progress = progress;
+    options.quiet = quiet;
+    options.verbose = verbose;
+    command = std::make_unique<rfc::TreeDownloadCommand>(std::move(options));
   } else if (*get) {
     rfc::DownloadOptions options;
     options.remote = get_remote;
@@ -246,6 +277,7 @@ int main(int argc, char** argv) {
     }
     options.verify = verify;
     options.show_progress = progress;
+    options.quiet = quiet;
     command = std::make_unique<rfc::DownloadCommand>(std::move(options));
   } else if (*put) {
     if (!watch_directory.empty()) {
@@ -262,6 +294,9 @@ int main(int argc, char** argv) {
       options.local_paths = put_locals;
       options.remote_directory = put_to;
       options.show_progress = progress;
+      options.recursive = put_recursive;
+      options.checksum = checksum;
+      options.quiet = quiet;
       options.verbose = verbose;
       auto upload = std::make_unique<rfc::UploadCommand>(std::move(options));
       std::string problem = upload->check_local_files();

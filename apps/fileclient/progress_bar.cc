@@ -117,6 +117,10 @@ void ProgressBar::start(std::string label, uint64_t total, uint64_t already) {
   last_draw_ = {};
 }
 
+void ProgressBar::set_label(std::string label) {
+  snapshot_.label = escape_text(label);
+}
+
 void ProgressBar::update(uint64_t done) {
   snapshot_.done = done;
   if (!enabled_) return;

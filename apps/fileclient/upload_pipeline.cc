@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "apps/fileclient/command.h"
+#include "protocols/file/sha256.h"
 
 namespace reactor::file::client {
 
@@ -98,6 +99,11 @@ void UploadPipeline::handle_stat(const std::shared_ptr<Transfer>& transfer, cons
     const auto& stat = std::get<StatOk>(reply);
     if (transfer->item.skip_if_present && stat.kind == EntryKind::kFile &&
         stat.size == transfer->size && stat.upload_offset == 0) {
+      if (transfer->item.compare_checksum) {
+        client_->hash(transfer->item.remote_path,
+                      [this, transfer](const Reply& reply) { check_digest(transfer, reply); });
+        return;
+      }
       callbacks_.on_uploaded(transfer->item, transfer->size, true);
       finish_transfer();
       return;
@@ -114,8 +120,25 @@ void UploadPipeline::handle_stat(const std::shared_ptr<Transfer>& transfer, cons
   send_put(transfer, offset);
 }
 
+void UploadPipeline::check_digest(const std::shared_ptr<Transfer>& transfer, const Reply& reply) {
+  // Hashed on the loop thread, from the descriptor the PUT would send from.
+  const auto* hash = std::get_if<HashOk>(&reply);
+  if (hash != nullptr) {
+    protocols::Result<Digest> local = sha256_of_file(transfer->file->get());
+    if (local && local.value() == hash->digest) {
+      callbacks_.on_uploaded(transfer->item, transfer->size, true);
+      transfer->file.reset();
+      finish_transfer();
+      return;
+    }
+  }
+  send_put(transfer, 0);
+}
+
 void UploadPipeline::send_put(const std::shared_ptr<Transfer>& transfer, uint64_t offset) {
   transfer->offset = offset;
+  if (offset > 0 && callbacks_.on_resume)
+    callbacks_.on_resume(transfer->item, offset, transfer->size);
   bytes_submitted_ += transfer->size - offset;
   client_->put(transfer->item.remote_path, transfer->file, transfer->size, offset,
                [this, transfer](const Reply& reply) { handle_put(transfer, reply); });

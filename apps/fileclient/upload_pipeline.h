@@ -29,8 +29,13 @@ struct UploadItem {
   std::string local_path;
   std::string remote_path;
   // Skip the file if the server already has a complete file of the same
-  // size and no unfinished upload of it (used when --watch starts up).
+  // size and no unfinished upload of it (used when --watch starts up, and
+  // by put -r). The protocol does not carry a file's mtime yet, so the
+  // size is all that is compared -- unless:
   bool skip_if_present = false;
+  // with skip_if_present, a file of the same size is skipped only if the
+  // server's HASH equals the local file's SHA-256 (put --checksum).
+  bool compare_checksum = false;
 };
 
 class UploadPipeline {
@@ -42,6 +47,9 @@ class UploadPipeline {
     std::function<void(const UploadItem&, ExitCode code, const std::string& message)> on_failed;
     // Nothing queued, nothing in flight.
     std::function<void()> on_idle;
+    // The server holds `offset` bytes of an unfinished upload of the file:
+    // only the rest is sent. Optional.
+    std::function<void(const UploadItem&, uint64_t offset, uint64_t size)> on_resume;
   };
 
   UploadPipeline(FileClient* client, Callbacks callbacks, size_t window = 64,
@@ -64,6 +72,7 @@ class UploadPipeline {
   struct Transfer;
   void begin(UploadItem item);
   void handle_stat(const std::shared_ptr<Transfer>& transfer, const Reply& reply);
+  void check_digest(const std::shared_ptr<Transfer>& transfer, const Reply& reply);
   void send_put(const std::shared_ptr<Transfer>& transfer, uint64_t offset);
   void handle_put(const std::shared_ptr<Transfer>& transfer, const Reply& reply);
   void finish_transfer();

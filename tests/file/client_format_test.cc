@@ -8,6 +8,7 @@
 #include "apps/fileclient/endpoint.h"
 #include "apps/fileclient/output_format.h"
 #include "apps/fileclient/progress_bar.h"
+#include "apps/fileclient/tree_download_command.h"
 #include "apps/fileclient/upload_command.h"
 #include "apps/fileclient/watch_command.h"
 
@@ -171,6 +172,18 @@ TEST_CASE("--json lines: one object, exact names, nothing a terminal would obey"
   object = nlohmann::json::parse(rfc::format_hash_json(hash));
   CHECK(object["path"] == "a\nb");
   CHECK(object["sha256"] == "ab" + std::string(62, '0'));
+}
+
+TEST_CASE("get -r uses a listed name as a local path component only if it is one") {
+  CHECK(rfc::is_safe_entry_name("a.txt"));
+  CHECK(rfc::is_safe_entry_name("..hidden"));
+  CHECK(rfc::is_safe_entry_name("\xe6\x97\xa5 \n"));
+  CHECK_FALSE(rfc::is_safe_entry_name(""));
+  CHECK_FALSE(rfc::is_safe_entry_name("."));
+  CHECK_FALSE(rfc::is_safe_entry_name(".."));
+  CHECK_FALSE(rfc::is_safe_entry_name("../../etc/passwd"));
+  CHECK_FALSE(rfc::is_safe_entry_name("/etc/passwd"));
+  CHECK_FALSE(rfc::is_safe_entry_name(std::string("a\0b", 3)));
 }
 
 TEST_CASE("remote path helpers") {
