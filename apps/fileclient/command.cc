@@ -50,6 +50,7 @@ int run_command(const ConnectOptions& options, Command& command) {
   }
   FileClient client(&loop, options.server);
   CommandContext context(&loop, &client);
+  context.set_connect_timeout(options.timeout);
   active = &context;
   client.set_ready_callback([&](const HelloOk&) { command.start(context); });
   client.set_failure_callback(

@@ -18,7 +18,8 @@ namespace reactor::file::client {
 class CommandContext;
 
 // One command (ls, get, put...). start() runs once the server has answered
-// HELLO; the command then drives the client and calls context.finish().
+// HELLO (and again after each CommandContext::reconnect()); the command
+// then drives the client and calls context.finish().
 class Command {
  public:
   virtual ~Command() = default;
@@ -37,6 +38,10 @@ class CommandContext {
 
   EventLoop& loop() { return *loop_; }
   FileClient& client() { return *client_; }
+  // Connects again after a failure (put --watch); the command's start()
+  // runs again once the server has answered HELLO.
+  void reconnect() { client_->connect(connect_timeout_); }
+  void set_connect_timeout(std::chrono::milliseconds timeout) { connect_timeout_ = timeout; }
 
   // Ends the run: closes the connection and stops the loop. A non-empty
   // `message` goes to stderr as "reactor-fileclient: MESSAGE". Only the
@@ -50,6 +55,7 @@ class CommandContext {
  private:
   EventLoop* loop_;
   FileClient* client_;
+  std::chrono::milliseconds connect_timeout_{0};
   bool finished_ = false;
   ExitCode exit_code_ = ExitCode::kOk;
 };

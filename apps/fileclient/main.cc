@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
       "  reactor-fileclient HOST:PORT get -r REMOTE_DIR [LOCAL_DIR] [--checksum]\n"
       "  reactor-fileclient HOST:PORT put LOCAL... [--to REMOTE_DIR]\n"
       "  reactor-fileclient HOST:PORT put -r LOCAL_DIR... [--to REMOTE_DIR] [--checksum]\n"
-      "  reactor-fileclient HOST:PORT put --watch DIR [--to REMOTE_DIR] [--heartbeat S]\n"
+      "  reactor-fileclient HOST:PORT put --watch DIR [-r] [--to REMOTE_DIR] [--heartbeat S]\n"
       "The options above may also follow the command. Names the server sends are\n"
       "printed with control characters and invalid UTF-8 escaped (\\n, \\xNN), one\n"
       "entry per line.\n"
@@ -207,6 +207,9 @@ int main(int argc, char** argv) {
                 "holds with the same size are skipped (the protocol carries no mtime yet)");
   put->add_flag("--checksum", checksum,
                 "-r: skip a file of the same size only if its SHA-256 matches the server's");
+  std::string watch_state;
+  put->add_option("--state", watch_state,
+                  "--watch: where to record what was uploaded (default DIR/.rftp-watch-state)");
   put->add_option("--heartbeat", heartbeat, "--watch: seconds of quiet before a PING")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -287,6 +290,12 @@ int main(int argc, char** argv) {
       options.remote_directory = put_to;
       options.heartbeat = std::chrono::milliseconds(static_cast<long long>(heartbeat * 1000));
       options.quiet = quiet;
+      options.recursive = put_recursive;
+      options.state_file = watch_state;
+      options.server = endpoint_text;
+      while (options.directory.size() > 1 && options.directory.back() == '/') {
+        options.directory.pop_back();
+      }
       command = std::make_unique<rfc::WatchCommand>(std::move(options));
     } else {
       if (put_locals.empty()) return usage_error("put needs LOCAL files or --watch DIR");

@@ -49,6 +49,16 @@ uint64_t UploadPipeline::bytes_sent() const {
   return bytes_submitted_ > queued ? bytes_submitted_ - queued : 0;
 }
 
+void UploadPipeline::requeue_in_flight() {
+  for (const std::shared_ptr<Transfer>& transfer : in_flight_transfers_) {
+    UploadItem item = transfer->item;
+    if (waiting_.insert(item.local_path).second) queue_.push_front(std::move(item));
+  }
+  in_flight_transfers_.clear();
+  in_flight_ = 0;
+  bytes_submitted_ = 0;
+}
+
 void UploadPipeline::pump() {
   if (pumping_ || !client_->ready()) return;  // re-entered from a callback
   pumping_ = true;
@@ -79,8 +89,11 @@ void UploadPipeline::begin(UploadItem item) {
     return;
   }
   transfer->size = static_cast<uint64_t>(info.st_size);
+  transfer->item.mtime_ns =
+      static_cast<int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec;
   transfer->file = std::make_shared<const UniqueFd>(std::move(fd));
   ++in_flight_;
+  in_flight_transfers_.insert(transfer);
   client_->stat(transfer->item.remote_path,
                 [this, transfer](const Reply& reply) { handle_stat(transfer, reply); });
 }
@@ -92,7 +105,7 @@ void UploadPipeline::handle_stat(const std::shared_ptr<Transfer>& transfer, cons
       // The path itself is refused (forbidden, too long...): a PUT would be too.
       callbacks_.on_failed(transfer->item, ExitCode::kServerError,
                            describe_refusal(transfer->item.remote_path, *error));
-      finish_transfer();
+      finish_transfer(transfer);
       return;
     }
   } else {
@@ -105,7 +118,7 @@ void UploadPipeline::handle_stat(const std::shared_ptr<Transfer>& transfer, cons
         return;
       }
       callbacks_.on_uploaded(transfer->item, transfer->size, true);
-      finish_transfer();
+      finish_transfer(transfer);
       return;
     }
     // Resume what the server holds. With only an unfinished upload we know
@@ -128,7 +141,7 @@ void UploadPipeline::check_digest(const std::shared_ptr<Transfer>& transfer, con
     if (local && local.value() == hash->digest) {
       callbacks_.on_uploaded(transfer->item, transfer->size, true);
       transfer->file.reset();
-      finish_transfer();
+      finish_transfer(transfer);
       return;
     }
   }
@@ -154,15 +167,16 @@ void UploadPipeline::handle_put(const std::shared_ptr<Transfer>& transfer, const
     }
     callbacks_.on_failed(transfer->item, ExitCode::kServerError,
                          describe_refusal(transfer->item.remote_path, *error));
-    finish_transfer();
+    finish_transfer(transfer);
     return;
   }
   callbacks_.on_uploaded(transfer->item, transfer->size, false);
   transfer->file.reset();
-  finish_transfer();
+  finish_transfer(transfer);
 }
 
-void UploadPipeline::finish_transfer() {
+void UploadPipeline::finish_transfer(const std::shared_ptr<Transfer>& transfer) {
+  in_flight_transfers_.erase(transfer);
   --in_flight_;
   pump();
 }

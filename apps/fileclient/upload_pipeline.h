@@ -36,6 +36,8 @@ struct UploadItem {
   // with skip_if_present, a file of the same size is skipped only if the
   // server's HASH equals the local file's SHA-256 (put --checksum).
   bool compare_checksum = false;
+  // Filled in when the upload starts: the local file's mtime (ns) then.
+  int64_t mtime_ns = 0;
 };
 
 class UploadPipeline {
@@ -58,6 +60,11 @@ class UploadPipeline {
   // Queues a file. False (and nothing queued) if the same local path is
   // already waiting to start.
   bool enqueue(UploadItem item);
+  // The connection was lost: every file in flight goes back to the front
+  // of the queue, to start over (STAT, then a resuming PUT) once pump()
+  // runs on a new connection. Their handlers never run: the client dropped
+  // them when it closed.
+  void requeue_in_flight();
   // Starts whatever the window allows. Call when the client becomes ready
   // and when its output queue drains.
   void pump();
@@ -75,7 +82,7 @@ class UploadPipeline {
   void check_digest(const std::shared_ptr<Transfer>& transfer, const Reply& reply);
   void send_put(const std::shared_ptr<Transfer>& transfer, uint64_t offset);
   void handle_put(const std::shared_ptr<Transfer>& transfer, const Reply& reply);
-  void finish_transfer();
+  void finish_transfer(const std::shared_ptr<Transfer>& transfer);
 
   FileClient* client_;
   Callbacks callbacks_;
@@ -84,6 +91,7 @@ class UploadPipeline {
   std::deque<UploadItem> queue_;
   std::unordered_set<std::string> waiting_;
   size_t in_flight_ = 0;
+  std::unordered_set<std::shared_ptr<Transfer>> in_flight_transfers_;
   uint64_t bytes_submitted_ = 0;
   bool pumping_ = false;
 };

@@ -32,6 +32,7 @@ FileClient::~FileClient() {
 
 void FileClient::connect(std::chrono::milliseconds timeout) {
   closed_ = false;
+  decoder_ = ReplyDecoder();  // a reconnect must not inherit half a frame
   tcp_.set_connect_timeout(timeout);
   tcp_.connect();
 }

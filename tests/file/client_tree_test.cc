@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <csignal>
+
 #include <filesystem>
 #include <map>
 
@@ -200,4 +202,88 @@ TEST_CASE("get -r progress counts files and bytes of the whole transfer") {
   CHECK(shown.out.find("6/6 files") != std::string::npos);
   CHECK(shown.out.find("100%") != std::string::npos);
   CHECK(shown.out.find("3.07 MiB / 3.07 MiB") != std::string::npos);
+}
+
+namespace {
+
+// reactor-fileserver on a given port (0: any), logging each request, so a
+// test can restart it where a client expects it.
+std::unique_ptr<test_support::ChildProcess> start_server(const std::string& directory, int port) {
+  auto server = std::make_unique<test_support::ChildProcess>(
+      std::vector<std::string>{server_program(), std::to_string(port), directory, "--bind",
+                               "127.0.0.1", "--log-level", "debug"});
+  server->wait_for_port();
+  return server;
+}
+
+// PUT lines the server logged for `path` (its debug lines read
+// "... PUT inbox/a.txt size 9 from 0").
+int puts_logged(test_support::ChildProcess& server, const std::string& path) {
+  return count(server.output(), " PUT " + path + " ");
+}
+
+}  // namespace
+
+TEST_CASE("put --watch -r keeps uploading across a server restart, and never resends") {
+  TempDir served;
+  TempDir watched;
+  auto server = start_server(served.path(), 0);
+  const int port = server->wait_for_port();
+  const std::string endpoint = "127.0.0.1:" + std::to_string(port);
+  auto arrived = [&](const std::string& name, const std::string& content) {
+    return wait_until([&] { return read_file(served / ("inbox/" + name)) == content; },
+                      test_support::scaled(std::chrono::seconds(15)));
+  };
+  write_file(watched / "before.txt", "was there first");
+  auto watcher = std::make_unique<test_support::ChildProcess>(client_argv(
+      {endpoint, "put", "--watch", watched.path(), "-r", "--to", "inbox", "--heartbeat", "0.3"}));
+  REQUIRE(watcher->wait_for_output("watching "));
+  CHECK(arrived("before.txt", "was there first"));
+  // A subdirectory created while watching, and one inside it.
+  make_directories(watched / "sub/deeper");
+  write_file(watched / "sub/deeper/nested.txt", "nested");
+  write_file(watched / "sub/b.txt", "bee");
+  CHECK(arrived("sub/deeper/nested.txt", "nested"));
+  CHECK(arrived("sub/b.txt", "bee"));
+
+  // The server goes away; files keep coming; a new server on the same port.
+  REQUIRE(server->wait_exit(std::chrono::milliseconds(0)) == -1);
+  server->send_signal(SIGTERM);
+  REQUIRE(server->wait_exit() == 0);
+  server.reset();
+  CHECK(watcher->wait_for_output("reconnecting in "));
+  write_file(watched / "during.txt", "written while the server was down");
+  make_directories(watched / "sub2");
+  write_file(watched / "sub2/c.txt", "sea");
+  server = start_server(served.path(), port);
+  CHECK(arrived("during.txt", "written while the server was down"));
+  CHECK(arrived("sub2/c.txt", "sea"));
+  CHECK(watcher->wait_for_output("reconnected to "));
+  CHECK(watcher->running());
+  // Nothing that was already uploaded went again.
+  CHECK(puts_logged(*server, "inbox/before.txt") == 0);
+  CHECK(puts_logged(*server, "inbox/sub/b.txt") == 0);
+  CHECK(puts_logged(*server, "inbox/sub/deeper/nested.txt") == 0);
+  CHECK(puts_logged(*server, "inbox/during.txt") == 1);
+
+  // The watcher itself restarts: its record says what is done, and what
+  // changed while it was away -- even at the same size, which the server's
+  // STAT alone would take for the same file.
+  watcher->send_signal(SIGTERM);
+  CHECK(watcher->wait_exit() == 0);
+  write_file(watched / "sub/b.txt", "BEE");
+  watcher = std::make_unique<test_support::ChildProcess>(client_argv(
+      {endpoint, "put", "--watch", watched.path(), "-r", "--to", "inbox", "--heartbeat", "0.3"}));
+  REQUIRE(watcher->wait_for_output("watching "));
+  write_file(watched / "sub/after.txt", "after the restart");
+  CHECK(arrived("sub/after.txt", "after the restart"));
+  CHECK(arrived("sub/b.txt", "BEE"));
+  write_file(watched / "before.txt", "changed");
+  CHECK(arrived("before.txt", "changed"));
+  CHECK(puts_logged(*server, "inbox/before.txt") == 1);
+  CHECK(puts_logged(*server, "inbox/sub/b.txt") == 1);
+  CHECK(puts_logged(*server, "inbox/during.txt") == 1);
+  CHECK(puts_logged(*server, "inbox/sub2/c.txt") == 1);
+  watcher->send_signal(SIGTERM);
+  CHECK(watcher->wait_exit() == 0);
 }
