@@ -136,7 +136,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", stall_timeout,
                  "Seconds without progress (no byte moving while an answer, data or an "
-                 "acknowledgement is awaited) before giving up with exit code 3; 0 = never")
+                 "acknowledgement is awaited) before giving up with exit code 3; 0 = never. "
+                 "The server sends nothing while it hashes (--verify, --checksum): raise it "
+                 "for very large files")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_flag("--no-progress", no_progress, "No progress bar, even on a terminal");
