@@ -16,10 +16,13 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "apps/common/threads_option.h"
 #include "protocols/http/http_server.h"
 #include "reactor/event_loop.h"
 #include "reactor/graceful_shutdown.h"
 #include "reactor/log.h"
+#include "reactor/loop_group.h"
+#include "reactor/server_group.h"
 
 namespace {
 
@@ -62,7 +65,7 @@ int fail(const std::string& message) {
 int main(int argc, char** argv) {
   CLI::App app{
       "reactor-httpd: serve the files under DIR over HTTP/1.1 (GET and HEAD) from one\n"
-      "event-loop thread: keep-alive, pipelining, ranges, conditional requests,\n"
+      "event loop per thread: keep-alive, pipelining, ranges, conditional requests,\n"
       "directory listings, sendfile. Nothing outside DIR is ever served."};
   app.get_formatter()->column_width(34);
 
@@ -78,6 +81,7 @@ int main(int argc, char** argv) {
   double cache_seconds = 1;
   size_t inline_max = reactor::http::FileCache::Options().inline_limit;
   size_t max_connections = 0;
+  std::string threads = "auto";
 
   app.add_option("PORT", port, "TCP port to listen on (0 picks a free one; see the log line)")
       ->required()
@@ -108,9 +112,11 @@ int main(int argc, char** argv) {
       ->type_name("SECONDS")
       ->capture_default_str();
   app.add_option("--max-connections", max_connections,
-                 "Answer 503 to clients beyond N open connections (0: no limit)")
+                 "Answer 503 to clients beyond N open connections, counted over all\n"
+                 "threads (0: no limit)")
       ->type_name("N")
       ->capture_default_str();
+  apps::add_threads_option(app, threads);
   app.add_option("--shutdown-timeout", shutdown_timeout,
                  "On SIGINT/SIGTERM: stop accepting, let responses in flight finish for at\n"
                  "most SECONDS, then exit 0 (a second signal exits at once)")
@@ -158,22 +164,51 @@ int main(int argc, char** argv) {
   options.file_cache.ttl = to_milliseconds(cache_seconds);
   options.file_cache.inline_limit = inline_max;
 
+  const size_t thread_count = *reactor::LoopGroup::parse_count(threads);
+  // One HttpServer per loop; what they share must be thread-safe: the
+  // connection limit and the access log file. The file cache, the batch
+  // of answers and the lent input buffer are each loop's own.
+  auto connection_limit = std::make_shared<reactor::ConnectionLimit>(max_connections);
+  options.connection_limit = connection_limit;
+  options.reuse_port = thread_count > 1;
+
+  using HttpServers = reactor::ServerGroup<reactor::http::HttpServer>;
   try {
+    if (!access_log.empty()) {
+      options.shared_access_log = std::make_shared<reactor::http::AccessLogFile>(access_log);
+    }
     reactor::EventLoop loop;
-    reactor::http::HttpServer server(&loop, options);
+    reactor::LoopGroup loops(&loop, thread_count);
+    std::unique_ptr<HttpServers> servers;
 
     reactor::stop_gracefully_on_signals(
-        loop, to_milliseconds(shutdown_timeout), [&server](std::function<void()> finished) {
-          // Logged once the listener is closed: whoever reads this line may
-          // count on new clients being refused.
-          server.drain(std::move(finished));
-          spdlog::info("shutting down: {} connection(s) open", server.connection_count());
+        loop, to_milliseconds(shutdown_timeout),
+        [&servers, &connection_limit](std::function<void()> finished) {
+          servers->drain([](reactor::http::HttpServer& server,
+                            std::function<void()> drained) { server.drain(std::move(drained)); },
+                         std::move(finished));
+          // Logged once every listener is closed: whoever reads this line
+          // may count on new clients being refused.
+          spdlog::info("shutting down: {} connection(s) open", connection_limit->open_count());
         });
 
-    server.start();
-    spdlog::info("listening on {} (serving {})", server.listen_address().to_string(),
-                 server.context().root.real_path());
+    loops.start();
+    servers = std::make_unique<HttpServers>(
+        loops,
+        HttpServers::sharing_port(
+            options.address, thread_count,
+            [&options](reactor::EventLoop* server_loop, const reactor::SocketAddress& bound) {
+              reactor::http::ServerOptions own = options;
+              own.address = bound;
+              return std::make_unique<reactor::http::HttpServer>(server_loop, own);
+            }));
+    servers->start();
+    spdlog::info(
+        "listening on {} (serving {}, {} thread{})", (*servers)[0].listen_address().to_string(),
+        (*servers)[0].context().root.real_path(), thread_count, thread_count == 1 ? "" : "s");
     loop.run();
+    // Each server is destroyed on its own loop, while the loops still run.
+    servers.reset();
     spdlog::info("stopped");
   } catch (const std::system_error& error) {
     return fail(error.what());

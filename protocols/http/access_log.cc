@@ -40,14 +40,35 @@ void append_quoted_or_dash(std::string& out, std::string_view text) {
 
 }  // namespace
 
-AccessLog::AccessLog(const std::string& path) {
-  if (path == "-") {
+AccessLogFile::AccessLogFile(std::string path) : path_(std::move(path)) {
+  if (path_ == "-") {
     fd_ = STDOUT_FILENO;
   } else {
-    owned_fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-    if (!owned_fd_) throw std::system_error(errno, std::generic_category(), path);
+    owned_fd_.reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!owned_fd_) throw std::system_error(errno, std::generic_category(), path_);
     fd_ = owned_fd_.get();
   }
+}
+
+void AccessLogFile::write(std::string_view block) {
+  std::lock_guard lock(mutex_);
+  while (!block.empty()) {
+    const ssize_t n = ::write(fd_, block.data(), block.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (!reported_error_) {
+        reported_error_ = true;
+        spdlog::error("access log: write failed: {}; dropping log lines", std::strerror(errno));
+      }
+      return;
+    }
+    block.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+AccessLog::AccessLog(const std::string& path) : AccessLog(std::make_shared<AccessLogFile>(path)) {}
+
+AccessLog::AccessLog(std::shared_ptr<AccessLogFile> file) : file_(std::move(file)) {
   buffer_.reserve(kFlushThreshold + 4096);
 }
 
@@ -85,19 +106,8 @@ void AccessLog::append(const Entry& entry) {
 }
 
 void AccessLog::flush() {
-  size_t written = 0;
-  while (written < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (!reported_error_) {
-        reported_error_ = true;
-        spdlog::error("access log: write failed: {}; dropping log lines", std::strerror(errno));
-      }
-      break;
-    }
-    written += static_cast<size_t>(n);
-  }
+  if (buffer_.empty()) return;
+  file_->write(buffer_);
   buffer_.clear();
 }
 

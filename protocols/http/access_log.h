@@ -11,10 +11,18 @@
 // Writes are blocking, as with nginx's access_log: point it at a file or
 // at a stdout that someone reads.
 //
-// Threading: loop thread only.
+// Several loops (reactor-httpd --threads): each loop has an AccessLog of
+// its own, so appending a line takes no lock, and they share one
+// AccessLogFile, which writes each block whole under a mutex -- lines from
+// different loops never interleave, even on a pipe where a write() larger
+// than PIPE_BUF could be split.
+//
+// Threading: AccessLog is loop thread only; AccessLogFile, any thread.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -22,6 +30,28 @@
 #include "reactor/unique_fd.h"
 
 namespace reactor::http {
+
+class AccessLogFile {
+ public:
+  // Opens `path` for appending (created 0644 if missing); "-" is stdout.
+  // Throws std::system_error if it cannot be opened.
+  explicit AccessLogFile(std::string path);
+  AccessLogFile(const AccessLogFile&) = delete;
+  AccessLogFile& operator=(const AccessLogFile&) = delete;
+
+  // Writes `block` (whole lines) in full before any other block. Errors
+  // are reported once, then the lines dropped: a full disk must not take
+  // the server down.
+  void write(std::string_view block);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::mutex mutex_;
+  const std::string path_;
+  UniqueFd owned_fd_;
+  int fd_;
+  bool reported_error_ = false;
+};
 
 class AccessLog {
  public:
@@ -42,6 +72,8 @@ class AccessLog {
   // Opens `path` for appending (created 0644 if missing); "-" is stdout.
   // Throws std::system_error if it cannot be opened.
   explicit AccessLog(const std::string& path);
+  // Appends to a file shared with the AccessLogs of other loops.
+  explicit AccessLog(std::shared_ptr<AccessLogFile> file);
   ~AccessLog();
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
@@ -52,12 +84,11 @@ class AccessLog {
   void flush();
 
   size_t buffered_bytes() const { return buffer_.size(); }
+  AccessLogFile& file() { return *file_; }
 
  private:
-  UniqueFd owned_fd_;
-  int fd_;
+  std::shared_ptr<AccessLogFile> file_;
   std::string buffer_;
-  bool reported_error_ = false;
 };
 
 }  // namespace reactor::http

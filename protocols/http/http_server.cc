@@ -11,6 +11,8 @@ namespace reactor::http {
 TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
   TcpServer::Options tcp;
   tcp.max_connections = options.max_connections;
+  tcp.connection_limit = options.connection_limit;
+  tcp.reuse_port = options.reuse_port;
   tcp.idle_timeout = options.idle_timeout;
   tcp.tcp_no_delay = true;
   // The client speaks first: wake up for a connection only once its
@@ -44,7 +46,8 @@ HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
       session->handle_output_drained(connection);
     }
   });
-  if (options.max_connections > 0) {
+  if (options.connection_limit ? options.connection_limit->limited()
+                               : options.max_connections > 0) {
     // The polite "no" beyond --max-connections; the core sends it and
     // closes with a lingering close, so the client reads it.
     tcp_server_.set_overload_reply([this](const SocketAddress&) {
