@@ -15,6 +15,8 @@ packages=(
   curl wget socat netcat-openbsd chromium procps iproute2 python3
   # the client's durability test watches its fsync/rename order
   strace
+  # precompressed siblings (.br, .gz) for the httpd tests
+  brotli gzip
   # /etc/mime.types, which reactor-httpd reads and mime_types_test requires
   media-types
   clang-format

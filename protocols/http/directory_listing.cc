@@ -31,7 +31,8 @@ void append_number(std::string& out, unsigned long long value) {
 }  // namespace
 
 protocols::Result<void> render_directory_listing(const protocols::ServedTree& root,
-                                                 const std::string& relative, std::string& out) {
+                                                 const std::string& relative, std::string& out,
+                                                 bool hide_dotfiles) {
   protocols::ListingOptions options;
   options.max_entries = kMaxListingEntries;
   options.include_special = false;  // never served, so not offered
@@ -40,6 +41,11 @@ protocols::Result<void> render_directory_listing(const protocols::ServedTree& ro
   if (!listing) return listing.error();
   std::vector<protocols::TreeEntry>& entries = listing->entries;
   const bool truncated = listing->truncated;
+  if (hide_dotfiles) {
+    std::erase_if(entries, [&relative](const protocols::TreeEntry& entry) {
+      return entry.name.starts_with('.') && !(relative.empty() && entry.name == ".well-known");
+    });
+  }
   // Directories first; the tree already sorted by byte-wise name.
   std::stable_partition(entries.begin(), entries.end(), [](const protocols::TreeEntry& entry) {
     return S_ISDIR(entry.info.st_mode);

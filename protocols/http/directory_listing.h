@@ -26,7 +26,10 @@ inline constexpr size_t kMaxListingEntries = protocols::kDefaultMaxListingEntrie
 // Appends the listing page of the directory `relative` ("" for the root,
 // else "a/b" without slashes at either end) to `out`. Fails, appending
 // nothing, if the directory cannot be read (the caller answers 403 or 404).
+// With `hide_dotfiles`, names starting with '.' are left out (but
+// ".well-known" in the root), as they are not served either.
 protocols::Result<void> render_directory_listing(const protocols::ServedTree& root,
-                                                 const std::string& relative, std::string& out);
+                                                 const std::string& relative, std::string& out,
+                                                 bool hide_dotfiles = false);
 
 }  // namespace reactor::http
