@@ -8,10 +8,13 @@ set -euo pipefail
 packages=(
   # build
   meson ninja-build g++ pkgconf libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
+  nlohmann-json3-dev
   # sanitizers and libFuzzer
   clang libclang-rt-14-dev
   # real clients the tests drive
   curl wget socat netcat-openbsd chromium procps iproute2 python3
+  # the client's durability test watches its fsync/rename order
+  strace
   # precompressed siblings (.br, .gz) for the httpd tests
   brotli gzip
   # /etc/mime.types, which reactor-httpd reads and mime_types_test requires

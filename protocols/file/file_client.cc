@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
@@ -37,6 +38,7 @@ void FileClient::connect(std::chrono::milliseconds timeout) {
   challenged_ = false;
   authenticated_ = false;
   protocol_version_ = 0;
+  decoder_ = ReplyDecoder();  // a reconnect must not inherit half a frame
   tcp_.set_connect_timeout(timeout);
   tcp_.connect();
 }
@@ -68,12 +70,27 @@ void FileClient::handle_connection(const ConnectionPtr& connection) {
       connection->close();
       return;
     }
+    if (stall_timeout_.count() > 0) {
+      std::weak_ptr<bool> alive = alive_;
+      connection->set_idle_callback([this, alive](const ConnectionPtr& idle) {
+        if (!alive.expired()) handle_idle(idle);
+      });
+      connection->set_idle_timeout(stall_timeout_);
+    }
     send_request(Hello{kProtocolVersion}, Pending{MessageType::kHelloOk, nullptr, {}, 0});
     return;
   }
   // Closed. Expected only after our own close().
   if (closed_) return;
-  if (!pending_.empty() || active_download_) {
+  const std::string& reason = connection->close_reason();
+  if (active_download_) {
+    // The GET is no longer pending (its DATA header arrived): the body is
+    // what was cut off.
+    fail(Failure::Kind::kLost, "connection to " + tcp_.server_address().to_string() +
+                                   " lost in the middle of a download, " +
+                                   std::to_string(decoder_.raw_remaining()) + " byte(s) short" +
+                                   (reason.empty() ? "" : " (" + reason + ")"));
+  } else if (!pending_.empty()) {
     fail(Failure::Kind::kLost, "connection to " + tcp_.server_address().to_string() +
                                    " lost with " + std::to_string(pending_.size()) +
                                    " request(s) unanswered");
@@ -81,6 +98,63 @@ void FileClient::handle_connection(const ConnectionPtr& connection) {
     fail(Failure::Kind::kLost,
          "connection to " + tcp_.server_address().to_string() + " closed by the server");
   }
+}
+
+namespace {
+
+// The request a pending answer belongs to.
+std::string_view request_name(MessageType expected) {
+  switch (expected) {
+    case MessageType::kHelloOk:
+      return "HELLO";
+    case MessageType::kListOk:
+      return "LIST";
+    case MessageType::kStatOk:
+      return "STAT";
+    case MessageType::kData:
+      return "GET";
+    case MessageType::kPutOk:
+      return "PUT";
+    case MessageType::kPong:
+      return "PING";
+    case MessageType::kHashOk:
+      return "HASH";
+    default:
+      return "a request";
+  }
+}
+
+}  // namespace
+
+std::string FileClient::describe_wait() const {
+  const std::string server = tcp_.server_address().to_string();
+  if (active_download_) {
+    return "the rest of a download from " + server + " (" +
+           std::to_string(decoder_.raw_remaining()) + " byte(s) still to come)";
+  }
+  if (pending_.empty()) {
+    if (queued_output_bytes() > 0) return server + " to take the data we are sending";
+    return "";
+  }
+  const MessageType expected = pending_.front().expected;
+  if (expected == MessageType::kHelloOk) return server + " to greet us (HELLO_OK)";
+  if (expected == MessageType::kPutOk && queued_output_bytes() > 0) {
+    return server + " to take the upload (" + std::to_string(queued_output_bytes()) +
+           " byte(s) not sent yet)";
+  }
+  return "an answer from " + server + " to " + std::string(request_name(expected));
+}
+
+void FileClient::handle_idle(const ConnectionPtr& connection) {
+  std::string waited_for = describe_wait();
+  if (waited_for.empty()) {
+    connection->set_idle_timeout(stall_timeout_);  // idle, but owed nothing: not a stall
+    return;
+  }
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", static_cast<double>(stall_timeout_.count()) / 1000);
+  fail(Failure::Kind::kTimeout,
+       "timed out: no progress for " + std::string(seconds) + " s waiting for " + waited_for);
 }
 
 void FileClient::send_request(const Request& request, Pending pending) {
@@ -142,6 +216,11 @@ void FileClient::handle_input(Buffer& input) {
     DecodeStep<Reply> step = decoder_.next(input.view());
     if (step.status == DecodeStatus::kNeedMore) return;
     if (step.status == DecodeStatus::kError) {
+      if (!ready_ && input.view().starts_with("HTTP/")) {
+        fail(Failure::Kind::kProtocol,
+             tcp_.server_address().to_string() + " is not an RFTP server (it answered with HTTP)");
+        return;
+      }
       fail(Failure::Kind::kProtocol, "malformed answer from the server: " + step.detail);
       return;
     }

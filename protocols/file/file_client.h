@@ -41,6 +41,7 @@ class FileClient {
       kConnect,   // could not connect (refused, timed out...)
       kLost,      // the connection closed or broke
       kProtocol,  // a malformed or unexpected answer, or HELLO refused
+      kTimeout,   // no progress for the stall timeout while waiting
     };
     Kind kind;
     std::string message;
@@ -92,6 +93,13 @@ class FileClient {
   void connect(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
   // Closes without reporting a failure. Pending handlers are dropped.
   void close();
+  // Progress watchdog (the core's idle timeout): when no byte has moved
+  // either way for `timeout` while the client waits for something (an
+  // answer, the rest of a DATA body, its own output to be taken), the
+  // connection fails with kTimeout and a message naming what it waited
+  // for. A connection that owes and is owed nothing is not stalled. Zero
+  // (the default) disables it. Call before connect().
+  void set_stall_timeout(std::chrono::milliseconds timeout) { stall_timeout_ = timeout; }
 
   // Requests. Call them once ready; each answer reaches its handler.
   void list(const std::string& path, ReplyHandler handler);
@@ -145,6 +153,9 @@ class FileClient {
   void splice_body(const std::shared_ptr<DownloadSink>& sink);
   void complete_download();
   void fail(Failure::Kind kind, std::string message);
+  void handle_idle(const ConnectionPtr& connection);
+  // What the client is waiting for ("" if nothing), for the timeout message.
+  std::string describe_wait() const;
 
   EventLoop* loop_;
   TcpClient tcp_;
@@ -162,6 +173,7 @@ class FileClient {
   bool challenged_ = false;
   bool authenticated_ = false;
   Clock::time_point last_reply_time_;
+  std::chrono::milliseconds stall_timeout_{0};
   // Guards the object against use after a callback closed it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
