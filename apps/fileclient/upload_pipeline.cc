@@ -166,6 +166,8 @@ void UploadPipeline::handle_resume(const std::shared_ptr<Transfer>& transfer, co
   spdlog::info("{}: resuming at byte {} of {} (the server's bytes match)",
                transfer->item.local_path, held->held, transfer->size);
   send_put(transfer, held->held);
+}
+
 void UploadPipeline::check_digest(const std::shared_ptr<Transfer>& transfer, const Reply& reply) {
   // Hashed on the loop thread, from the descriptor the PUT would send from.
   const auto* hash = std::get_if<HashOk>(&reply);
