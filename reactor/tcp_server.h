@@ -43,6 +43,8 @@ class TcpServer {
     // them at once instead of after another turn of the loop. Zero
     // disables; leave it off for protocols where the server speaks first.
     std::chrono::seconds defer_accept{0};
+    // An IPv6 listener takes IPv6 clients only; false makes "::" dual-stack.
+    bool ipv6_only = true;
   };
   // The bytes to send a client beyond max_connections before closing it.
   using OverloadReply = std::function<std::string(const SocketAddress& peer)>;
@@ -52,6 +54,10 @@ class TcpServer {
   // caller learns of a busy port before anything else starts.
   TcpServer(EventLoop* loop, const SocketAddress& address, Options options);
   TcpServer(EventLoop* loop, const SocketAddress& address) : TcpServer(loop, address, Options()) {}
+  // Serves a socket that is already bound and listening (systemd socket
+  // activation); reuse_port and ipv6_only do not apply. Throws
+  // std::system_error if it is not a listening socket.
+  TcpServer(EventLoop* loop, UniqueFd listening_socket, Options options);
   // Closes every connection without running any more callbacks
   // (Connection::abandon): they may use what dies with the server.
   ~TcpServer();
@@ -91,6 +97,7 @@ class TcpServer {
   void for_each_connection(const std::function<void(const ConnectionPtr&)>& visit) const;
 
  private:
+  void set_up_acceptor();
   void handle_new_connection(UniqueFd socket, const SocketAddress& peer);
   void refuse(UniqueFd socket, const SocketAddress& peer);
   void remove_connection(const ConnectionPtr& connection);

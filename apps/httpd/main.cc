@@ -4,14 +4,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -20,6 +23,7 @@
 #include "reactor/event_loop.h"
 #include "reactor/graceful_shutdown.h"
 #include "reactor/log.h"
+#include "reactor/socket_activation.h"
 
 namespace {
 
@@ -57,6 +61,26 @@ int fail(const std::string& message) {
   return 2;
 }
 
+// One --bind value: a numeric IPv4/IPv6 address (port from PORT) or
+// unix:/PATH.
+std::optional<reactor::SocketAddress> parse_bind(const std::string& text, uint16_t port) {
+  constexpr std::string_view kUnixPrefix = "unix:";
+  if (text.starts_with(kUnixPrefix)) {
+    return reactor::SocketAddress::unix_path(std::string_view(text).substr(kUnixPrefix.size()));
+  }
+  return reactor::SocketAddress::parse(text, port);
+}
+
+// What to paste into a browser (or click) for a listener: a wildcard is
+// reached through the loopback address of its family.
+std::string url_of(const reactor::SocketAddress& address) {
+  if (address.is_unix()) return "curl --unix-socket " + address.path() + " http://localhost/";
+  std::string host = address.ip();
+  if (address.is_wildcard()) host = address.family() == AF_INET6 ? "::1" : "127.0.0.1";
+  if (address.family() == AF_INET6) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(address.port()) + "/";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,7 +92,10 @@ int main(int argc, char** argv) {
 
   int port = 0;
   std::string directory;
-  std::string bind_address = "0.0.0.0";
+  std::vector<std::string> binds;
+  bool dual_stack = false;
+  std::vector<std::string> trusted_proxies;
+  std::string server_header(reactor::http::kServerName);
   std::string access_log;
   std::string log_level = "info";
   bool no_listing = false;
@@ -83,13 +110,34 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::Range(0, 65535));
   app.add_option("DIR", directory, "Directory whose files are served")->required();
-  app.add_option("--bind", bind_address,
-                 "Numeric address to listen on: 0.0.0.0, ::, 127.0.0.1, ::1...")
-      ->capture_default_str();
+  app.add_option("--bind", binds,
+                 "Address to listen on, repeatable (one listener each, all on PORT):\n"
+                 "0.0.0.0, ::, 127.0.0.1, ::1... or unix:/PATH for a Unix-domain socket\n"
+                 "(a stale socket file there is replaced). Default: 0.0.0.0, unless\n"
+                 "systemd socket activation (LISTEN_FDS) passed sockets, then only those")
+      ->type_name("ADDR")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_flag("--dual-stack", dual_stack,
+               "A --bind :: also takes IPv4 clients (IPV6_V6ONLY off); without it '::'\n"
+               "is IPv6 only");
   app.add_option("--access-log", access_log,
                  "Write a Combined Log Format line per request to FILE (appended), or to\n"
-                 "stdout with '-'. Buffered; off by default")
+                 "stdout with '-'. Buffered; off by default. SIGHUP or SIGUSR1 reopens\n"
+                 "FILE (log rotation: rename it, then signal)")
       ->type_name("FILE|-");
+  app.add_option("--trusted-proxy", trusted_proxies,
+                 "Behind a reverse proxy: believe X-Forwarded-For from peers in this\n"
+                 "range (repeatable; ADDR, ADDR/PREFIX, or 'unix' for Unix-socket peers).\n"
+                 "The access log then records the right-most address in the field that\n"
+                 "is not itself trusted; from any other peer the field is ignored")
+      ->type_name("ADDR[/PREFIX]")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--server-header", server_header,
+                 "Value of the Server response field, or 'off' to send none")
+      ->type_name("NAME|off")
+      ->capture_default_str();
   app.add_option("--log-level", log_level,
                  "Diagnostics on stderr: " + std::string(reactor::log_level_names()))
       ->capture_default_str();
@@ -141,14 +189,39 @@ int main(int argc, char** argv) {
     return fail("unknown log level '" + log_level + "' (" +
                 std::string(reactor::log_level_names()) + ")");
   }
-  const auto address = reactor::SocketAddress::parse(bind_address, static_cast<uint16_t>(port));
-  if (!address) return fail("--bind needs a numeric IPv4/IPv6 address, got '" + bind_address + "'");
+  // Taken before anything else opens a descriptor: they are 3, 4...
+  std::vector<reactor::UniqueFd> activated = reactor::take_activated_sockets();
+  if (binds.empty() && activated.empty()) binds.push_back("0.0.0.0");
+  std::vector<reactor::SocketAddress> addresses;
+  for (const std::string& bind : binds) {
+    const auto address = parse_bind(bind, static_cast<uint16_t>(port));
+    if (!address) {
+      return fail("--bind needs a numeric IPv4/IPv6 address or unix:/PATH, got '" + bind + "'");
+    }
+    addresses.push_back(*address);
+  }
+  std::vector<reactor::http::AddressRange> trusted_ranges;
+  for (const std::string& text : trusted_proxies) {
+    const auto range = reactor::http::AddressRange::parse(text);
+    if (!range) {
+      return fail("--trusted-proxy needs ADDR, ADDR/PREFIX or 'unix', got '" + text + "'");
+    }
+    trusted_ranges.push_back(*range);
+  }
+  if (std::any_of(server_header.begin(), server_header.end(),
+                  [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    return fail("--server-header must be printable text");
+  }
   if (std::string problem = check_document_root(directory); !problem.empty()) return fail(problem);
 
   raise_descriptor_limit();
 
   reactor::http::ServerOptions options;
-  options.address = *address;
+  options.addresses = addresses;
+  for (reactor::UniqueFd& socket : activated) options.listening_fds.push_back(socket.release());
+  options.dual_stack = dual_stack;
+  options.trusted_proxies = std::move(trusted_ranges);
+  options.server_header = server_header == "off" ? "" : server_header;
   options.document_root = directory;
   options.directory_listing = !no_listing;
   options.idle_timeout = to_milliseconds(idle_timeout);
@@ -170,9 +243,19 @@ int main(int argc, char** argv) {
           spdlog::info("shutting down: {} connection(s) open", server.connection_count());
         });
 
+    // Log rotation (logrotate's postrotate, or nginx's USR1): reopen the
+    // access log by its path. Both signals, so neither kills the server.
+    for (int signo : {SIGHUP, SIGUSR1}) {
+      loop.on_signal(signo, [&server] {
+        if (server.reopen_access_log()) spdlog::info("access log reopened");
+      });
+    }
     server.start();
-    spdlog::info("listening on {} (serving {})", server.listen_address().to_string(),
-                 server.context().root.real_path());
+    // One line per listener, with something to click.
+    for (const reactor::SocketAddress& address : server.listen_addresses()) {
+      spdlog::info("listening on {}, {}", address.to_string(), url_of(address));
+    }
+    spdlog::info("serving {}", server.context().root.real_path());
     loop.run();
     spdlog::info("stopped");
   } catch (const std::system_error& error) {

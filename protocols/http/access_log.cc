@@ -40,15 +40,38 @@ void append_quoted_or_dash(std::string& out, std::string_view text) {
 
 }  // namespace
 
-AccessLog::AccessLog(const std::string& path) {
+UniqueFd AccessLog::open_for_append(const std::string& path) {
+  return UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+}
+
+AccessLog::AccessLog(const std::string& path) : path_(path) {
   if (path == "-") {
     fd_ = STDOUT_FILENO;
   } else {
-    owned_fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    owned_fd_ = open_for_append(path);
     if (!owned_fd_) throw std::system_error(errno, std::generic_category(), path);
     fd_ = owned_fd_.get();
   }
   buffer_.reserve(kFlushThreshold + 4096);
+}
+
+int AccessLog::reopen() {
+  // Lines appended before the signal belong to the file they were logged
+  // into: the one logrotate just renamed.
+  flush();
+  if (!owned_fd_) return 0;  // stdout
+  UniqueFd fresh = open_for_append(path_);
+  if (!fresh) {
+    const int error = errno;
+    spdlog::error("access log: cannot reopen {}: {}; still writing to the old file", path_,
+                  std::strerror(error));
+    return error;
+  }
+  owned_fd_ = std::move(fresh);
+  fd_ = owned_fd_.get();
+  // A new file deserves a new report if writing to it fails too.
+  reported_error_ = false;
+  return 0;
 }
 
 AccessLog::~AccessLog() {

@@ -11,6 +11,11 @@
 // Writes are blocking, as with nginx's access_log: point it at a file or
 // at a stdout that someone reads.
 //
+// Rotation: logrotate renames the file and signals the server, which calls
+// reopen(). Until then lines keep going to the renamed file (its descriptor
+// is still open); reopen() writes out what is buffered there and opens the
+// path anew, so each line lands in exactly one of the two files.
+//
 // Threading: loop thread only.
 #pragma once
 
@@ -51,9 +56,18 @@ class AccessLog {
   // a full disk must not take the server down.
   void flush();
 
+  // Flushes to the file open now, then opens the path again (a new file if
+  // the old one was renamed away). Nothing to do for stdout. On failure the
+  // old file stays in use and the error is returned (errno value), so a
+  // rotation gone wrong loses no line; 0 on success.
+  int reopen();
+
   size_t buffered_bytes() const { return buffer_.size(); }
 
  private:
+  static UniqueFd open_for_append(const std::string& path);
+
+  std::string path_;
   UniqueFd owned_fd_;
   int fd_;
   std::string buffer_;

@@ -108,9 +108,9 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
     keep_alive = false;
   }
 
-  const ResponseContext response_context{request.version_minor, keep_alive,
-                                         request.method == Method::kHead,
-                                         context_.dates.http_date()};
+  const ResponseContext response_context{
+      request.version_minor, keep_alive, request.method == Method::kHead,
+      context_.dates.http_date(), context_.options.server_header};
   const ResponseSummary summary =
       !analyzed
           ? StaticFileHandler::respond_error(analyzed.error(), response_context, output(connection))
@@ -134,7 +134,8 @@ void HttpSession::serve_request(const ConnectionPtr& connection, Buffer& input) 
 }
 
 void HttpSession::refuse_stream(const ConnectionPtr& connection, Status status) {
-  const ResponseContext response_context{1, false, false, context_.dates.http_date()};
+  const ResponseContext response_context{1, false, false, context_.dates.http_date(),
+                                         context_.options.server_header};
   const ResponseSummary summary =
       StaticFileHandler::respond_error(status, response_context, output(connection));
   if (context_.access_log) log(connection, nullptr, summary);
@@ -189,9 +190,15 @@ void HttpSession::handle_header_timeout(const ConnectionPtr& connection) {
 
 void HttpSession::log(const ConnectionPtr& connection, const Request* request,
                       const ResponseSummary& summary) {
-  if (client_ip_.empty()) client_ip_ = connection->peer_address().ip();
+  if (client_ip_.empty()) {
+    client_ip_ = connection->peer_address().ip();
+    peer_is_trusted_proxy_ = context_.trusted_proxies.trusts(connection->peer_address());
+  }
   AccessLog::Entry entry;
   entry.client = client_ip_;
+  if (peer_is_trusted_proxy_ && request != nullptr) {
+    entry.client = context_.trusted_proxies.client(client_ip_, request->fields);
+  }
   entry.time = context_.dates.log_time();
   if (request != nullptr) {
     entry.method = request->method_name;

@@ -6,7 +6,12 @@ namespace reactor::http {
 
 void append_response_start(std::string& out, Status status, const ResponseContext& context) {
   out += status_line(status);
-  out += "Server: reactor-httpd\r\nDate: ";
+  if (!context.server.empty()) {
+    out += "Server: ";
+    out += context.server;
+    out += "\r\n";
+  }
+  out += "Date: ";
   out += context.date;
   out += "\r\n";
   if (!context.keep_alive) {

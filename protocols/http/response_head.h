@@ -21,9 +21,12 @@ struct ResponseContext {
   bool keep_alive = true;  // the connection stays open after this response
   bool head_only = false;  // HEAD: the same head, no body
   std::string_view date;   // IMF-fixdate for the Date field
+  // The Server field's value; empty: no Server field (--server-header off).
+  std::string_view server = kServerName;
 };
 
-// "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" and, when needed,
+// "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" (Server only when
+// context.server is not empty) and, when needed,
 // "Connection: close" or (for a persistent HTTP/1.0 exchange)
 // "Connection: keep-alive".
 void append_response_start(std::string& out, Status status, const ResponseContext& context);

@@ -12,6 +12,7 @@
 #include "protocols/common/served_tree.h"
 #include "protocols/http/access_log.h"
 #include "protocols/http/file_cache.h"
+#include "protocols/http/forwarded_for.h"
 #include "protocols/http/http_date.h"
 #include "protocols/http/mime_types.h"
 #include "protocols/http/output_batch.h"
@@ -31,6 +32,7 @@ struct ServerContext {
         handler(root, file_cache, StaticFileHandler::Options{options.directory_listing}),
         access_log(options.access_log.empty() ? nullptr
                                               : std::make_unique<AccessLog>(options.access_log)),
+        trusted_proxies(options.trusted_proxies),
         batch(loop) {}
 
   const ServerOptions options;
@@ -39,6 +41,7 @@ struct ServerContext {
   FileCache file_cache;
   StaticFileHandler handler;
   std::unique_ptr<AccessLog> access_log;  // null when logging is off
+  const TrustedProxies trusted_proxies;
   DateCache dates;
   // Responses wait here for the end of the epoll batch.
   OutputBatch batch;

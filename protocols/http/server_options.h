@@ -5,14 +5,29 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "protocols/http/file_cache.h"
+#include "protocols/http/forwarded_for.h"
+#include "protocols/http/response_head.h"
 #include "reactor/socket_address.h"
 
 namespace reactor::http {
 
 struct ServerOptions {
+  // Where to listen when neither `addresses` nor `listening_fds` is given.
   SocketAddress address = SocketAddress::loopback_v4(8080);
+  // Every address to listen on, each with a listener of its own (IPv4,
+  // IPv6, Unix-domain paths), all serving the same site. Port 0 is chosen
+  // once: the first IP listener's port is used for every later port-0 one,
+  // so "127.0.0.1 and ::1 on a free port" is one port.
+  std::vector<SocketAddress> addresses;
+  // Sockets already bound and listening (systemd socket activation), served
+  // besides `addresses`. The server owns them from its constructor on.
+  std::vector<int> listening_fds;
+  // An IPv6 wildcard ("::") listener takes IPv4 clients too (IPV6_V6ONLY
+  // off); by default it is IPv6-only and 0.0.0.0 is bound separately.
+  bool dual_stack = false;
   // The directory served; nothing outside it is ever served or listed.
   std::string document_root = ".";
   // One entry directly in the root that is never served or listed, by its
@@ -33,6 +48,13 @@ struct ServerOptions {
   size_t max_connections = 0;
   // Combined Log Format destination: "" for none, "-" for stdout, or a file.
   std::string access_log;
+  // Reverse proxies whose X-Forwarded-For is believed: for connections
+  // from them the access log records the client the field names (the
+  // right-most address that is not itself trusted; see forwarded_for.h).
+  // From any other peer the field is ignored.
+  std::vector<AddressRange> trusted_proxies;
+  // The Server field of every response; empty: no Server field at all.
+  std::string server_header = std::string(kServerName);
   FileCache::Options file_cache;
   // A client that pipelines requests without reading the answers: once
   // this much output is queued for it, its requests are not read further
