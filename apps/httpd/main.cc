@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -61,6 +62,15 @@ int fail(const std::string& message) {
   return 2;
 }
 
+std::optional<uint16_t> parse_port(const std::string& text) {
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<uint16_t>(value);
+}
+
 // One --bind value: a numeric IPv4/IPv6 address (port from PORT) or
 // unix:/PATH.
 std::optional<reactor::SocketAddress> parse_bind(const std::string& text, uint16_t port) {
@@ -90,7 +100,7 @@ int main(int argc, char** argv) {
       "directory listings, sendfile. Nothing outside DIR is ever served."};
   app.get_formatter()->column_width(34);
 
-  int port = 0;
+  std::string port_text;
   std::string directory;
   std::vector<std::string> binds;
   bool dual_stack = false;
@@ -106,9 +116,11 @@ int main(int argc, char** argv) {
   size_t inline_max = reactor::http::FileCache::Options().inline_limit;
   size_t max_connections = 0;
 
-  app.add_option("PORT", port, "TCP port to listen on (0 picks a free one; see the log line)")
-      ->required()
-      ->check(CLI::Range(0, 65535));
+  app.set_version_flag("--version", std::string(kProgram) + " " + REACTOR_VERSION);
+  // Taken as text and checked after parsing, so that the message can say
+  // what a port is ("Value abc not in range" did not).
+  app.add_option("PORT", port_text, "TCP port to listen on (0 picks a free one; see the log line)")
+      ->required();
   app.add_option("DIR", directory, "Directory whose files are served")->required();
   app.add_option("--bind", binds,
                  "Address to listen on, repeatable (one listener each, all on PORT):\n"
@@ -181,10 +193,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    if (error.get_exit_code() == 0) return app.exit(error);  // --help
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
     return fail(std::string(error.what()) + " (see --help)");
   }
 
+  const std::optional<uint16_t> port = parse_port(port_text);
+  if (!port) return fail("PORT must be a number from 0 to 65535, got '" + port_text + "'");
   if (!reactor::init_logging(log_level)) {
     return fail("unknown log level '" + log_level + "' (" +
                 std::string(reactor::log_level_names()) + ")");
@@ -194,7 +208,7 @@ int main(int argc, char** argv) {
   if (binds.empty() && activated.empty()) binds.push_back("0.0.0.0");
   std::vector<reactor::SocketAddress> addresses;
   for (const std::string& bind : binds) {
-    const auto address = parse_bind(bind, static_cast<uint16_t>(port));
+    const auto address = parse_bind(bind, *port);
     if (!address) {
       return fail("--bind needs a numeric IPv4/IPv6 address or unix:/PATH, got '" + bind + "'");
     }

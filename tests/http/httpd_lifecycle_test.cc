@@ -99,7 +99,8 @@ TEST_CASE("cli: --help explains every option and exits 0") {
                                              "--max-connections",
                                              "--shutdown-timeout",
                                              "--cache-seconds",
-                                             "--inline-max"};
+                                             "--inline-max",
+                                             "--version"};
   std::vector<std::string> names;
   for (const auto& [name, explanation] : listed) {
     names.push_back(name);

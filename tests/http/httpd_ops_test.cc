@@ -379,3 +379,24 @@ TEST_CASE("--server-header renames or hides the Server field, errors included") 
   CHECK(malformed.status == 400);
   CHECK(!malformed.has("server"));
 }
+
+TEST_CASE("cli: --version needs no PORT; a PORT that is no port says what a port is") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--version"}, std::vector<std::string>{"0", "--version"}}) {
+    std::vector<std::string> argv = {test_support::program_from_env("REACTOR_HTTPD")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    test_support::ChildProcess child(argv);
+    CHECK(child.wait_exit() == 0);
+    CHECK(child.output().starts_with("reactor-httpd 0."));
+    CHECK(count_of(child.output(), "\n") == 1);
+  }
+  TestSite site;
+  for (const std::string& port : std::vector<std::string>{"abc", "99999", "65536", "80x", ""}) {
+    CAPTURE(port);
+    test_support::ChildProcess child(
+        {test_support::program_from_env("REACTOR_HTTPD"), port, site.root()});
+    CHECK(child.wait_exit() == 2);
+    CHECK(child.output() ==
+          "reactor-httpd: PORT must be a number from 0 to 65535, got '" + port + "'\n");
+  }
+}
