@@ -10,6 +10,7 @@ set -euo pipefail
 # Building the library and the apps, and what the apps read at run time.
 server_packages=(
   meson ninja-build g++ pkgconf libspdlog-dev libfmt-dev libcli11-dev libssl-dev
+  nlohmann-json3-dev
   # /etc/mime.types, which reactor-httpd reads (and mime_types_test requires)
   media-types
 )
@@ -19,6 +20,8 @@ test_packages=(
   doctest-dev
   clang libclang-rt-14-dev
   curl wget socat netcat-openbsd chromium procps iproute2 python3
+  # zlib: the browser test decodes chromium's PNG screenshots
+  zlib1g-dev
   clang-format
 )
 packages=("${server_packages[@]}")

@@ -63,7 +63,8 @@ class StaticFileHandler {
                                   Clock::time_point now, ResponseOutput& out);
   ResponseSummary redirect_to_directory(const Request& request, const ResponseContext& context,
                                         ResponseOutput& out);
-  ResponseSummary serve_listing(const ResponseContext& context, ResponseOutput& out);
+  ResponseSummary serve_listing(const Request& request, const ResponseContext& context,
+                                ResponseOutput& out);
   ResponseSummary serve_file(const Request& request, const ResponseContext& context,
                              const CachedFile& file, ResponseOutput& out);
   ResponseSummary serve_multipart(const ResponseContext& context, const CachedFile& file,

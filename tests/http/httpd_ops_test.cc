@@ -400,3 +400,28 @@ TEST_CASE("cli: --version needs no PORT; a PORT that is no port says what a port
           "reactor-httpd: PORT must be a number from 0 to 65535, got '" + port + "'\n");
   }
 }
+
+TEST_CASE("listing over HTTP: JSON by query or Accept, sorting by query, Vary: Accept") {
+  TestSite site;
+  Httpd server(site.root());
+  const HttpResponse by_query = exchange(server.port(), get_request("/dir/?format=json"));
+  CHECK(by_query.status == 200);
+  CHECK(by_query.field("content-type") == "application/json");
+  CHECK(by_query.field("vary") == "Accept");
+  CHECK(by_query.body.starts_with("{\"entries\":["));
+  CHECK(by_query.body.find("\"name\":\"nested.txt\"") != std::string::npos);
+
+  const HttpResponse by_accept =
+      exchange(server.port(), get_request("/dir/", "Accept: application/json\r\n"));
+  CHECK(by_accept.field("content-type") == "application/json");
+  CHECK(by_accept.body == by_query.body);
+
+  const HttpResponse browser = exchange(
+      server.port(), get_request("/dir/", "Accept: text/html,application/xhtml+xml,*/*\r\n"));
+  CHECK(browser.field("content-type") == "text/html; charset=utf-8");
+  CHECK(browser.field("vary") == "Accept");
+
+  const HttpResponse sorted = exchange(server.port(), get_request("/dir/?sort=size&order=desc"));
+  CHECK(sorted.status == 200);
+  CHECK(sorted.body.find("Size &#9660;") != std::string::npos);
+}
