@@ -232,4 +232,19 @@ void Acceptor::handle_descriptor_exhaustion() {
   });
 }
 
+void Acceptor::check_available(const SocketAddress& address) {
+  if (address.port() == 0) return;  // any free port: nothing to collide with
+  UniqueFd probe(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) throw std::system_error(errno, std::generic_category(), "socket");
+  int on = 1;
+  // As the real listener: TIME_WAIT leftovers are no reason to fail.
+  ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (address.family() == AF_INET6) {
+    ::setsockopt(probe.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+  }
+  if (::bind(probe.get(), address.get(), address.length()) < 0) {
+    throw std::system_error(errno, std::generic_category(), "bind " + address.to_string());
+  }
+}
+
 }  // namespace reactor

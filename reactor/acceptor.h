@@ -66,6 +66,13 @@ class Acceptor {
   // The bound address, with the real port when the request asked for 0.
   const SocketAddress& address() const { return address_; }
 
+  // Throws std::system_error (EADDRINUSE...) if `address` could not be
+  // bound by a listener without SO_REUSEPORT. Call it before the first
+  // listener of a SO_REUSEPORT group: such a bind succeeds beside another
+  // process's SO_REUSEPORT listener of the same user, and the two would
+  // silently share the port instead of the second reporting it busy.
+  static void check_available(const SocketAddress& address);
+
  private:
   void finish_setup();
   void handle_read();

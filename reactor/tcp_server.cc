@@ -6,49 +6,86 @@
 
 namespace reactor {
 
+namespace {
+
+std::shared_ptr<ConnectionLimit> limit_for(const TcpServer::Options& options) {
+  if (options.connection_limit) return options.connection_limit;
+  return std::make_shared<ConnectionLimit>(options.max_connections);
+}
+
+}  // namespace
+
 TcpServer::TcpServer(EventLoop* loop, const SocketAddress& address, Options options)
     : loop_(loop),
       options_(options),
-      acceptor_(loop, address, options.reuse_port, options.ipv6_only),
-      listen_on_wildcard_(address.is_wildcard()) {
+      acceptor_(std::in_place, loop, address, options.reuse_port, options.ipv6_only),
+      listen_on_wildcard_(address.is_wildcard()),
+      limit_(limit_for(options)) {
   set_up_acceptor();
 }
 
 TcpServer::TcpServer(EventLoop* loop, UniqueFd listening_socket, Options options)
     : loop_(loop),
       options_(options),
-      acceptor_(loop, std::move(listening_socket)),
-      listen_on_wildcard_(acceptor_.address().is_wildcard()) {
+      acceptor_(std::in_place, loop, std::move(listening_socket)),
+      listen_on_wildcard_(acceptor_->address().is_wildcard()),
+      limit_(limit_for(options)) {
   set_up_acceptor();
 }
 
 void TcpServer::set_up_acceptor() {
-  if (options_.tcp_no_delay) acceptor_.set_tcp_no_delay();
-  if (options_.defer_accept.count() > 0) acceptor_.set_defer_accept(options_.defer_accept);
-  acceptor_.set_new_connection_callback([this](UniqueFd socket, const SocketAddress& peer) {
+  if (options_.tcp_no_delay) acceptor_->set_tcp_no_delay();
+  if (options_.defer_accept.count() > 0) acceptor_->set_defer_accept(options_.defer_accept);
+  acceptor_->set_new_connection_callback([this](UniqueFd socket, const SocketAddress& peer) {
     handle_new_connection(std::move(socket), peer);
   });
+  if (limit_->limited()) {
+    // Told from whichever thread frees a slot at the limit; the check
+    // itself must run here, on our loop.
+    limit_waiter_ = limit_->add_waiter([this] {
+      loop_->post([this, alive = std::weak_ptr<const bool>(alive_)] {
+        if (!alive.expired()) resume_if_room();
+      });
+    });
+  }
 }
 
+TcpServer::TcpServer(EventLoop* loop, Options options)
+    : loop_(loop), options_(options), listen_on_wildcard_(true), limit_(limit_for(options)) {}
+
 TcpServer::~TcpServer() {
+  // First, so no other thread posts a resume for a server that is gone.
+  if (limit_waiter_ != 0) limit_->remove_waiter(limit_waiter_);
   // Connections may outlive the server (a protocol holds a pointer); they
   // must not call back into it, nor into the protocol that owns us.
-  for (auto& [id, connection] : connections_) connection->abandon();
+  for (auto& [id, connection] : connections_) {
+    connection->abandon();
+    limit_->release();
+  }
   for (auto& [id, connection] : refused_) connection->abandon();
+}
+
+const SocketAddress& TcpServer::listen_address() const {
+  static const SocketAddress kNone;
+  return acceptor_ ? acceptor_->address() : kNone;
 }
 
 void TcpServer::start() {
   if (started_) return;
   started_ = true;
-  acceptor_.resume();
+  if (acceptor_) acceptor_->resume();
 }
 
 void TcpServer::stop_accepting() {
-  acceptor_.close();
+  if (acceptor_) acceptor_->close();
+  // A client held back at the limit was never served: it is refused now,
+  // as the ones left in the closed backlog are.
+  waiting_client_.reset();
 }
 
 void TcpServer::drain(std::function<void(const ConnectionPtr&)> begin, std::function<void()> done) {
   stop_accepting();
+  draining_ = true;
   drain_done_ = std::move(done);
   for_each_connection([&begin](const ConnectionPtr& connection) {
     if (connection->connected()) begin(connection);
@@ -76,12 +113,36 @@ void TcpServer::for_each_connection(const std::function<void(const ConnectionPtr
 }
 
 void TcpServer::handle_new_connection(UniqueFd socket, const SocketAddress& peer) {
-  if (options_.max_connections != 0 && connections_.size() >= options_.max_connections) {
-    // With an overload reply we keep accepting at the limit; without one
-    // we paused, and a client only gets here through a race: drop it.
-    if (overload_reply_) refuse(std::move(socket), peer);
+  if (!limit_->try_acquire()) {
+    if (overload_reply_) {
+      refuse(std::move(socket), peer);
+      return;
+    }
+    // Another loop took the last slot between our check and this accept:
+    // hold the client (it is no worse off than in the backlog) and pause.
+    waiting_client_.emplace(std::move(socket), peer);
+    acceptor_->pause();
     return;
   }
+  if (limit_->full() && !overload_reply_) acceptor_->pause();
+  if (hand_off_) {
+    hand_off_(std::move(socket), peer);
+    return;
+  }
+  add_connection(std::move(socket), peer);
+}
+
+void TcpServer::adopt_connection(UniqueFd socket, const SocketAddress& peer) {
+  if (draining_) {
+    // Handed over after this loop began to drain: the client is refused,
+    // like one left in a closed listener's backlog.
+    limit_->release();
+    return;
+  }
+  add_connection(std::move(socket), peer);
+}
+
+void TcpServer::add_connection(UniqueFd socket, const SocketAddress& peer) {
   SocketAddress local = local_address_of(socket.get());
   uint64_t id = next_connection_id_++;
   // TCP_NODELAY was set on the listening socket; Linux copies it to every
@@ -98,14 +159,26 @@ void TcpServer::handle_new_connection(UniqueFd socket, const SocketAddress& peer
   if (spdlog::should_log(spdlog::level::debug)) {
     spdlog::debug("connection {} from {}", id, peer.to_string());
   }
-  if (options_.max_connections != 0 && connections_.size() >= options_.max_connections &&
-      !overload_reply_) {
-    acceptor_.pause();
-  }
   connection->established(options_.defer_accept.count() > 0);
   if (options_.idle_timeout.count() > 0 && connection->connected()) {
     connection->set_idle_timeout(options_.idle_timeout);
   }
+}
+
+void TcpServer::resume_if_room() {
+  if (!acceptor_ || acceptor_->accepting()) return;
+  if (waiting_client_) {
+    if (!limit_->try_acquire()) return;
+    auto [socket, peer] = std::move(*waiting_client_);
+    waiting_client_.reset();
+    if (hand_off_) {
+      hand_off_(std::move(socket), peer);
+    } else {
+      add_connection(std::move(socket), peer);
+    }
+  }
+  // After stop_accepting() the listener is closed and resume() does nothing.
+  if (!limit_->full()) acceptor_->resume();
 }
 
 SocketAddress TcpServer::local_address_of(int socket) const {
@@ -119,7 +192,7 @@ SocketAddress TcpServer::local_address_of(int socket) const {
 }
 
 void TcpServer::refuse(UniqueFd socket, const SocketAddress& peer) {
-  ++refused_count_;
+  refused_count_.fetch_add(1, std::memory_order_relaxed);
   const std::string reply = overload_reply_(peer);
   if (refused_.size() >= kMaxRefusedLingering) {
     // Too many lingering already: a best-effort reply and an immediate
@@ -144,11 +217,10 @@ void TcpServer::refuse(UniqueFd socket, const SocketAddress& peer) {
 void TcpServer::remove_connection(const ConnectionPtr& connection) {
   spdlog::debug("connection {} closed", connection->id());
   connections_.erase(connection->id());
-  // After stop_accepting() the listener is closed and resume() does nothing.
-  if (!acceptor_.accepting() && options_.max_connections != 0 &&
-      connections_.size() < options_.max_connections) {
-    acceptor_.resume();
-  }
+  // Wakes the servers of the group paused at the limit, this one included
+  // (from a posted task, so resuming here first is only a shortcut).
+  limit_->release();
+  resume_if_room();
   finish_drain_if_done();  // last: `done` may destroy this server
 }
 

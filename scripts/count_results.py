@@ -23,7 +23,9 @@ The counter must not report success for something that did not succeed:
     was left over from an earlier run);
   - a test the build defines (meson-info/intro-tests.json) that has no
     result in the log did not run, which is a failure; --partial turns that
-    check off for runs of selected tests (`meson test NAME`).
+    check off for runs of selected tests (`meson test NAME`), and
+    BUILD_DIR=SUITE,SUITE... limits it to the tests of those suites (a run
+    of `meson test --suite SUITE ...`, as the ThreadSanitizer pass does).
 """
 import json
 import pathlib
@@ -130,7 +132,7 @@ def count_one(build_dir, result, suites, tally):
         report(f"FAILED: {build_dir}: {name} ({outcome})")
 
 
-def count(build_dir, partial=False):
+def count(build_dir, partial=False, suites=None):
     build_dir = pathlib.Path(build_dir)
     tally = Tally()
     log = build_dir / "meson-logs" / "testlog.json"
@@ -162,7 +164,9 @@ def count(build_dir, partial=False):
         count_one(build_dir, result, (defined or {}).get(test_name(result), []), tally)
 
     if not partial and defined is not None:
-        for name in sorted(set(defined) - {test_name(result) for result in results}):
+        expected = {name for name, test_suites in defined.items()
+                    if suites is None or any(suite.split(":")[-1] in suites for suite in test_suites)}
+        for name in sorted(expected - {test_name(result) for result in results}):
             report(f"FAILED: {build_dir}: {name} (no result: it did not run)")
             tally.failed += 1
     return tally
@@ -172,8 +176,10 @@ def main(arguments):
     partial = "--partial" in arguments
     build_dirs = [argument for argument in arguments if argument != "--partial"]
     total = Tally()
-    for build_dir in build_dirs:
-        tally = count(build_dir, partial)
+    for argument in build_dirs:
+        build_dir, _, suite_list = argument.partition("=")
+        suites = set(suite_list.split(",")) if suite_list else None
+        tally = count(build_dir, partial, suites)
         report(f"{build_dir}: {tally.line()}")
         total.add(tally)
     sys.stderr.flush()

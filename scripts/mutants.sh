@@ -47,6 +47,21 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 # to run. A bug may need several edits: a check that is repeated elsewhere
 # (defence in depth) is only gone when every copy is.
 MUTANTS = [
+    ('limit-not-counted',
+     [('reactor/connection_limit.cc',
+       '    if (open >= max_) return false;',
+       '    if (open > max_) return false;')],
+     ['core_loop_group', 'http_threads']),
+    ('limit-no-wakeup',
+     [('reactor/connection_limit.cc',
+       '  for (auto& [id, waiter] : waiters_) waiter();',
+       '  (void)waiters_;')],
+     ['core_loop_group']),
+    ('hand-off-to-loop-0-only',
+     [('reactor/tcp_server_group.cc',
+       '  next_loop_ = (next_loop_ + 1) % servers_.size();',
+       '  next_loop_ = 0;')],
+     ['core_loop_group']),
     ('read-no-drain',
      [('reactor/connection.cc',
        'if (static_cast<size_t>(n) < room && !(channel_.ready_events() & EPOLLRDHUP)) return;',

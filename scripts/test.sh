@@ -3,7 +3,9 @@
 #   1. the doctest suites (unit + integration against the real apps) in a
 #      release-style build,
 #   2. the same suites under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. the libFuzzer targets (clang), each for a bounded time.
+#   3. the core, HTTP, RFTP and example suites under ThreadSanitizer (the
+#      servers run one loop per thread: --threads),
+#   4. the libFuzzer targets (clang), each for a bounded time.
 # The last line is "N passed, N failed" (", N skipped" when something was
 # skipped), counted from the runs by scripts/count_results.py; a build that
 # fails counts as a failure there. The exit status is non-zero if anything
@@ -43,7 +45,9 @@ build_and_test() {  # build_and_test DIR [meson options...]
   echo "=== $dir: test" >&2
   # One test program at a time: the integration tests load the machine
   # (1,000 clients, 200 MiB transfers) and must not starve each other.
-  meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 1 \
+  local suites=()
+  for suite in ${TEST_SUITES:-}; do suites+=(--suite "$suite"); done
+  meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 1 "${suites[@]}" \
     --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" >&2 || status=1
 }
 
@@ -55,8 +59,17 @@ build_and_test build -Dbuildtype=debugoptimized
 # (tests/support/time_scale.h): the sanitizer build runs several times slower.
 REACTOR_TEST_TIME_SCALE=3 TIMEOUT_MULTIPLIER=3 build_and_test build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
   -Db_lundef=false
+# ThreadSanitizer: the core, server and example suites (not the
+# installed-consumer build or the harness, which start no
+# threads of ours). A race report fails the program that printed it (the
+# runtime's exit status 66, and ChildProcess scans the apps' output).
+tsan_suites="core common http file examples"
+TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1" REACTOR_TEST_TIME_SCALE=4 TIMEOUT_MULTIPLIER=4 \
+  TEST_SUITES="$tsan_suites" build_and_test build-tsan -Dbuildtype=debugoptimized \
+  -Db_sanitize=thread -Db_lundef=false
 CC=clang CXX=clang++ build_and_test build-fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
   -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false
 
-python3 scripts/count_results.py build build-asan build-fuzz || status=1
+python3 scripts/count_results.py build build-asan "build-tsan=${tsan_suites// /,}" build-fuzz ||
+  status=1
 exit $status

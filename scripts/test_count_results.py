@@ -216,6 +216,21 @@ class CountResultsTest(unittest.TestCase):
         self.assertEqual(line, "12 passed, 0 failed")
         self.assertEqual(status, 0)
 
+    def test_a_suite_selection_expects_only_the_tests_of_those_suites(self):
+        build = BuildDir(self.root)
+        build.result("core_buffer", "OK", 0, doctest_summary(12, 12, 0))
+        build.write()
+        build.defined.append({"name": "models", "suite": ["reactor:examples"]})
+        build.defined.append({"name": "core_echod", "suite": ["reactor:core"]})
+        (build.path / "meson-info" / "intro-tests.json").write_text(json.dumps(build.defined))
+        status, line, errors = run_counter(f"{build.path}=core")
+        self.assertEqual(line, "12 passed, 1 failed")
+        self.assertIn("core_echod (no result", errors)
+        self.assertNotIn("models", errors)
+        status, line, _ = run_counter(f"{build.path}=http")
+        self.assertEqual(line, "12 passed, 0 failed")
+        self.assertEqual(status, 0)
+
     def test_build_directories_are_summed_and_a_missing_one_counts(self):
         plain = BuildDir(self.root, "build")
         plain.result("core_buffer", "OK", 0, doctest_summary(12, 12, 0))

@@ -1,5 +1,6 @@
 // reactor-fileserver: serves a directory over RFTP (docs/PROTOCOL.md) on
-// one reactor thread, with a small worker pool for fsync and SHA-256.
+// one event loop per thread (--threads), with a small worker pool per loop
+// for fsync and SHA-256.
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -9,10 +10,12 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "apps/common/threads_option.h"
 #include "protocols/file/file_server.h"
 #include "reactor/event_loop.h"
 #include "reactor/graceful_shutdown.h"
 #include "reactor/log.h"
+#include "reactor/server_group.h"
 
 namespace {
 
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
   size_t max_connections = 0;
   double grace = 10;
   size_t workers = 2;
+  std::string threads = "auto";
   std::string log_level = "info";
   app.add_option("PORT", port, "TCP port to listen on (0 picks a free one)")
       ->required()
@@ -52,12 +56,15 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--max-connections", max_connections,
-                 "Stop accepting while this many clients are connected (0: no limit)")
+                 "Stop accepting while this many clients are connected, counted over all\n"
+                 "threads (0: no limit)")
       ->capture_default_str();
+  apps::add_threads_option(app, threads);
   app.add_option("--grace", grace, "On SIGINT/SIGTERM, seconds to let transfers in flight finish")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  app.add_option("--workers", workers, "Worker threads for fsync and SHA-256")
+  app.add_option("--workers", workers,
+                 "Worker threads for fsync and SHA-256, per event-loop thread")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   app.add_option("--log-level", log_level, "Log level: " + std::string(reactor::log_level_names()))
@@ -80,20 +87,27 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  const size_t thread_count = *reactor::LoopGroup::parse_count(threads);
+  using FileServers = reactor::ServerGroup<reactor::file::FileServer>;
   try {
     reactor::EventLoop loop;
-    // Before the server starts its worker threads: they inherit the mask
-    // that keeps these signals for the loop's signalfd.
-    reactor::file::FileServer* running = nullptr;
-    // No deadline here: FileServer::drain enforces --grace itself.
-    reactor::stop_gracefully_on_signals(loop, std::chrono::milliseconds(0),
-                                        [&running, grace](std::function<void()> finished) {
-                                          if (running == nullptr) {
-                                            finished();
-                                            return;
-                                          }
-                                          running->drain(seconds_to_ms(grace), std::move(finished));
-                                        });
+    reactor::LoopGroup loops(&loop, thread_count);
+    std::unique_ptr<FileServers> servers;
+    // Before any worker thread starts: they inherit the mask that keeps
+    // these signals for the base loop's signalfd. No deadline here:
+    // FileServer::drain enforces --grace itself.
+    reactor::stop_gracefully_on_signals(
+        loop, std::chrono::milliseconds(0), [&servers, grace](std::function<void()> finished) {
+          if (!servers) {
+            finished();
+            return;
+          }
+          servers->drain(
+              [grace](reactor::file::FileServer& server, std::function<void()> drained) {
+                server.drain(seconds_to_ms(grace), std::move(drained));
+              },
+              std::move(finished));
+        });
 
     reactor::file::FileServerOptions options;
     options.address = *address;
@@ -103,13 +117,28 @@ int main(int argc, char** argv) {
     options.max_connections = max_connections;
     options.worker_threads = workers;
     options.server_name = "reactor-fileserver/" REACTOR_VERSION;
-    reactor::file::FileServer server(&loop, options);
-    running = &server;
-    server.start();
+    // What the servers of all loops share (each thread-safe).
+    options.reuse_port = thread_count > 1;
+    options.connection_limit = std::make_shared<reactor::ConnectionLimit>(max_connections);
+    options.upload_registry = std::make_shared<reactor::file::UploadRegistry>();
+
+    loops.start();
+    servers = std::make_unique<FileServers>(
+        loops,
+        FileServers::sharing_port(
+            options.address, thread_count,
+            [&options](reactor::EventLoop* server_loop, const reactor::SocketAddress& bound) {
+              reactor::file::FileServerOptions own = options;
+              own.address = bound;
+              return std::make_unique<reactor::file::FileServer>(server_loop, own);
+            }));
+    servers->start();
     spdlog::info("serving {}{}", directory, read_only ? " (read-only)" : "");
-    spdlog::info("listening on {}", server.listen_address().to_string());
+    spdlog::info("listening on {} ({} thread{})", (*servers)[0].listen_address().to_string(),
+                 thread_count, thread_count == 1 ? "" : "s");
     loop.run();
-    running = nullptr;
+    // Each server is destroyed on its own loop, while the loops still run.
+    servers.reset();
     spdlog::info("stopped");
   } catch (const std::system_error& error) {
     std::fprintf(stderr, "%s: %s\n", kProgram, error.what());

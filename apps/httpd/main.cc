@@ -20,10 +20,13 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "apps/common/threads_option.h"
 #include "protocols/http/http_server.h"
 #include "reactor/event_loop.h"
 #include "reactor/graceful_shutdown.h"
 #include "reactor/log.h"
+#include "reactor/loop_group.h"
+#include "reactor/server_group.h"
 #include "reactor/socket_activation.h"
 
 namespace {
@@ -96,7 +99,7 @@ std::string url_of(const reactor::SocketAddress& address) {
 int main(int argc, char** argv) {
   CLI::App app{
       "reactor-httpd: serve the files under DIR over HTTP/1.1 (GET and HEAD) from one\n"
-      "event-loop thread: keep-alive, pipelining, ranges, conditional requests,\n"
+      "event loop per thread: keep-alive, pipelining, ranges, conditional requests,\n"
       "directory listings, sendfile. Nothing outside DIR is ever served."};
   app.get_formatter()->column_width(34);
 
@@ -115,6 +118,7 @@ int main(int argc, char** argv) {
   double cache_seconds = 1;
   size_t inline_max = reactor::http::FileCache::Options().inline_limit;
   size_t max_connections = 0;
+  std::string threads = "auto";
 
   app.set_version_flag("--version", std::string(kProgram) + " " + REACTOR_VERSION);
   // Taken as text and checked after parsing, so that the message can say
@@ -168,9 +172,11 @@ int main(int argc, char** argv) {
       ->type_name("SECONDS")
       ->capture_default_str();
   app.add_option("--max-connections", max_connections,
-                 "Answer 503 to clients beyond N open connections (0: no limit)")
+                 "Answer 503 to clients beyond N open connections, counted over all\n"
+                 "threads (0: no limit)")
       ->type_name("N")
       ->capture_default_str();
+  apps::add_threads_option(app, threads);
   app.add_option("--shutdown-timeout", shutdown_timeout,
                  "On SIGINT/SIGTERM: stop accepting, let responses in flight finish for at\n"
                  "most SECONDS, then exit 0 (a second signal exits at once)")
@@ -245,32 +251,95 @@ int main(int argc, char** argv) {
   options.file_cache.ttl = to_milliseconds(cache_seconds);
   options.file_cache.inline_limit = inline_max;
 
+  size_t thread_count = *reactor::LoopGroup::parse_count(threads);
+  // One HttpServer per loop; what they share must be thread-safe: the
+  // connection limit and the access log file. The file cache, the batch
+  // of answers and the lent input buffer are each loop's own.
+  auto connection_limit = std::make_shared<reactor::ConnectionLimit>(max_connections);
+  options.connection_limit = connection_limit;
+
+  // Every loop listens on the IP addresses (SO_REUSEPORT, the port server
+  // 0 got); Unix sockets and sockets from systemd are one listener each,
+  // which the first loop serves. Without an IP address there is nothing
+  // for other loops to share, so one loop serves everything.
+  std::vector<reactor::SocketAddress> ip_addresses;
+  for (const reactor::SocketAddress& address : addresses) {
+    if (!address.is_unix()) ip_addresses.push_back(address);
+  }
+  if (ip_addresses.empty() && thread_count > 1) {
+    spdlog::warn("--threads {}: Unix and inherited sockets are served by one loop", thread_count);
+    thread_count = 1;
+  }
+  options.reuse_port = thread_count > 1;
+  auto make_server = [&options, &ip_addresses, &thread_count](reactor::EventLoop* server_loop,
+                                                              size_t index) {
+    reactor::http::ServerOptions own = options;
+    if (index > 0) {
+      own.addresses = ip_addresses;
+      own.listening_fds.clear();
+    } else if (thread_count > 1) {
+      for (const reactor::SocketAddress& address : ip_addresses) {
+        reactor::Acceptor::check_available(address);
+      }
+    }
+    auto server = std::make_unique<reactor::http::HttpServer>(server_loop, own);
+    if (index == 0) {
+      // The ports server 0 got, in the order of the addresses asked for.
+      ip_addresses.clear();
+      const std::vector<reactor::SocketAddress> bound = server->listen_addresses();
+      for (size_t i = 0; i < own.addresses.size(); ++i) {
+        if (!bound[i].is_unix()) ip_addresses.push_back(bound[i]);
+      }
+    }
+    return server;
+  };
+
+  using HttpServers = reactor::ServerGroup<reactor::http::HttpServer>;
   try {
+    if (!access_log.empty()) {
+      options.shared_access_log = std::make_shared<reactor::http::AccessLogFile>(access_log);
+    }
     reactor::EventLoop loop;
-    reactor::http::HttpServer server(&loop, options);
+    reactor::LoopGroup loops(&loop, thread_count);
+    std::unique_ptr<HttpServers> servers;
 
     reactor::stop_gracefully_on_signals(
-        loop, to_milliseconds(shutdown_timeout), [&server](std::function<void()> finished) {
-          // Logged once the listener is closed: whoever reads this line may
-          // count on new clients being refused.
-          server.drain(std::move(finished));
-          spdlog::info("shutting down: {} connection(s) open", server.connection_count());
+        loop, to_milliseconds(shutdown_timeout),
+        [&servers, &connection_limit](std::function<void()> finished) {
+          servers->drain([](reactor::http::HttpServer& server,
+                            std::function<void()> drained) { server.drain(std::move(drained)); },
+                         std::move(finished));
+          // Logged once every listener is closed: whoever reads this line
+          // may count on new clients being refused.
+          spdlog::info("shutting down: {} connection(s) open", connection_limit->open_count());
         });
 
-    // Log rotation (logrotate's postrotate, or nginx's USR1): reopen the
-    // access log by its path. Both signals, so neither kills the server.
+    // Log rotation (logrotate's postrotate, or nginx's USR1): every loop
+    // writes out the lines it buffered before the signal -- they belong to
+    // the renamed file -- then the shared file is opened again by its path.
+    // Both signals, so neither kills the server.
     for (int signo : {SIGHUP, SIGUSR1}) {
-      loop.on_signal(signo, [&server] {
-        if (server.reopen_access_log()) spdlog::info("access log reopened");
+      loop.on_signal(signo, [&servers, &options] {
+        if (!options.shared_access_log) {
+          spdlog::info("access log reopened (none configured)");
+          return;
+        }
+        servers->run_on_each([](reactor::http::HttpServer& server) { server.flush_access_log(); });
+        if (options.shared_access_log->reopen() == 0) spdlog::info("access log reopened");
       });
     }
-    server.start();
+    loops.start();
+    servers = std::make_unique<HttpServers>(loops, make_server);
+    servers->start();
     // One line per listener, with something to click.
-    for (const reactor::SocketAddress& address : server.listen_addresses()) {
+    for (const reactor::SocketAddress& address : (*servers)[0].listen_addresses()) {
       spdlog::info("listening on {}, {}", address.to_string(), url_of(address));
     }
-    spdlog::info("serving {}", server.context().root.real_path());
+    spdlog::info("serving {} ({} thread{})", (*servers)[0].context().root.real_path(), thread_count,
+                 thread_count == 1 ? "" : "s");
     loop.run();
+    // Each server is destroyed on its own loop, while the loops still run.
+    servers.reset();
     spdlog::info("stopped");
   } catch (const std::system_error& error) {
     return fail(error.what());

@@ -9,6 +9,7 @@ namespace reactor::file {
 FileServer::FileServer(EventLoop* loop, FileServerOptions options)
     : loop_(loop), options_(std::move(options)) {
   context_ = std::make_unique<ServerContext>(loop, options_.directory, options_.read_only);
+  if (options_.upload_registry) context_->registry = options_.upload_registry;
   context_->server_name = options_.server_name;
   context_->idle_timeout = options_.idle_timeout;
 
@@ -16,6 +17,8 @@ FileServer::FileServer(EventLoop* loop, FileServerOptions options)
   tcp.max_connections = options_.max_connections;
   tcp.idle_timeout = options_.idle_timeout;
   tcp.tcp_no_delay = true;
+  tcp.reuse_port = options_.reuse_port;
+  tcp.connection_limit = options_.connection_limit;
   server_ = std::make_unique<TcpServer>(loop, options_.address, tcp);
 
   workers_ = std::make_unique<ThreadPool>(options_.worker_threads);

@@ -2,7 +2,8 @@
 // connections each get a ServerSession, a small worker pool for fsync and
 // SHA-256, and a graceful shutdown.
 //
-// Threading: construct, start and shut down on the loop thread. The loop
+// Threading: construct, start and shut down on the loop thread (one
+// FileServer per loop for several; see FileServerOptions::reuse_port). The loop
 // must outlive the server. Block SIGINT/SIGTERM (EventLoop::on_signal)
 // before constructing it: the worker threads inherit the signal mask.
 #pragma once
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "protocols/file/server_context.h"
+#include "reactor/connection_limit.h"
 #include "reactor/event_loop.h"
 #include "reactor/socket_address.h"
 #include "reactor/tcp_server.h"
@@ -32,6 +34,15 @@ struct FileServerOptions {
   // Worker threads for fsync and SHA-256.
   size_t worker_threads = 2;
   std::string server_name = "reactor-fileserver";
+
+  // Several loops, one FileServer on each (reactor-fileserver --threads):
+  // they listen on one port with SO_REUSEPORT, count one connection limit
+  // (which then replaces max_connections) and share one registry of
+  // uploads in progress, so one path uploaded on connections of two loops
+  // is still ERROR 4. Null: the server's own.
+  bool reuse_port = false;
+  std::shared_ptr<ConnectionLimit> connection_limit;
+  std::shared_ptr<UploadRegistry> upload_registry;
 };
 
 class FileServer {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "protocols/common/served_tree.h"
@@ -25,7 +26,8 @@ struct ServerContext {
   EventLoop* loop;
   protocols::ServedTree root;
   UploadStore uploads;
-  UploadRegistry registry;
+  // Shared with the servers of other loops when there are several.
+  std::shared_ptr<UploadRegistry> registry = std::make_shared<UploadRegistry>();
   ThreadPool* workers = nullptr;
   bool read_only;
   std::string server_name;

@@ -279,7 +279,7 @@ void ServerSession::handle_put(Connection& connection, const PutRequest& request
     return emit_error(connection, target.error());
 
   std::string key = UploadStore::key_of(path);
-  auto claim = context_->registry.claim(key, connection_id_);
+  auto claim = context_->registry->claim(key, connection_id_);
   if (!claim) {
     return emit_error(connection, {ErrorCode::kConflict,
                                    path.joined() + ": being uploaded on another connection"});

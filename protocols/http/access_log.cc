@@ -40,26 +40,39 @@ void append_quoted_or_dash(std::string& out, std::string_view text) {
 
 }  // namespace
 
-UniqueFd AccessLog::open_for_append(const std::string& path) {
+UniqueFd AccessLogFile::open_for_append(const std::string& path) {
   return UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
 }
 
-AccessLog::AccessLog(const std::string& path) : path_(path) {
-  if (path == "-") {
+AccessLogFile::AccessLogFile(std::string path) : path_(std::move(path)) {
+  if (path_ == "-") {
     fd_ = STDOUT_FILENO;
   } else {
-    owned_fd_ = open_for_append(path);
-    if (!owned_fd_) throw std::system_error(errno, std::generic_category(), path);
+    owned_fd_ = open_for_append(path_);
+    if (!owned_fd_) throw std::system_error(errno, std::generic_category(), path_);
     fd_ = owned_fd_.get();
   }
-  buffer_.reserve(kFlushThreshold + 4096);
 }
 
-int AccessLog::reopen() {
-  // Lines appended before the signal belong to the file they were logged
-  // into: the one logrotate just renamed.
-  flush();
-  if (!owned_fd_) return 0;  // stdout
+void AccessLogFile::write(std::string_view block) {
+  std::lock_guard lock(mutex_);
+  while (!block.empty()) {
+    const ssize_t n = ::write(fd_, block.data(), block.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (!reported_error_) {
+        reported_error_ = true;
+        spdlog::error("access log: write failed: {}; dropping log lines", std::strerror(errno));
+      }
+      return;
+    }
+    block.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+int AccessLogFile::reopen() {
+  if (path_ == "-") return 0;
+  // Opened outside the lock: other loops keep writing meanwhile.
   UniqueFd fresh = open_for_append(path_);
   if (!fresh) {
     const int error = errno;
@@ -67,11 +80,18 @@ int AccessLog::reopen() {
                   std::strerror(error));
     return error;
   }
+  std::lock_guard lock(mutex_);
   owned_fd_ = std::move(fresh);
   fd_ = owned_fd_.get();
   // A new file deserves a new report if writing to it fails too.
   reported_error_ = false;
   return 0;
+}
+
+AccessLog::AccessLog(const std::string& path) : AccessLog(std::make_shared<AccessLogFile>(path)) {}
+
+AccessLog::AccessLog(std::shared_ptr<AccessLogFile> file) : file_(std::move(file)) {
+  buffer_.reserve(kFlushThreshold + 4096);
 }
 
 AccessLog::~AccessLog() {
@@ -107,20 +127,16 @@ void AccessLog::append(const Entry& entry) {
   if (buffer_.size() >= kFlushThreshold) flush();
 }
 
+int AccessLog::reopen() {
+  // Lines appended before the signal belong to the file they were logged
+  // into: the one logrotate just renamed.
+  flush();
+  return file_->reopen();
+}
+
 void AccessLog::flush() {
-  size_t written = 0;
-  while (written < buffer_.size()) {
-    const ssize_t n = ::write(fd_, buffer_.data() + written, buffer_.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (!reported_error_) {
-        reported_error_ = true;
-        spdlog::error("access log: write failed: {}; dropping log lines", std::strerror(errno));
-      }
-      break;
-    }
-    written += static_cast<size_t>(n);
-  }
+  if (buffer_.empty()) return;
+  file_->write(buffer_);
   buffer_.clear();
 }
 

@@ -11,6 +11,12 @@ namespace reactor::http {
 TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
   TcpServer::Options tcp;
   tcp.max_connections = options.max_connections;
+  tcp.connection_limit = options.connection_limit;
+  // One limit for all of this server's listeners, as for all loops' servers.
+  if (!tcp.connection_limit && options.max_connections > 0) {
+    tcp.connection_limit = std::make_shared<ConnectionLimit>(options.max_connections);
+  }
+  tcp.reuse_port = options.reuse_port;
   tcp.idle_timeout = options.idle_timeout;
   tcp.tcp_no_delay = true;
   tcp.ipv6_only = !options.dual_stack;
@@ -52,7 +58,11 @@ void HttpServer::open_listeners(const ServerOptions& options) {
     if (!address.is_unix() && address.port() == 0 && chosen_port != 0) {
       address = *SocketAddress::parse(address.ip(), chosen_port);
     }
-    listeners_.push_back(std::make_unique<TcpServer>(loop_, address, tcp));
+    // SO_REUSEPORT (several loops on one port) is for IP listeners only:
+    // a Unix socket path is one listener, served by one loop.
+    TcpServer::Options listener_options = tcp;
+    if (address.is_unix()) listener_options.reuse_port = false;
+    listeners_.push_back(std::make_unique<TcpServer>(loop_, address, listener_options));
     if (!address.is_unix() && chosen_port == 0) {
       chosen_port = listeners_.back()->listen_address().port();
     }
@@ -75,7 +85,8 @@ void HttpServer::wire(TcpServer& listener) {
       session->handle_output_drained(connection);
     }
   });
-  if (context_->options.max_connections > 0) {
+  if (context_->options.connection_limit ? context_->options.connection_limit->limited()
+                                         : context_->options.max_connections > 0) {
     // The polite "no" beyond --max-connections; the core sends it and
     // closes with a lingering close, so the client reads it.
     listener.set_overload_reply([this](const SocketAddress&) {

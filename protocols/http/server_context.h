@@ -30,8 +30,10 @@ struct ServerContext {
         mime_types(MimeTypes::with_system_types()),
         file_cache(root, mime_types, options.file_cache),
         handler(root, file_cache, StaticFileHandler::Options{options.directory_listing}),
-        access_log(options.access_log.empty() ? nullptr
-                                              : std::make_unique<AccessLog>(options.access_log)),
+        access_log(options.shared_access_log
+                       ? std::make_unique<AccessLog>(options.shared_access_log)
+                   : options.access_log.empty() ? nullptr
+                                                : std::make_unique<AccessLog>(options.access_log)),
         trusted_proxies(options.trusted_proxies),
         batch(loop) {}
 

@@ -4,12 +4,15 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "protocols/http/access_log.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/forwarded_for.h"
 #include "protocols/http/response_head.h"
+#include "reactor/connection_limit.h"
 #include "reactor/socket_address.h"
 
 namespace reactor::http {
@@ -55,6 +58,15 @@ struct ServerOptions {
   std::vector<AddressRange> trusted_proxies;
   // The Server field of every response; empty: no Server field at all.
   std::string server_header = std::string(kServerName);
+
+  // Several loops, one HttpServer on each (reactor-httpd --threads): they
+  // listen on one port with SO_REUSEPORT, count one connection limit
+  // (which then replaces max_connections) and append to one access log
+  // file (which then replaces access_log). Both shared objects are
+  // thread-safe; everything else a server has is its loop's own.
+  bool reuse_port = false;
+  std::shared_ptr<ConnectionLimit> connection_limit;
+  std::shared_ptr<AccessLogFile> shared_access_log;
   FileCache::Options file_cache;
   // A client that pipelines requests without reading the answers: once
   // this much output is queued for it, its requests are not read further

@@ -275,7 +275,7 @@ TEST_CASE("reactor-fileserver --help explains every option; bad arguments exit 2
   }
   CHECK(names == std::vector<std::string>{"--bind", "--grace", "--help", "--idle-timeout",
                                           "--log-level", "--max-connections", "--read-only",
-                                          "--workers", "DIR", "PORT"});
+                                          "--threads", "--workers", "DIR", "PORT"});
   TempDir root;
   const std::vector<std::vector<std::string>> bad = {
       {},
@@ -299,15 +299,19 @@ TEST_CASE("reactor-fileserver --help explains every option; bad arguments exit 2
   }
 }
 
-TEST_CASE("--workers sets the number of worker threads") {
+TEST_CASE("--workers sets the number of worker threads of each loop") {
   TempDir root;
-  Server one(root.path(), {"--workers", "1"});
-  Server four(root.path(), {"--workers", "4"});
+  Server one(root.path(), {"--workers", "1", "--threads", "1"});
+  Server four(root.path(), {"--workers", "4", "--threads", "1"});
+  // Two loops, each with its own pool of four.
+  Server two_loops(root.path(), {"--workers", "4", "--threads", "2"});
   const int with_one = thread_count(one.process().pid());
   CHECK(with_one >= 2);  // the loop and the worker
   CHECK(thread_count(four.process().pid()) == with_one + 3);
+  CHECK(thread_count(two_loops.process().pid()) == with_one + 3 + 1 + 4);
   CHECK(one.stop(scaled(10s)) == 0);
   CHECK(four.stop(scaled(10s)) == 0);
+  CHECK(two_loops.stop(scaled(10s)) == 0);
 }
 
 TEST_CASE("a second SIGINT or SIGTERM makes reactor-fileserver exit at once") {
