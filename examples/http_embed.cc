@@ -1,19 +1,17 @@
-// http_embed: the HTTP module's static file handler inside a program of
-// your own, next to a route the program answers itself.
+// http_embed: the HTTP module inside a program of your own -- routes the
+// program answers itself, next to the static files of a directory.
 //
 //   build/examples/http_embed 8080 examples/site
-//   curl http://127.0.0.1:8080/              the site's index.html (static handler)
-//   curl http://127.0.0.1:8080/api/status    {"requests": ..., "connections": ...} (ours)
+//   curl http://127.0.0.1:8080/                           the site's index.html (static files)
+//   curl http://127.0.0.1:8080/api/status                 {"requests": ..., "connections": ...}
+//   curl --data-binary 'hi there' http://127.0.0.1:8080/api/echo     hi there
+//   curl 'http://127.0.0.1:8080/api/sum?n=1000000'        500000500000, computed on a worker
 //
-// reactor-httpd is protocols/http's HttpServer, which serves a directory
-// with keep-alive, pipelining, header timeouts and an access log. It has no
-// hook for routes of your own, so this program assembles the same parts
-// itself: the incremental RequestParser, analyze_request(), and the
-// StaticFileHandler with its ServedTree and FileCache. To stay short it
-// answers one request per connection ("Connection: close"); HttpSession in
-// protocols/http/http_session.cc is the full version of on_input() below.
-#include <any>
-#include <array>
+// Everything HttpServer gives reactor-httpd holds for the routes as well:
+// keep-alive, pipelining (answers leave in request order even when a route
+// answers later), the header timeout, HEAD, the limits on heads and bodies
+// (a POST body above 1 MiB gets 413), and graceful shutdown on SIGTERM.
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -22,52 +20,20 @@
 #include <string>
 #include <system_error>
 
-#include "protocols/common/served_tree.h"
-#include "protocols/http/file_cache.h"
-#include "protocols/http/http_date.h"
-#include "protocols/http/mime_types.h"
-#include "protocols/http/request.h"
-#include "protocols/http/request_parser.h"
-#include "protocols/http/response_head.h"
-#include "protocols/http/response_output.h"
-#include "protocols/http/static_file_handler.h"
+#include "protocols/http/http_server.h"
 #include "reactor/event_loop.h"
-#include "reactor/tcp_server.h"
+#include "reactor/thread_pool.h"
 
 namespace http = reactor::http;
-namespace protocols = reactor::protocols;
 
 namespace {
 
-// What the static handler needs, built once and shared by all connections
-// (everything here runs on the loop thread). The members refer to each
-// other, so the object stays where it was made.
-struct StaticSite {
-  explicit StaticSite(const std::string& directory)
-      : root(directory),
-        types(http::MimeTypes::with_system_types()),
-        cache(root, types, http::FileCache::Options{}),
-        handler(root, cache, http::StaticFileHandler::Options{}) {}
-
-  protocols::ServedTree root;  // never opens anything outside `directory`
-  http::MimeTypes types;
-  http::FileCache cache;  // keeps hot files open between requests
-  http::StaticFileHandler handler;
-  http::DateCache dates;  // the Date header, formatted once a second
-};
-
-// Our own route: a small JSON document about the server.
-void answer_status(const http::ResponseContext& context, uint64_t requests, size_t connections,
-                   http::ResponseOutput& out) {
-  std::string body = "{\"requests\": " + std::to_string(requests) +
-                     ", \"connections\": " + std::to_string(connections) + "}\n";
-  std::string& head = out.bytes();
-  http::append_response_start(head, http::Status::kOk, context);
-  http::append_field(head, "Content-Type", "application/json");
-  http::append_field(head, "Cache-Control", "no-store");
-  http::append_content_length(head, body.size());
-  head += "\r\n";
-  if (!context.head_only) head += body;
+// "n=1000" -> 1000; 0 when absent or not a number.
+uint64_t query_number(std::string_view query, std::string_view name) {
+  const std::string key = std::string(name) + "=";
+  const size_t at = query.find(key);
+  if (at != 0 && (at == std::string_view::npos || query[at - 1] != '&')) return 0;
+  return std::strtoull(std::string(query.substr(at + key.size())).c_str(), nullptr, 10);
 }
 
 }  // namespace
@@ -78,69 +44,69 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s [PORT [DIRECTORY]]   (defaults: any free port, .)\n", argv[0]);
     return 2;
   }
-  std::string directory = argc > 2 ? argv[2] : ".";
 
   try {
     reactor::EventLoop loop;
-    StaticSite site(directory);  // throws if the directory cannot be opened
-    uint64_t requests = 0;
+    http::ServerOptions options;
+    options.address = reactor::SocketAddress::loopback_v4(port);
+    options.document_root = argc > 2 ? argv[2] : ".";
+    options.server_name = "http_embed";  // in the Server field and on error pages
+    options.max_body_size = 1024 * 1024;
+    http::HttpServer server(&loop, options);  // binds; throws if it cannot
+    uint64_t api_requests = 0;                // loop thread only, like every handler
 
-    reactor::TcpServer::Options options;
-    // There is no header timeout here (HttpServer has one): a client that
-    // connects and sends nothing is closed after ten quiet seconds.
-    options.idle_timeout = std::chrono::seconds(10);
-    reactor::TcpServer server(&loop, reactor::SocketAddress::loopback_v4(port), options);
+    // SIGTERM: stop accepting, let open exchanges finish (at most 5 s),
+    // then leave the loop. Signals are set up before any thread starts,
+    // so the workers below inherit them blocked.
+    auto shut_down = [&] {
+      loop.run_after(std::chrono::seconds(5), [&loop] { loop.stop(); });
+      server.drain([&loop] { loop.stop(); });
+    };
+    loop.on_signal(SIGINT, shut_down);
+    loop.on_signal(SIGTERM, shut_down);
+    // Work too slow for the loop thread goes here. Destroyed before the
+    // loop, after finishing its jobs: their answers are posted to the loop.
+    reactor::ThreadPool workers(2);
 
-    // Each connection's state is its parser, kept in the connection's
-    // context: it goes away with the connection, no map to maintain.
-    server.set_connection_callback([](const reactor::ConnectionPtr& connection) {
-      if (connection->connected()) connection->context() = http::RequestParser();
+    // A JSON document about the server. Handlers run on the loop thread and
+    // answer through their ResponseWriter.
+    server.route("GET", "/api/status", [&](const http::RouteRequest&, http::ResponseWriter out) {
+      ++api_requests;
+      out.header("Content-Type", "application/json")
+          .header("Cache-Control", "no-store")
+          .send("{\"requests\": " + std::to_string(api_requests) +
+                ", \"connections\": " + std::to_string(server.connection_count()) + "}\n");
     });
 
-    auto on_input = [&](const reactor::ConnectionPtr& connection, reactor::Buffer& input) {
-      auto* parser = std::any_cast<http::RequestParser>(&connection->context());
-      if (parser == nullptr) return;  // already answered; the rest is ignored
-      // The parser remembers how far it got, so a head that arrives in many
-      // pieces is examined once, not once per piece. It also bounds the
-      // head's size (414/431), so `input` cannot grow without limit.
-      http::RequestParser::Result result = parser->parse(input.view());
-      if (result == http::RequestParser::Result::kNeedMore) return;
+    // The request body comes whole (Content-Length or chunked), bounded by
+    // max_body_size; the views in the request live as long as the call.
+    server.route("POST", "/api/echo",
+                 [&](const http::RouteRequest& request, http::ResponseWriter out) {
+                   ++api_requests;
+                   const std::string_view type = request.header("Content-Type");
+                   out.header("Content-Type", type.empty() ? "application/octet-stream" : type)
+                       .send(std::string(request.body));
+                 });
 
-      http::ResponseOutput out;
-      if (result == http::RequestParser::Result::kError) {
-        http::ResponseContext context{1, false, false, site.dates.http_date()};
-        http::StaticFileHandler::respond_error(parser->error(), context, out);
-      } else {
-        std::array<http::HeaderField, http::RequestParser::kMaxFields> fields;
-        http::RequestHead head = parser->head(input.view(), fields);
-        http::Request request;  // views into `input`: use before retrieving it
-        const auto analyzed = http::analyze_request(head, request);
-        http::ResponseContext context{request.version_minor, /*keep_alive=*/false,
-                                      request.method == http::Method::kHead,
-                                      site.dates.http_date()};
-        ++requests;
-        if (!analyzed) {
-          http::StaticFileHandler::respond_error(analyzed.error(), context, out);  // 400, 405, 501
-        } else if (request.path == "/api/status") {
-          answer_status(context, requests, server.connection_count(), out);
-        } else {
-          site.handler.respond(request, context, loop.now(), out);
-        }
-      }
-      // Headers and small bodies go out as bytes, file bodies with
-      // sendfile(); the close waits until all of it is delivered.
-      out.flush_to(*connection);
-      connection->context().reset();
-      input.retrieve_all();
-      connection->close_after_flush();
-    };
-    server.set_message_callback(on_input);
-
-    loop.on_signal(SIGINT, [&loop] { loop.stop(); });
-    loop.on_signal(SIGTERM, [&loop] { loop.stop(); });
+    // An answer computed elsewhere: the writer is a copyable handle; the
+    // worker completes it and the answer is delivered on the loop thread.
+    // Requests pipelined behind this one wait for it, and if the client
+    // hangs up meanwhile, the late answer is simply dropped.
+    server.route("GET", "/api/sum",
+                 [&](const http::RouteRequest& request, http::ResponseWriter out) {
+                   ++api_requests;
+                   const uint64_t n = query_number(request.query, "n");
+                   workers.submit([out, n]() mutable {
+                     uint64_t sum = 0;
+                     for (uint64_t i = 1; i <= n; ++i) sum += i;
+                     out.header("Content-Type", "text/plain").send(std::to_string(sum) + "\n");
+                   });
+                 });
+    // Everything else: the files under the directory (the static handler
+    // is the fallback; server.set_static_fallback(false) turns it off).
 
     server.start();
-    std::printf("serving %s\n", site.root.real_path().c_str());
+    std::printf("serving %s\n", options.document_root.c_str());
     std::printf("listening on %s\n", server.listen_address().to_string().c_str());
     std::fflush(stdout);
     loop.run();

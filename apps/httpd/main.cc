@@ -12,8 +12,10 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <iostream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include <CLI/CLI.hpp>
 
 #include "apps/common/threads_option.h"
+#include "protocols/http/basic_auth.h"
 #include "protocols/http/http_server.h"
 #include "reactor/event_loop.h"
 #include "reactor/graceful_shutdown.h"
@@ -94,6 +97,19 @@ std::string url_of(const reactor::SocketAddress& address) {
   return "http://" + host + ":" + std::to_string(address.port()) + "/";
 }
 
+// The password comes from stdin, never from the command line, where any
+// user of the machine could read it (ps, /proc/PID/cmdline).
+int hash_password(const std::string& user) {
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return fail("--hash-password: no password on stdin");
+  const std::string line = reactor::http::BasicAuth::make_line(user, password);
+  if (line.empty()) return fail("--hash-password: a user name without ':' or control characters");
+  std::printf("%s\n", line.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,6 +128,16 @@ int main(int argc, char** argv) {
   std::string access_log;
   std::string log_level = "info";
   bool no_listing = false;
+  bool precompressed = false;
+  std::vector<std::string> added_fields;
+  bool cors = false;
+  std::string cache_control;
+  std::string fallback;
+  std::string auth_file;
+  std::string hash_user;
+  std::string dotfiles = "deny";
+  std::string mime_types_file;
+  std::string default_type;
   double idle_timeout = 60;
   double header_timeout = 10;
   double shutdown_timeout = 10;
@@ -151,7 +177,8 @@ int main(int argc, char** argv) {
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--server-header", server_header,
-                 "Value of the Server response field, or 'off' to send none")
+                 "Value of the Server response field and of the error pages' signature,\n"
+                 "or 'off' for neither")
       ->type_name("NAME|off")
       ->capture_default_str();
   app.add_option("--log-level", log_level,
@@ -159,6 +186,58 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--no-listing", no_listing,
                "Answer 403 for directories without index.html instead of listing them");
+  app.add_flag("--precompressed", precompressed,
+               "Answer with FILE.br or FILE.gz (made beforehand, e.g. by a build step) when\n"
+               "the client's Accept-Encoding takes it, the sibling is a regular file inside\n"
+               "DIR and not older than FILE: Content-Encoding, Vary, its own ETag, ranges\n"
+               "over the compressed bytes. br wins over gzip at equal q; identity;q=0 with\n"
+               "nothing else acceptable is 406. Never compresses on the fly. Off by default:\n"
+               "it costs two more lookups per file request, wasted on trees without siblings");
+  app.add_option("--header", added_fields,
+                 "Add the field to every 2xx, 3xx and 4xx response (repeatable). Fields the\n"
+                 "server writes itself (Content-*, ETag, Date, Connection, Server...) are\n"
+                 "refused, and so is anything that is not a valid field")
+      ->type_name("'NAME: VALUE'")
+      ->allow_extra_args(false);
+  app.add_flag("--cors", cors,
+               "Access-Control-Allow-Origin: * on those responses; OPTIONS answered 204\n"
+               "(a CORS preflight with Allow-Methods GET, HEAD, OPTIONS, the requested\n"
+               "Allow-Headers and Max-Age 7200) instead of 405");
+  app.add_option("--cache-control", cache_control,
+                 "Cache-Control of files and listings, or 'off' for none. Default: no-cache\n"
+                 "(revalidate on each use: a 304 thanks to the ETag) for HTML and listings,\n"
+                 "max-age=300 for other files: a deploy shows at once in pages and within\n"
+                 "5 minutes in assets, where browsers would otherwise guess, often days")
+      ->type_name("VALUE|off");
+  app.add_option("--fallback", fallback,
+                 "Single-page apps: answer 200 with FILE (a path inside DIR, e.g. index.html)\n"
+                 "to GET/HEAD of a path that does not exist and whose last segment has no\n"
+                 "'.': /app/users/42 gets FILE, /app.js and /logo.png stay 404. Never for\n"
+                 "a URL with '..', a dotfile, a link out of DIR or a special file")
+      ->type_name("FILE");
+  app.add_option("--auth-file", auth_file,
+                 "Require HTTP Basic authentication: FILE holds 'user:HASH' lines made by\n"
+                 "--hash-password. Basic auth sends the password readable by anyone on the\n"
+                 "path: without TLS it belongs on a trusted network or behind a TLS proxy")
+      ->type_name("FILE");
+  app.add_option("--hash-password", hash_user,
+                 "Read a password from stdin, print the --auth-file line for USER\n"
+                 "(PBKDF2-SHA256, random salt) and exit; PORT and DIR are not needed")
+      ->type_name("USER");
+  app.add_option("--dotfiles", dotfiles,
+                 "deny: a path with a component starting with '.' (.git/, .env) is 404 and\n"
+                 "left out of listings, except /.well-known/ (ACME, security.txt). allow:\n"
+                 "served and listed like any other")
+      ->check(CLI::IsMember({"allow", "deny"}))
+      ->capture_default_str();
+  app.add_option("--mime-types", mime_types_file,
+                 "Read extension -> type mappings ('type ext ext...' lines, as in\n"
+                 "/etc/mime.types) from FILE on top of the built-in and system ones")
+      ->type_name("FILE");
+  app.add_option("--default-type", default_type,
+                 "Content-Type of files with no known extension (default\n"
+                 "application/octet-stream)")
+      ->type_name("TYPE");
   app.add_option("--idle-timeout", idle_timeout,
                  "Close a connection after SECONDS without any traffic: idle keep-alive\n"
                  "connections, and clients that stopped reading a response (0: never)")
@@ -166,8 +245,9 @@ int main(int argc, char** argv) {
       ->type_name("SECONDS")
       ->capture_default_str();
   app.add_option("--header-timeout", header_timeout,
-                 "A request head must arrive within SECONDS of its first incomplete read,\n"
-                 "else 408 and close: defeats slowloris clients (0: no limit)")
+                 "A request head must arrive within SECONDS of the connect (a client that\n"
+                 "says nothing is closed) or, on a kept-alive connection, of its first\n"
+                 "incomplete read, else 408 and close: defeats slowloris clients (0: no limit)")
       ->check(CLI::NonNegativeNumber)
       ->type_name("SECONDS")
       ->capture_default_str();
@@ -184,8 +264,9 @@ int main(int argc, char** argv) {
       ->type_name("SECONDS")
       ->capture_default_str();
   app.add_option("--cache-seconds", cache_seconds,
-                 "Reuse a file's descriptor and metadata for SECONDS before looking at the\n"
-                 "file system again (0: look every time)")
+                 "Trust a path to name the same file for SECONDS: a file replaced by rename\n"
+                 "is served whole from its old descriptor until then. A change in place\n"
+                 "shows at once (one fstat per request). 0: open every time")
       ->check(CLI::NonNegativeNumber)
       ->type_name("SECONDS")
       ->capture_default_str();
@@ -195,6 +276,9 @@ int main(int argc, char** argv) {
                  "write with the response head; larger ones go with sendfile() (0: always)")
       ->type_name("BYTES")
       ->capture_default_str();
+
+  // Before parsing: PORT and DIR are required for serving, not for this.
+  if (argc == 3 && std::string_view(argv[1]) == "--hash-password") return hash_password(argv[2]);
 
   try {
     app.parse(argc, argv);
@@ -241,9 +325,32 @@ int main(int argc, char** argv) {
   for (reactor::UniqueFd& socket : activated) options.listening_fds.push_back(socket.release());
   options.dual_stack = dual_stack;
   options.trusted_proxies = std::move(trusted_ranges);
-  options.server_header = server_header == "off" ? "" : server_header;
+  options.server_name = server_header == "off" ? "" : server_header;
   options.document_root = directory;
   options.directory_listing = !no_listing;
+  options.precompressed = precompressed;
+  options.added_fields = added_fields;
+  options.cors = cors;
+  options.fallback = fallback;
+  options.auth_file = auth_file;
+  options.serve_dotfiles = dotfiles == "allow";
+  options.mime_types_file = mime_types_file;
+  if (!default_type.empty()) {
+    const bool printable = std::all_of(default_type.begin(), default_type.end(), [](char c) {
+      return c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+    });
+    if (!printable || default_type.find('/') == std::string::npos) {
+      return fail("--default-type: expected a media type such as text/plain");
+    }
+  }
+  options.default_type = default_type;
+  if (app.count("--cache-control") > 0) {
+    const bool printable = std::all_of(cache_control.begin(), cache_control.end(), [](char c) {
+      return c == '\t' || (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f);
+    });
+    if (!printable) return fail("--cache-control: the value holds a control character");
+    options.cache_control = cache_control == "off" ? "" : cache_control;
+  }
   options.idle_timeout = to_milliseconds(idle_timeout);
   options.header_timeout = to_milliseconds(header_timeout);
   options.max_connections = max_connections;

@@ -3,20 +3,32 @@
 // buffer, then async_write of what arrived, then read again; one io_context
 // run by one thread (concurrency hint 1 tells Asio it is single-threaded).
 //
-//   echo-asio PORT    (binds 127.0.0.1; 0 picks a free port)
+// --threads N: N io_contexts, one per thread (Asio's "io_context per CPU"
+// design), each with its own acceptor on the port with SO_REUSEPORT, so each
+// context accepts and serves its own clients and nothing crosses threads.
+// Asio's own example of that design (http/server2) instead accepts on one
+// acceptor and hands each socket round-robin to the next context; the
+// per-context acceptor is chosen here because reactor-echod and the libevent
+// peers balance with SO_REUSEPORT too, so all servers see the same split.
+//
+//   echo-asio PORT [--threads N]    (binds 127.0.0.1; 0 picks a free port)
 
 #include <array>
 #include <asio.hpp>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "peer_common.h"
 
 namespace {
 
 using asio::ip::tcp;
+// Asio has no named option for it; this is how its users spell one.
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -49,10 +61,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class Server {
  public:
-  Server(asio::io_context& io, uint16_t port) : acceptor_(io) {
+  Server(asio::io_context& io, uint16_t port, bool share_port) : acceptor_(io) {
     tcp::endpoint endpoint(asio::ip::address_v4::loopback(), port);
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(tcp::acceptor::reuse_address(true));
+    if (share_port) acceptor_.set_option(reuse_port(true));
     acceptor_.bind(endpoint);
     acceptor_.listen(asio::socket_base::max_listen_connections);
     accept();
@@ -81,19 +94,37 @@ class Server {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const uint16_t port = echo_bench::parse_port_or_exit(argc, argv);
+  const echo_bench::PeerOptions options = echo_bench::parse_options_or_exit(argc, argv);
+  const bool share_port = options.threads > 1;
   try {
-    asio::io_context io(1);
-    Server server(io, port);
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (unsigned i = 0; i < options.threads; ++i)
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+    // Declared after the contexts so the acceptors are destroyed first: a
+    // socket must not outlive its io_context. Sessions live in the pending
+    // handlers and go with their context, as with a single one.
+    std::vector<std::unique_ptr<Server>> servers;
+    // The first acceptor resolves port 0; the others join the port it got.
+    servers.push_back(std::make_unique<Server>(*contexts[0], options.port, share_port));
+    const uint16_t port = servers[0]->port();
+    for (unsigned i = 1; i < options.threads; ++i)
+      servers.push_back(std::make_unique<Server>(*contexts[i], port, share_port));
+
     // Asio sends with MSG_NOSIGNAL, but signal_set makes SIGINT/SIGTERM end
-    // run() so the sessions are destroyed with the io_context.
-    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    // run() so the sessions are destroyed with the io_contexts.
+    // io_context::stop() is thread-safe; each other acceptor closes when its
+    // context is destroyed, after its thread has joined.
+    asio::signal_set stop_signals(*contexts[0], SIGINT, SIGTERM);
     stop_signals.async_wait([&](std::error_code, int) {
-      server.close();
-      io.stop();
+      servers[0]->close();
+      for (auto& context : contexts) context->stop();
     });
-    echo_bench::announce_listening(server.port());
-    io.run();
+    echo_bench::announce_listening(port, options.threads);
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < options.threads; ++i)
+      threads.emplace_back([&context = *contexts[i]] { context.run(); });
+    contexts[0]->run();
+    for (std::thread& thread : threads) thread.join();
   } catch (const std::exception& error) {
     std::fprintf(stderr, "echo-asio: %s\n", error.what());
     return 1;

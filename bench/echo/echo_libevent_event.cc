@@ -4,13 +4,20 @@
 // kept per connection and flushed from an EV_WRITE event; while any are
 // queued, new input is appended behind them so the echo stays in order.
 //
-//   echo-libevent-event PORT    (binds 127.0.0.1; 0 picks a free port)
+// --threads N: N event_bases, one per thread, each with its own listening
+// socket on the port (SO_REUSEPORT) and its own connections; libevent's
+// threading support (evthread_use_pthreads) stays off, since no event crosses
+// threads. The main thread's base catches SIGINT/SIGTERM and tells the
+// others through an eventfd each of them watches.
+//
+//   echo-libevent-event PORT [--threads N]    (binds 127.0.0.1; 0 picks a free port)
 
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -154,11 +162,12 @@ class Server {
   std::unordered_map<evutil_socket_t, std::unique_ptr<Connection>> connections_;
 };
 
-int listen_on_loopback(uint16_t port, uint16_t* bound_port) {
+int listen_on_loopback(uint16_t port, bool share_port, uint16_t* bound_port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (share_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(port);
@@ -176,39 +185,81 @@ int listen_on_loopback(uint16_t port, uint16_t* bound_port) {
   return fd;
 }
 
+// Written once on SIGINT/SIGTERM and never read, so it stays readable and
+// every loop watching it sees it.
+int stop_fd = -1;
+
 void on_stop_signal(evutil_socket_t, short, void* arg) {
+  const uint64_t one = 1;
+  if (write(stop_fd, &one, sizeof one) < 0) std::perror("write(eventfd)");
   event_base_loopbreak(static_cast<event_base*>(arg));
+}
+
+void on_stop_request(evutil_socket_t, short, void* arg) {
+  event_base_loopbreak(static_cast<event_base*>(arg));
+}
+
+// One loop's share: its base, its listener and its connections.
+struct Loop {
+  event_base* base = nullptr;
+  int listen_fd = -1;
+};
+
+// Runs one loop other than the main thread's until the stop eventfd fires.
+void run_loop(Loop loop) {
+  event* stop = event_new(loop.base, stop_fd, EV_READ, on_stop_request, loop.base);
+  event_add(stop, nullptr);
+  {
+    Server server(loop.base, loop.listen_fd);
+    event_base_dispatch(loop.base);
+  }
+  event_free(stop);
+  event_base_free(loop.base);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const uint16_t port = echo_bench::parse_port_or_exit(argc, argv);
+  const echo_bench::PeerOptions options = echo_bench::parse_options_or_exit(argc, argv);
+  const bool share_port = options.threads > 1;
   signal(SIGPIPE, SIG_IGN);  // write() to a reset peer must fail, not kill us
 
-  event_base* base = event_base_new();
-  if (!base) {
-    std::fprintf(stderr, "event_base_new failed\n");
+  stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd < 0) {
+    std::perror("eventfd");
     return 1;
   }
-  uint16_t bound_port = 0;
-  int listen_fd = listen_on_loopback(port, &bound_port);
-  if (listen_fd < 0) {
-    std::fprintf(stderr, "listen on 127.0.0.1:%u: %s\n", port, std::strerror(errno));
-    event_base_free(base);
-    return 1;
+  // The first listener resolves port 0; the others join the port it got.
+  std::vector<Loop> loops(options.threads);
+  uint16_t port = options.port;
+  for (Loop& loop : loops) {
+    loop.base = event_base_new();
+    if (!loop.base) {
+      std::fprintf(stderr, "event_base_new failed\n");
+      return 1;
+    }
+    loop.listen_fd = listen_on_loopback(port, share_port, &port);
+    if (loop.listen_fd < 0) {
+      std::fprintf(stderr, "listen on 127.0.0.1:%u: %s\n", port, std::strerror(errno));
+      return 1;
+    }
   }
+  event_base* base = loops[0].base;
   event* sigint = evsignal_new(base, SIGINT, on_stop_signal, base);
   event* sigterm = evsignal_new(base, SIGTERM, on_stop_signal, base);
   event_add(sigint, nullptr);
   event_add(sigterm, nullptr);
+  std::vector<std::thread> threads;
   {
-    Server server(base, listen_fd);
-    echo_bench::announce_listening(bound_port);
+    Server server(base, loops[0].listen_fd);
+    for (size_t i = 1; i < loops.size(); ++i) threads.emplace_back(run_loop, loops[i]);
+    echo_bench::announce_listening(port, options.threads);
     event_base_dispatch(base);
   }
+  for (std::thread& thread : threads) thread.join();
   event_free(sigint);
   event_free(sigterm);
   event_base_free(base);
+  close(stop_fd);
   return 0;
 }

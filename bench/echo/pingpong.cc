@@ -3,17 +3,23 @@
 // Opens C connections to 127.0.0.1:PORT; each sends one S-byte block and then
 // sends back whatever the server echoes, so every connection keeps exactly S
 // bytes in flight. After a warm-up it counts the bytes received for T seconds
-// and prints the throughput. One thread, plain epoll, no library, so the same
-// client loads every server the same way.
+// and prints the throughput. Plain epoll, no library, so the same client loads
+// every server the same way. By default one thread; --threads N splits the
+// connections over N threads, each with its own epoll and its own share of the
+// connections (connection i goes to thread i mod N), because one client
+// thread does about as much work per message as one server thread and so
+// cannot keep a server with several threads busy.
 //
 //   pingpong --port PORT [--connections C] [--size S] [--seconds T] [--warmup W]
-//            [--server-pid PID]
+//            [--threads N] [--server-pid PID]
 //
 // Also reports how busy the client and (given --server-pid) the server were
 // while measuring: a client near 100% of its core means the result is a floor
 // for the server, not its limit.
 //
 // Exits 0 only when every connection connected and survived the whole run.
+// CPU use covers all threads: getrusage(RUSAGE_SELF) for the client and
+// /proc/PID/stat (the whole thread group) for the server.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,6 +31,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -33,8 +40,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -48,6 +57,7 @@ struct Options {
   double seconds = 5.0;
   double warmup_seconds = 1.0;
   double connect_timeout_seconds = 30.0;
+  int threads = 1;
   pid_t server_pid = 0;
 };
 
@@ -61,21 +71,27 @@ struct Connection {
   size_t pending_offset = 0;
 };
 
+// _Exit, not exit: a failing client thread must not run static destructors
+// under the feet of the others.
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "pingpong: %s\n", what);
-  std::exit(1);
+  std::fflush(stdout);
+  std::_Exit(1);
 }
 
 [[noreturn]] void die_errno(const char* what, int error) {
   std::fprintf(stderr, "pingpong: %s: %s\n", what, std::strerror(error));
-  std::exit(1);
+  std::fflush(stdout);
+  std::_Exit(1);
 }
 
 void usage_and_exit(int status) {
   std::fprintf(status == 0 ? stdout : stderr,
                "usage: pingpong --port PORT [--connections C] [--size S] [--seconds T]\n"
-               "                [--warmup W] [--connect-timeout SECONDS] [--server-pid PID]\n"
-               "  S takes a K/KiB or M/MiB suffix (16K = 16384 bytes)\n");
+               "                [--warmup W] [--connect-timeout SECONDS] [--threads N]\n"
+               "                [--server-pid PID]\n"
+               "  S takes a K/KiB or M/MiB suffix (16K = 16384 bytes)\n"
+               "  N client threads share the connections (at most C are used)\n");
   std::exit(status);
 }
 
@@ -135,6 +151,8 @@ Options parse_options(int argc, char** argv) {
       options.warmup_seconds = parse_number<double>(arg, value);
     } else if (arg == "--server-pid") {
       options.server_pid = parse_number<pid_t>(arg, value);
+    } else if (arg == "--threads") {
+      options.threads = parse_number<int>(arg, value);
     } else if (arg == "--connect-timeout") {
       options.connect_timeout_seconds = parse_number<double>(arg, value);
     } else {
@@ -148,6 +166,9 @@ Options parse_options(int argc, char** argv) {
   if (options.size < 1) die("--size must be at least 1 byte");
   if (!(options.seconds > 0)) die("--seconds must be positive");
   if (!(options.warmup_seconds >= 0)) die("--warmup must not be negative");
+  if (options.threads < 1) die("--threads must be at least 1");
+  // A thread without a connection would only add noise.
+  options.threads = std::min(options.threads, options.connections);
   return options;
 }
 
@@ -191,10 +212,11 @@ double process_cpu_seconds(pid_t pid) {
   return static_cast<double>(user_ticks + system_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// One client thread: its own epoll and its own share of the connections.
 class Client {
  public:
-  explicit Client(const Options& options)
-      : options_(options), connections_(static_cast<size_t>(options.connections)) {
+  Client(const Options& options, size_t connection_count, const std::atomic<bool>& stop)
+      : options_(options), stop_(stop), connections_(connection_count) {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) die_errno("epoll_create1", errno);
     events_.resize(1024);
@@ -253,46 +275,17 @@ class Client {
     }
   }
 
+  // Echoes until `stop` is set; the main thread reads the counters.
   void run() {
     // The block's content is irrelevant to an echo server; a pattern makes a
     // corrupted echo easy to spot in a packet capture.
     std::vector<char> block(options_.size);
     for (size_t i = 0; i < block.size(); ++i) block[i] = static_cast<char>('a' + i % 26);
-
-    const auto start = Clock::now();
     for (size_t i = 0; i < connections_.size(); ++i) send(i, block.data(), block.size());
 
-    const auto measure_start = start + to_duration(options_.warmup_seconds);
-    const auto measure_end = measure_start + to_duration(options_.seconds);
-    bool measuring = false;
-    uint64_t bytes_at_start = 0;
-    uint64_t messages_at_start = 0;
-    Clock::time_point measured_from;
-    double client_cpu_at_start = 0;
-    double server_cpu_at_start = -1;
-
-    for (;;) {
-      const auto now = Clock::now();
-      if (!measuring && now >= measure_start) {
-        measuring = true;
-        measured_from = now;
-        bytes_at_start = bytes_received_;
-        messages_at_start = messages_received_;
-        client_cpu_at_start = process_cpu_seconds(0);
-        if (options_.server_pid) server_cpu_at_start = process_cpu_seconds(options_.server_pid);
-      }
-      if (now >= measure_end) {
-        const double client_cpu = process_cpu_seconds(0) - client_cpu_at_start;
-        double server_cpu = -1;
-        if (server_cpu_at_start >= 0) {
-          const double server_cpu_now = process_cpu_seconds(options_.server_pid);
-          if (server_cpu_now >= 0) server_cpu = server_cpu_now - server_cpu_at_start;
-        }
-        report(bytes_received_ - bytes_at_start, messages_received_ - messages_at_start,
-               std::chrono::duration<double>(now - measured_from).count(), client_cpu, server_cpu);
-        return;
-      }
-      int ready = wait_events(milliseconds_until(now, measuring ? measure_end : measure_start));
+    while (!stop_.load(std::memory_order_relaxed)) {
+      // The timeout only bounds how late the thread notices `stop`.
+      int ready = wait_events(50);
       for (int e = 0; e < ready; ++e) {
         const uint32_t index = events_[e].data.u32;
         const uint32_t what = events_[e].events;
@@ -303,11 +296,10 @@ class Client {
     }
   }
 
- private:
-  static Clock::duration to_duration(double seconds) {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
-  }
+  uint64_t bytes_received() const { return bytes_received_.load(std::memory_order_relaxed); }
+  uint64_t messages_received() const { return messages_received_.load(std::memory_order_relaxed); }
 
+ private:
   static int milliseconds_until(Clock::time_point now, Clock::time_point deadline) {
     if (deadline <= now) return 0;
     // Rounded up so the loop never spins on a zero timeout before a deadline.
@@ -335,7 +327,8 @@ class Client {
   [[noreturn]] void fail(size_t index, const char* what, int error) {
     std::fprintf(stderr, "pingpong: connection %zu: %s%s%s\n", index, what, error ? ": " : "",
                  error ? std::strerror(error) : "");
-    std::exit(1);
+    std::fflush(stdout);
+    std::_Exit(1);
   }
 
   // Sends directly while nothing is queued (the common case: the kernel takes
@@ -368,8 +361,11 @@ class Client {
       received = ::read(connection.fd, read_buffer_, sizeof read_buffer_);
     } while (received < 0 && errno == EINTR);
     if (received > 0) {
-      bytes_received_ += static_cast<uint64_t>(received);
-      ++messages_received_;
+      // Only this thread writes the counters, so a plain load and store do;
+      // atomics only so that the main thread may read them meanwhile.
+      bytes_received_.store(bytes_received() + static_cast<uint64_t>(received),
+                            std::memory_order_relaxed);
+      messages_received_.store(messages_received() + 1, std::memory_order_relaxed);
       send(index, read_buffer_, static_cast<size_t>(received));
     } else if (received == 0) {
       fail(index, "server closed the connection", 0);
@@ -396,32 +392,53 @@ class Client {
     control(EPOLL_CTL_MOD, index, EPOLLIN);
   }
 
-  void report(uint64_t bytes, uint64_t messages, double seconds, double client_cpu_seconds,
-              double server_cpu_seconds) const {
-    const double mib_per_second = static_cast<double>(bytes) / seconds / (1024.0 * 1024.0);
-    std::printf(
-        "pingpong: 127.0.0.1:%u, %d connections x %zu bytes, %.3f s measured after %.1f s "
-        "warm-up\n",
-        options_.port, options_.connections, options_.size, seconds, options_.warmup_seconds);
-    std::printf("received %" PRIu64 " bytes in %" PRIu64 " messages (%.0f bytes/message)\n", bytes,
-                messages,
-                messages ? static_cast<double>(bytes) / static_cast<double>(messages) : 0.0);
-    std::printf("cpu: client %.0f%%", 100 * client_cpu_seconds / seconds);
-    if (server_cpu_seconds >= 0) std::printf(", server %.0f%%", 100 * server_cpu_seconds / seconds);
-    std::printf(" of one core\n");
-    std::printf("throughput: %.2f MiB/s\n", mib_per_second);
-    std::fflush(stdout);
-    if (bytes == 0) die("no bytes came back during the measurement");
-  }
-
-  Options options_;
+  const Options& options_;
+  const std::atomic<bool>& stop_;
   int epoll_fd_ = -1;
   std::vector<Connection> connections_;
   std::vector<epoll_event> events_;
-  uint64_t bytes_received_ = 0;
-  uint64_t messages_received_ = 0;
-  char read_buffer_[64 * 1024];
+  // Own cache lines: the main thread reads them while this thread writes.
+  alignas(64) std::atomic<uint64_t> bytes_received_{0};
+  std::atomic<uint64_t> messages_received_{0};
+  alignas(64) char read_buffer_[64 * 1024];
 };
+
+void report(const Options& options, uint64_t bytes, uint64_t messages, double seconds,
+            double client_cpu_seconds, double server_cpu_seconds) {
+  const double mib_per_second = static_cast<double>(bytes) / seconds / (1024.0 * 1024.0);
+  std::printf(
+      "pingpong: 127.0.0.1:%u, %d connections x %zu bytes, %d client thread%s, %.3f s measured "
+      "after %.1f s warm-up\n",
+      options.port, options.connections, options.size, options.threads,
+      options.threads == 1 ? "" : "s", seconds, options.warmup_seconds);
+  std::printf("received %" PRIu64 " bytes in %" PRIu64 " messages (%.0f bytes/message)\n", bytes,
+              messages,
+              messages ? static_cast<double>(bytes) / static_cast<double>(messages) : 0.0);
+  std::printf("cpu: client %.0f%%", 100 * client_cpu_seconds / seconds);
+  if (server_cpu_seconds >= 0) std::printf(", server %.0f%%", 100 * server_cpu_seconds / seconds);
+  std::printf(" of one core\n");
+  std::printf("throughput: %.2f MiB/s\n", mib_per_second);
+  std::fflush(stdout);
+  if (bytes == 0) die("no bytes came back during the measurement");
+}
+
+struct Totals {
+  uint64_t bytes = 0;
+  uint64_t messages = 0;
+};
+
+Totals totals(const std::vector<std::unique_ptr<Client>>& clients) {
+  Totals sum;
+  for (const auto& client : clients) {
+    sum.bytes += client->bytes_received();
+    sum.messages += client->messages_received();
+  }
+  return sum;
+}
+
+Clock::duration to_duration(double seconds) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
 
 }  // namespace
 
@@ -429,8 +446,44 @@ int main(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
   signal(SIGPIPE, SIG_IGN);
   raise_descriptor_limit(options.connections);
-  Client client(options);
-  client.connect_all();
-  client.run();
+
+  std::atomic<bool> stop{false};
+  std::vector<std::unique_ptr<Client>> clients;
+  const auto thread_count = static_cast<size_t>(options.threads);
+  const auto connection_count = static_cast<size_t>(options.connections);
+  for (size_t t = 0; t < thread_count; ++t) {
+    const size_t share = connection_count / thread_count + (t < connection_count % thread_count);
+    clients.push_back(std::make_unique<Client>(options, share, stop));
+  }
+  // Every connection is up before the clock starts, so setting up C=1000 is
+  // never measured.
+  for (auto& client : clients) client->connect_all();
+
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (auto& client : clients) threads.emplace_back([&client] { client->run(); });
+
+  std::this_thread::sleep_until(start + to_duration(options.warmup_seconds));
+  const auto measured_from = Clock::now();
+  const Totals at_start = totals(clients);
+  const double client_cpu_at_start = process_cpu_seconds(0);
+  const double server_cpu_at_start =
+      options.server_pid ? process_cpu_seconds(options.server_pid) : -1;
+
+  std::this_thread::sleep_until(measured_from + to_duration(options.seconds));
+  const auto measured_to = Clock::now();
+  const Totals at_end = totals(clients);
+  const double client_cpu = process_cpu_seconds(0) - client_cpu_at_start;
+  double server_cpu = -1;
+  if (server_cpu_at_start >= 0) {
+    const double server_cpu_now = process_cpu_seconds(options.server_pid);
+    if (server_cpu_now >= 0) server_cpu = server_cpu_now - server_cpu_at_start;
+  }
+
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& thread : threads) thread.join();
+  report(options, at_end.bytes - at_start.bytes, at_end.messages - at_start.messages,
+         std::chrono::duration<double>(measured_to - measured_from).count(), client_cpu,
+         server_cpu);
   return 0;
 }

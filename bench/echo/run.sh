@@ -2,12 +2,17 @@
 # The echo "pingpong" benchmark: reactor-echod against the echo servers people
 # would write with libevent 2 (bufferevents; plain events) and standalone Asio.
 #
-#   bash bench/echo/run.sh [--seconds T] [--warmup W] [--rounds N]
-#                          [--servers LIST] [--cases LIST] [--build-dir DIR] [--no-build]
+#   bash bench/echo/run.sh [--seconds T] [--warmup W] [--rounds N] [--threads LIST]
+#                          [--client-threads N] [--servers LIST] [--cases LIST]
+#                          [--build-dir DIR] [--no-build]
 #
 #   --seconds T     measured seconds per run (default 5; env BENCH_SECONDS)
 #   --warmup W      unmeasured seconds before each run (default 1; env BENCH_WARMUP)
 #   --rounds N      runs per server and case; the median is reported (default 3)
+#   --threads LIST  comma-separated server thread counts (default 1,2); every
+#                   server runs N event loops, one per thread (--threads N)
+#   --client-threads N  pingpong threads when the server has more than one
+#                   (default: as many as the server has; at 1 it is always 1)
 #   --servers LIST  comma-separated subset of: reactor-echod, echo-libevent-event,
 #                   echo-libevent-bufferevent, echo-asio (default: all four)
 #   --cases LIST    comma-separated CONNECTIONS:SIZE pairs
@@ -17,9 +22,12 @@
 #
 # Env BENCH_MESON_OPTIONS adds options to the build (e.g. -Dwerror=false).
 #
-# Every server is pinned to CPU 0 and the client to CPU 1 (env SERVER_CPU,
-# CLIENT_CPU). The servers take turns within each round, and each round starts
-# one server further along, so slow drift of the machine hits all alike.
+# At 1 thread every server is pinned to CPU 0 and the client to CPU 1 (env
+# SERVER_CPU, CLIENT_CPU). At more threads nothing is pinned: server and
+# client threads share all CPUs, so on a 2-CPU machine the load generator
+# competes with a 2-thread server for the same cores. The servers take turns
+# within each round, and each round starts one server further along, so slow
+# drift of the machine hits all alike.
 # Exits non-zero when a run failed (client error, server died or did not start).
 set -euo pipefail
 
@@ -33,8 +41,10 @@ build_dir=$repo_root/build-bench
 build=1
 servers=(reactor-echod echo-libevent-event echo-libevent-bufferevent echo-asio)
 cases=(1:16384 100:16384 1000:4096)
+thread_counts=(1 2)
+client_threads=""
 
-usage() { sed -n '2,24s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
+usage() { sed -n '2,32s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 die() {
   echo "run.sh: $*" >&2
   exit 1
@@ -45,6 +55,8 @@ while (($# > 0)); do
     --seconds) measure_seconds=$2; shift 2 ;;
     --warmup) warmup_seconds=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --threads) IFS=, read -r -a thread_counts <<<"$2"; shift 2 ;;
+    --client-threads) client_threads=$2; shift 2 ;;
     --servers) IFS=, read -r -a servers <<<"$2"; shift 2 ;;
     --cases) IFS=, read -r -a cases <<<"$2"; shift 2 ;;
     --build-dir) build_dir=$(realpath -m "$2"); shift 2 ;;
@@ -54,6 +66,11 @@ while (($# > 0)); do
   esac
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
+for threads in "${thread_counts[@]}"; do
+  [[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads takes positive integers, got '$threads'"
+done
+[[ -z $client_threads || $client_threads =~ ^[1-9][0-9]*$ ]] ||
+  die "--client-threads must be a positive integer"
 for server in "${servers[@]}"; do
   case $server in
     reactor-echod | echo-libevent-event | echo-libevent-bufferevent | echo-asio) ;;
@@ -143,13 +160,22 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# Starts $1 on port $2 pinned to the server CPU; sets server_pid and
-# server_port (read back from its "listening on ADDR:PORT" line).
+# The command prefix that pins a process to CPU $1 at one server thread, and
+# nothing at more: there the server's threads and the client's share the CPUs.
+pin() {
+  if ((server_threads == 1)); then echo "taskset -c $1"; fi
+}
+
+# Starts $1 on port $2 with $server_threads threads (pinned to the server CPU
+# at 1 thread); sets server_pid and server_port (read back from its
+# "listening on ADDR:PORT" line).
 launch_server() {
   local name=$1 port=$2 log=$work_dir/$1.log
-  local command=("$(binary_of "$name")" "$port")
+  # --threads always, even 1: reactor-echod's default is one loop per CPU.
+  local command=("$(binary_of "$name")" "$port" --threads "$server_threads")
   [[ $name == reactor-echod ]] && command+=(--bind 127.0.0.1)
-  taskset -c "$server_cpu" "${command[@]}" >"$log" 2>&1 &
+  # shellcheck disable=SC2046  # pin prints words or nothing
+  $(pin "$server_cpu") "${command[@]}" >"$log" 2>&1 &
   server_pid=$!
   server_port=""
   local deadline=$((SECONDS + 10))
@@ -221,10 +247,19 @@ human_size() {
 
 # --- runs ----------------------------------------------------------------------
 cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
-echo "echo pingpong: ${#servers[@]} servers x ${#cases[@]} cases x $rounds rounds," \
-  "${measure_seconds} s each after ${warmup_seconds} s warm-up"
+echo "echo pingpong: ${#servers[@]} servers x ${#cases[@]} cases x ${#thread_counts[@]} thread" \
+  "counts (${thread_counts[*]}) x $rounds rounds, ${measure_seconds} s each after" \
+  "${warmup_seconds} s warm-up"
 echo "machine: ${cpu_model:-unknown CPU}, $cpu_count CPUs, kernel $(uname -r)," \
-  "load average $(cut -d' ' -f1-3 /proc/loadavg); server on CPU $server_cpu, client on CPU $client_cpu"
+  "load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for server_threads in "${thread_counts[@]}"; do
+  if ((server_threads == 1)); then
+    echo "  1 server thread: server on CPU $server_cpu, client (1 thread) on CPU $client_cpu"
+  else
+    echo "  $server_threads server threads: nothing pinned; the client" \
+      "(${client_threads:-$server_threads} threads) shares the $cpu_count CPUs with the server"
+  fi
+done
 
 # Neighbours on the machine (other builds, other tenants) show up here
 # before they show up as unexplained slow runs.
@@ -234,69 +269,90 @@ if awk -v cpus="$cpu_count" '{ exit !($1 > cpus / 2) }' /proc/loadavg; then
 fi
 
 results_csv=$build_dir/bench-echo-results.csv
-echo "connections,size,server,round,mib_per_second,server_cpu_percent,client_cpu_percent" \
+echo "threads,connections,size,server,round,mib_per_second,server_cpu_percent,client_cpu_percent" \
   >"$results_csv"
-declare -A runs=() server_cpu_runs=() client_cpu_runs=()
+# Keys are THREADS|CONNECTIONS:SIZE|SERVER; values space-separated per run.
+declare -A runs=() server_cpu_runs=() client_cpu_runs=() cpu_per_gib_runs=()
 failures=0
 
-for case_spec in "${cases[@]}"; do
-  connections=${case_spec%%:*}
-  size=${case_spec##*:}
-  for ((round = 0; round < rounds; round++)); do
-    for ((i = 0; i < ${#servers[@]}; i++)); do
-      server=${servers[$(((i + round) % ${#servers[@]}))]}
-      result=fail server_cpu_percent=0 client_cpu_percent=0
-      if start_server "$server"; then
-        client_out=$work_dir/client.out
-        # In the background so that a signal to this script ends the run
-        # at once: bash runs traps only between foreground commands.
-        taskset -c "$client_cpu" "$pingpong" --port "$server_port" \
-          --connections "$connections" --size "$size" \
-          --seconds "$measure_seconds" --warmup "$warmup_seconds" \
-          --server-pid "$server_pid" >"$client_out" 2>&1 &
-        client_pid=$!
-        client_status=0
-        wait "$client_pid" || client_status=$?
-        client_pid=""
-        if ((client_status == 0)); then
-          result=$(sed -n 's/^throughput: \([0-9.]*\) MiB\/s$/\1/p' "$client_out")
-          [[ -n $result ]] || result=fail
-          server_cpu_percent=$(sed -n 's/^cpu: .*server \([0-9]*\)%.*/\1/p' "$client_out")
-          client_cpu_percent=$(sed -n 's/^cpu: client \([0-9]*\)%.*/\1/p' "$client_out")
-        else
-          echo "run.sh: pingpong against $server (C=$connections S=$size) failed:" >&2
-          sed 's/^/  | /' "$client_out" >&2
+for server_threads in "${thread_counts[@]}"; do
+  # One client thread per server thread by default: one client thread does
+  # about the work of one server thread per message, so fewer would cap the
+  # server. At 1 server thread the client stays single-threaded and pinned.
+  pingpong_threads=1
+  ((server_threads > 1)) && pingpong_threads=${client_threads:-$server_threads}
+  for case_spec in "${cases[@]}"; do
+    connections=${case_spec%%:*}
+    size=${case_spec##*:}
+    for ((round = 0; round < rounds; round++)); do
+      for ((i = 0; i < ${#servers[@]}; i++)); do
+        server=${servers[$(((i + round) % ${#servers[@]}))]}
+        result=fail server_cpu_percent=0 client_cpu_percent=0 cpu_per_gib=fail
+        if start_server "$server"; then
+          client_out=$work_dir/client.out
+          # In the background so that a signal to this script ends the run
+          # at once: bash runs traps only between foreground commands.
+          # shellcheck disable=SC2046  # pin prints words or nothing
+          $(pin "$client_cpu") "$pingpong" --port "$server_port" \
+            --connections "$connections" --size "$size" --threads "$pingpong_threads" \
+            --seconds "$measure_seconds" --warmup "$warmup_seconds" \
+            --server-pid "$server_pid" >"$client_out" 2>&1 &
+          client_pid=$!
+          client_status=0
+          wait "$client_pid" || client_status=$?
+          client_pid=""
+          if ((client_status == 0)); then
+            result=$(sed -n 's/^throughput: \([0-9.]*\) MiB\/s$/\1/p' "$client_out")
+            [[ -n $result ]] || result=fail
+            server_cpu_percent=$(sed -n 's/^cpu: .*server \([0-9]*\)%.*/\1/p' "$client_out")
+            client_cpu_percent=$(sed -n 's/^cpu: client \([0-9]*\)%.*/\1/p' "$client_out")
+          else
+            echo "run.sh: pingpong against $server (threads=$server_threads C=$connections" \
+              "S=$size) failed:" >&2
+            sed 's/^/  | /' "$client_out" >&2
+          fi
+          stop_server "$server" || result=fail
         fi
-        stop_server "$server" || result=fail
-      fi
-      [[ $result == fail ]] && failures=$((failures + 1))
-      printf '  C=%-5s S=%-6s round %d  %-26s %8s MiB/s  cpu server %s%% client %s%%\n' \
-        "$connections" "$(human_size "$size")" $((round + 1)) "$server" "$result" \
-        "$server_cpu_percent" "$client_cpu_percent" >&2
-      runs["$case_spec|$server"]+="$result "
-      server_cpu_runs["$case_spec|$server"]+="$server_cpu_percent "
-      client_cpu_runs["$case_spec|$server"]+="$client_cpu_percent "
-      echo "$connections,$size,$server,$((round + 1)),$result,$server_cpu_percent,$client_cpu_percent" \
-        >>"$results_csv"
+        [[ $result == fail ]] && failures=$((failures + 1))
+        # Server CPU milliseconds per GiB echoed: the echo's "CPU per request".
+        if [[ $result != fail && -n $server_cpu_percent ]]; then
+          cpu_per_gib=$(awk -v cpu="$server_cpu_percent" -v mibps="$result" \
+            'BEGIN { if (mibps > 0) printf "%.1f", cpu * 10 * 1024 / mibps; else print "fail" }')
+        fi
+        printf '  T=%s C=%-5s S=%-6s round %d  %-26s %8s MiB/s  cpu server %s%% client %s%%\n' \
+          "$server_threads" "$connections" "$(human_size "$size")" $((round + 1)) "$server" \
+          "$result" "$server_cpu_percent" "$client_cpu_percent" >&2
+        key="$server_threads|$case_spec|$server"
+        runs[$key]+="$result "
+        server_cpu_runs[$key]+="$server_cpu_percent "
+        client_cpu_runs[$key]+="$client_cpu_percent "
+        cpu_per_gib_runs[$key]+="$cpu_per_gib "
+        echo "$server_threads,$connections,$size,$server,$((round + 1)),$result,$server_cpu_percent,$client_cpu_percent" \
+          >>"$results_csv"
+      done
     done
   done
 done
 
 # --- report --------------------------------------------------------------------
-declare -A medians=()
-for case_spec in "${cases[@]}"; do
-  for server in "${servers[@]}"; do
-    values=${runs["$case_spec|$server"]}
-    if [[ $values == *fail* ]]; then
-      medians["$case_spec|$server"]=fail
-    else
+median_or_fail() {
+  if [[ "$*" == *fail* ]]; then echo fail; else median "$@"; fi
+}
+
+declare -A medians=() cpu_per_gib_medians=()
+for server_threads in "${thread_counts[@]}"; do
+  for case_spec in "${cases[@]}"; do
+    for server in "${servers[@]}"; do
+      key="$server_threads|$case_spec|$server"
       # shellcheck disable=SC2086  # the values are space-separated numbers
-      medians["$case_spec|$server"]=$(median $values)
-    fi
+      medians[$key]=$(median_or_fail ${runs[$key]})
+      # shellcheck disable=SC2086
+      cpu_per_gib_medians[$key]=$(median_or_fail ${cpu_per_gib_runs[$key]})
+    done
   done
 done
 
-ratio() {  # reactor over peer, or "-" when either is missing
+ratio() {  # $1 over $2, or "-" when either is missing
   local ours=$1 theirs=$2
   if [[ $ours == fail || $theirs == fail || -z $ours || -z $theirs ]]; then
     echo "-"
@@ -305,52 +361,103 @@ ratio() {  # reactor over peer, or "-" when either is missing
   fi
 }
 
+# The peer with the highest (best=max) or lowest (best=min) value in the
+# array named $3 at threads $1, case $2; prints "NAME VALUE" or nothing.
+best_peer() {
+  local threads=$1 case_spec=$2 best=$4
+  local -n values=$3
+  local name="" value="" candidate server
+  for server in "${servers[@]}"; do
+    [[ $server == reactor-echod ]] && continue
+    candidate=${values["$threads|$case_spec|$server"]}
+    [[ $candidate == fail ]] && continue
+    if [[ -z $value ]] || awk -v a="$candidate" -v b="$value" -v best="$best" \
+      'BEGIN { exit !(best == "max" ? a > b : a < b) }'; then
+      name=$server value=$candidate
+    fi
+  done
+  [[ -n $name ]] && echo "$name $value"
+  return 0
+}
+
 have_reactor=0
 [[ " ${servers[*]} " == *" reactor-echod "* ]] && have_reactor=1
 
 echo
 echo "MiB/s: median of $rounds runs of ${measure_seconds} s; cpu: median share of one core" \
-  "used by server / client while measuring (a client near 100% caps the result)"
-for case_spec in "${cases[@]}"; do
-  connections=${case_spec%%:*}
-  size=${case_spec##*:}
+  "used by server / client while measuring (a client near 100% per thread caps the result);"
+echo "srv ms/GiB: server CPU milliseconds per GiB echoed (lower is leaner)"
+for server_threads in "${thread_counts[@]}"; do
   echo
-  printf 'C=%s S=%s\n' "$connections" "$(human_size "$size")"
-  printf '  %-26s %9s %13s %12s  %s\n' server MiB/s reactor/peer "cpu srv/cli" runs
-  reactor_median=${medians["$case_spec|reactor-echod"]:-}
-  for server in "${servers[@]}"; do
-    key="$case_spec|$server"
-    value=${medians[$key]}
-    [[ $value != fail ]] && value=$(printf '%.1f' "$value")
-    runs_text=$(for v in ${runs[$key]}; do
-      [[ $v == fail ]] && printf 'fail ' || printf '%.0f ' "$v"
-    done)
-    # shellcheck disable=SC2086  # space-separated numbers
-    cpu_text="$(median ${server_cpu_runs[$key]})%/$(median ${client_cpu_runs[$key]})%"
-    ratio_text=""
-    if [[ $server != reactor-echod ]] && ((have_reactor)); then
-      ratio_text=$(ratio "$reactor_median" "${medians[$key]}")
-    fi
-    printf '  %-26s %9s %13s %12s  %s\n' "$server" "$value" "$ratio_text" "$cpu_text" "${runs_text% }"
+  if ((server_threads == 1)); then
+    echo "=== 1 server thread (server on CPU $server_cpu, client on CPU $client_cpu) ==="
+  else
+    echo "=== $server_threads server threads (nothing pinned: the client shares the" \
+      "$cpu_count CPUs) ==="
+  fi
+  for case_spec in "${cases[@]}"; do
+    connections=${case_spec%%:*}
+    size=${case_spec##*:}
+    echo
+    printf 'T=%s C=%s S=%s\n' "$server_threads" "$connections" "$(human_size "$size")"
+    printf '  %-26s %9s %13s %11s %12s  %s\n' server MiB/s reactor/peer "srv ms/GiB" \
+      "cpu srv/cli" runs
+    reactor_median=${medians["$server_threads|$case_spec|reactor-echod"]:-}
+    for server in "${servers[@]}"; do
+      key="$server_threads|$case_spec|$server"
+      value=${medians[$key]}
+      [[ $value != fail ]] && value=$(printf '%.1f' "$value")
+      runs_text=$(for v in ${runs[$key]}; do
+        [[ $v == fail ]] && printf 'fail ' || printf '%.0f ' "$v"
+      done)
+      # shellcheck disable=SC2086  # space-separated numbers
+      cpu_text="$(median ${server_cpu_runs[$key]})%/$(median ${client_cpu_runs[$key]})%"
+      cpu_per_gib=${cpu_per_gib_medians[$key]}
+      [[ $cpu_per_gib != fail ]] && cpu_per_gib=$(printf '%.0f' "$cpu_per_gib")
+      ratio_text=""
+      if [[ $server != reactor-echod ]] && ((have_reactor)); then
+        ratio_text=$(ratio "$reactor_median" "${medians[$key]}")
+      fi
+      printf '  %-26s %9s %13s %11s %12s  %s\n' "$server" "$value" "$ratio_text" \
+        "$cpu_per_gib" "$cpu_text" "${runs_text% }"
+    done
   done
 done
 
 if ((have_reactor)); then
   echo
-  echo "reactor-echod / fastest peer:"
-  for case_spec in "${cases[@]}"; do
-    best_peer="" best_value=0
-    for server in "${servers[@]}"; do
-      [[ $server == reactor-echod ]] && continue
-      value=${medians["$case_spec|$server"]}
-      [[ $value == fail ]] && continue
-      if awk -v a="$value" -v b="$best_value" 'BEGIN { exit !(a > b) }'; then
-        best_peer=$server best_value=$value
-      fi
+  echo "reactor-echod / fastest peer (MiB/s), and / leanest peer (server CPU per GiB, lower is better):"
+  for server_threads in "${thread_counts[@]}"; do
+    for case_spec in "${cases[@]}"; do
+      key="$server_threads|$case_spec|reactor-echod"
+      read -r fastest fastest_value <<<"$(best_peer "$server_threads" "$case_spec" medians max)"
+      read -r leanest leanest_value <<<"$(best_peer "$server_threads" "$case_spec" \
+        cpu_per_gib_medians min)"
+      [[ -n $fastest ]] || continue
+      printf '  T=%s C=%-5s S=%-6s %6s (vs %s)   cpu %6s (vs %s)\n' "$server_threads" \
+        "${case_spec%%:*}" "$(human_size "${case_spec##*:}")" \
+        "$(ratio "${medians[$key]}" "$fastest_value")" "$fastest" \
+        "$(ratio "${cpu_per_gib_medians[$key]}" "$leanest_value")" "${leanest:--}"
     done
-    [[ -n $best_peer ]] || continue
-    printf '  C=%-5s S=%-6s %s (vs %s)\n' "${case_spec%%:*}" "$(human_size "${case_spec##*:}")" \
-      "$(ratio "${medians["$case_spec|reactor-echod"]}" "$best_value")" "$best_peer"
+  done
+fi
+
+if ((${#thread_counts[@]} > 1)) && [[ " ${thread_counts[*]} " == *" 1 "* ]]; then
+  echo
+  echo "scaling: MiB/s at N threads / MiB/s at 1 thread (1 thread pinned, N unpinned with the" \
+    "client on the same CPUs)"
+  for server_threads in "${thread_counts[@]}"; do
+    ((server_threads == 1)) && continue
+    for case_spec in "${cases[@]}"; do
+      line=$(printf '  1->%s C=%-5s S=%-6s' "$server_threads" "${case_spec%%:*}" \
+        "$(human_size "${case_spec##*:}")")
+      for server in "${servers[@]}"; do
+        line+=$(printf '  %s %s' "$server" \
+          "$(ratio "${medians["$server_threads|$case_spec|$server"]}" \
+            "${medians["1|$case_spec|$server"]}")")
+      done
+      echo "$line"
+    done
   done
 fi
 echo

@@ -1,21 +1,28 @@
 #!/usr/bin/env python3
 """HTTP benchmark: reactor-httpd against nginx, lighttpd and h2o.
 
-Every server serves the same directory on 127.0.0.1, pinned to one CPU
-(taskset), with one worker, sendfile and no access log; the load generator
-(wrk -t1, or curl for the large download) is pinned to another CPU. Runs of
-the servers alternate so slow drifts of the machine hit them all alike.
+Every server serves the same directory on 127.0.0.1 with sendfile and no
+access log. At 1 thread (--threads 1,2 runs both) each server has one worker
+and is pinned to one CPU (taskset); the load generator (wrk -t1, or curl for
+the large download) is pinned to another CPU. At N > 1 threads
+reactor-httpd runs --threads N, nginx worker_processes N, h2o num-threads N
+(lighttpd has no threads and is left out), with wrk -tN, and nothing is
+pinned: the load generator shares the CPUs with the server. Runs of the
+servers alternate so slow drifts of the machine hit them all alike.
 
 Measured per server:
   - requests/s and p99 latency, 1 KiB and 64 KiB files, keep-alive;
   - the server's CPU time per 10,000 requests (utime+stime from
-    /proc/PID/stat over the run; at 1 KiB one wrk thread is itself near
+    /proc/PID/stat over the run, summed over every process of the server's
+    session, each of which counts all its threads: nginx's master and
+    workers, h2o's threads; at 1 KiB one wrk thread is itself near
     saturation, so CPU per request is the fairer figure);
-  - requests/s with a new connection per request (Connection: close);
-  - MiB/s of a 1 GiB file fetched with curl.
+  - at 1 thread only: requests/s with a new connection per request
+    (Connection: close) and MiB/s of a 1 GiB file fetched with curl;
 and reactor-httpd once more with --access-log FILE, to show what logging
-costs. Ratios are reactor-httpd / best peer (req/s, MiB/s vs nginx) and
-reactor-httpd / lowest peer (CPU per request).
+costs (1 thread). Ratios are reactor-httpd / best peer (req/s, MiB/s vs
+nginx) and reactor-httpd / lowest peer (CPU per request), per thread count,
+and each server's scaling from 1 to N threads.
 """
 
 import argparse
@@ -65,21 +72,37 @@ def cpu_seconds(pids):
     return total / CLOCK_TICKS
 
 
-def process_tree(pid):
-    """The pid and all its descendants (nginx/h2o may fork helpers)."""
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    for child in children:
-        pids.extend(process_tree(int(child)))
+def session_processes(session_id):
+    """Every live process of a session: the server was started as its leader
+    (start_new_session), so this is the server and everything it forked
+    (nginx's master and workers, h2o's helpers), grandchildren included."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        # Fields 3 and 6: state (a zombie has no CPU left to count) and session.
+        if fields[0] != "Z" and int(fields[3]) == session_id:
+            pids.append(int(entry.name))
     return pids
 
 
+def wait_until_gone(session_id, timeout):
+    """The processes of the session still alive after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while (left := session_processes(session_id)) and time.time() < deadline:
+        time.sleep(0.05)
+    return left
+
+
 class Server:
-    def __init__(self, name, work, root, cpu):
+    def __init__(self, name, work, root, cpu, threads=1):
+        """At 1 thread the server is pinned to `cpu`; at more, to nothing."""
         self.name, self.work, self.root, self.cpu = name, work, root, cpu
+        self.threads = threads
         self.port = free_port()
         self.proc = None
 
@@ -88,43 +111,69 @@ class Server:
 
     def start(self):
         log = open(self.work / f"{self.name}.stderr", "ab")
-        self.proc = subprocess.Popen(["taskset", "-c", str(self.cpu)] + self.command(),
-                                     stdout=log, stderr=log, start_new_session=True)
+        pin = ["taskset", "-c", str(self.cpu)] if self.threads == 1 else []
+        self.proc = subprocess.Popen(pin + self.command(), stdout=log, stderr=log,
+                                     start_new_session=True)
         wait_for_port(self.port, self.proc)
         time.sleep(0.2)
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
+        """SIGTERM to the leader (nginx's master passes it on to its workers),
+        then SIGKILL to whatever of the session is left: no worker may outlive
+        the run."""
+        if not self.proc:
+            return
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                print(f"  {self.name}: ignored SIGTERM for 10 s; killed", file=sys.stderr)
+                self.proc.kill()
                 self.proc.wait()
+        # Workers end after their master; give them a moment, then kill
+        # whatever is left so that nothing outlives the run.
+        left = wait_until_gone(self.proc.pid, 5)
+        if left:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            print(f"  {self.name}: killed {len(left)} leftover process(es)", file=sys.stderr)
+            if wait_until_gone(self.proc.pid, 5):
+                print(f"  {self.name}: processes left after SIGKILL", file=sys.stderr)
 
     def pids(self):
-        return process_tree(self.proc.pid)
+        return session_processes(self.proc.pid)
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}/{path}"
 
 
 class ReactorHttpd(Server):
-    def __init__(self, name, work, root, cpu, binary, extra=()):
-        super().__init__(name, work, root, cpu)
+    def __init__(self, name, work, root, cpu, threads, binary, extra=()):
+        super().__init__(name, work, root, cpu, threads)
         self.binary, self.extra = binary, list(extra)
 
     def command(self):
+        # --threads even at 1: the default is one loop per CPU.
         return [self.binary, str(self.port), str(self.root), "--bind", "127.0.0.1",
-                "--log-level", "warn"] + self.extra
+                "--log-level", "warn", "--threads", str(self.threads)] + self.extra
 
 
 class Nginx(Server):
     def command(self):
-        conf = self.work / f"{self.name}.conf"
+        conf = self.work / f"{self.name}-{self.threads}.conf"
+        # Without a master nginx runs one worker only, so N > 1 needs
+        # master_process on (the master idles; its CPU time is counted all
+        # the same). reuseport gives each worker its own listening socket,
+        # the way reactor-httpd --threads N balances its loops.
+        master = "off" if self.threads == 1 else "on"
+        reuseport = " reuseport" if self.threads > 1 else ""
         conf.write_text(f"""
-worker_processes 1;
-master_process off;
+worker_processes {self.threads};
+master_process {master};
 daemon off;
 pid {self.work}/{self.name}.pid;
 error_log {self.work}/{self.name}.error.log error;
@@ -141,7 +190,7 @@ http {{
   uwsgi_temp_path {self.work}/nginx-uwsgi;
   scgi_temp_path {self.work}/nginx-scgi;
   server {{
-    listen 127.0.0.1:{self.port} backlog=4096;
+    listen 127.0.0.1:{self.port} backlog=4096{reuseport};
     root {self.root};
   }}
 }}
@@ -170,12 +219,13 @@ mimetype.assign = ( "" => "application/octet-stream" )
 
 class H2o(Server):
     def command(self):
-        conf = self.work / f"{self.name}.conf"
+        conf = self.work / f"{self.name}-{self.threads}.conf"
+        # h2o 2.2's threads all accept on one shared listening socket.
         conf.write_text(f"""
 listen:
   host: 127.0.0.1
   port: {self.port}
-num-threads: 1
+num-threads: {self.threads}
 error-log: {self.work}/{self.name}.error.log
 hosts:
   default:
@@ -187,8 +237,10 @@ hosts:
 
 
 def run_wrk(server, path, seconds, connections, close, wrk_cpu):
-    cmd = ["taskset", "-c", str(wrk_cpu), "wrk", "-t1", f"-c{connections}", f"-d{seconds}s",
-           "--latency", "--timeout", "10s"]
+    # One wrk thread per server thread; pinned beside a pinned server only.
+    pin = ["taskset", "-c", str(wrk_cpu)] if server.threads == 1 else []
+    cmd = pin + ["wrk", f"-t{server.threads}", f"-c{connections}", f"-d{seconds}s",
+                 "--latency", "--timeout", "10s"]
     if close:
         cmd += ["-H", "Connection: close"]
     cmd.append(server.url(path))
@@ -239,6 +291,9 @@ def main():
     parser.add_argument("--large-mib", type=int, default=1024, help="size of the large file")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--threads", default="1,2",
+                        help="comma list of server thread counts (1 pins server and wrk; more "
+                             "pins nothing and runs wrk -tN; close, large and log run at 1 only)")
     parser.add_argument("--only", default="", help="comma list of servers to run")
     parser.add_argument("--scenarios", default="1k,64k,close,large,log",
                         help="comma list of: 1k,64k,close,large,log")
@@ -248,76 +303,109 @@ def main():
                              "'sendfile-only=--inline-max 0' (repeatable)")
     args = parser.parse_args()
 
+    thread_counts = [int(n) for n in args.threads.split(",")]
+    if not thread_counts or min(thread_counts) < 1:
+        parser.error("--threads takes positive integers")
+    scenarios = args.scenarios.split(",")
+
     work = Path(tempfile.mkdtemp(prefix="reactor-bench-http-"))
     work.chmod(0o755)  # h2o started as root serves as "nobody"
     root = work / "site"
-    make_site(root, args.large_mib)
+    make_site(root, args.large_mib if "large" in scenarios and 1 in thread_counts else 0)
     cpu = args.server_cpu
-    servers = [
-        ReactorHttpd("reactor-httpd", work, root, cpu, os.path.abspath(args.httpd)),
-        Nginx("nginx", work, root, cpu),
-        Lighttpd("lighttpd", work, root, cpu),
-        H2o("h2o", work, root, cpu),
-    ]
-    for variant in args.variant:
-        name, _, extra = variant.partition("=")
-        servers.append(ReactorHttpd(f"reactor-httpd:{name}", work, root, cpu,
-                                    os.path.abspath(args.httpd), extra.split()))
-    if args.only:
-        wanted = set(args.only.split(","))
-        servers = [s for s in servers if s.name in wanted]
-    scenarios = args.scenarios.split(",")
-    with_log = ReactorHttpd("reactor-httpd+log", work, root, cpu, os.path.abspath(args.httpd),
-                            ["--access-log", str(work / "access.log")])
+    httpd = os.path.abspath(args.httpd)
+
+    def make_servers(threads):
+        servers = [
+            ReactorHttpd("reactor-httpd", work, root, cpu, threads, httpd),
+            Nginx("nginx", work, root, cpu, threads),
+            H2o("h2o", work, root, cpu, threads),
+        ]
+        if threads == 1:
+            # lighttpd has no threads (server.max-worker forks processes and
+            # is unsupported), so it only runs in the 1-thread comparison.
+            servers.insert(2, Lighttpd("lighttpd", work, root, cpu))
+        for variant in args.variant:
+            name, _, extra = variant.partition("=")
+            servers.append(ReactorHttpd(f"reactor-httpd:{name}", work, root, cpu, threads,
+                                        httpd, extra.split()))
+        if args.only:
+            wanted = set(args.only.split(","))
+            servers = [s for s in servers if s.name in wanted]
+        return servers
 
     results = {}  # scenario -> server -> list of runs
+    running = []
     try:
-        for server in servers + ([with_log] if "log" in scenarios else []):
-            server.start()
-        plan = []
-        if "1k" in scenarios:
-            plan.append(("1 KiB keep-alive", "1k.bin", False, servers))
-        if "64k" in scenarios:
-            plan.append(("64 KiB keep-alive", "64k.bin", False, servers))
-        if "close" in scenarios:
-            plan.append(("1 KiB conn/request", "1k.bin", True, servers))
-        if "log" in scenarios:
-            plan.append(("1 KiB keep-alive, access log on", "1k.bin", False,
-                         [s for s in servers if s.name == "reactor-httpd"] + [with_log]))
-        for title, path, close, group in plan:
-            for round_index in range(args.rounds):
-                order = group[round_index % len(group):] + group[:round_index % len(group)]
-                for server in order:
-                    run = run_wrk(server, path, args.seconds, args.connections, close,
-                                  args.client_cpu)
-                    results.setdefault(title, {}).setdefault(server.name, []).append(run)
-                    print(f"  {title:34} {server.name:18} {run['rps']:>10.0f} req/s "
-                          f"p99 {run['p99_ms']:7.2f} ms  cpu {run['cpu_ms_per_10k']:6.1f} ms/10k"
-                          + (f"  non-2xx {run['bad_status']}" if run["bad_status"] else "")
-                          + (f"  socket errors: {run['socket_errors']}"
-                             if run["socket_errors"] else ""), flush=True)
-        if "large" in scenarios:
-            title = f"{args.large_mib} MiB download (curl)"
-            for round_index in range(args.rounds):
-                for server in servers:
-                    run = run_download(server, "1g.bin", args.client_cpu)
-                    results.setdefault(title, {}).setdefault(server.name, []).append(run)
-                    print(f"  {title:34} {server.name:18} {run['mib_s']:>10.0f} MiB/s", flush=True)
+        for threads in thread_counts:
+            if threads > 1 and not {"1k", "64k"} & set(scenarios):
+                continue  # nothing else runs above 1 thread
+            servers = make_servers(threads)
+            with_log = None
+            if threads == 1 and "log" in scenarios:
+                with_log = ReactorHttpd("reactor-httpd+log", work, root, cpu, 1, httpd,
+                                        ["--access-log", str(work / "access.log")])
+            for server in servers + ([with_log] if with_log else []):
+                running.append(server)
+                server.start()
+            label = thread_label(threads)
+            print(f"{label}: " + ("servers on CPU %d, wrk -t1 on CPU %d" % (cpu, args.client_cpu)
+                                  if threads == 1 else
+                                  f"nothing pinned, wrk -t{threads} shares the CPUs with the "
+                                  "server"), flush=True)
+            plan = []
+            if "1k" in scenarios:
+                plan.append((f"1 KiB keep-alive, {label}", "1k.bin", False, servers))
+            if "64k" in scenarios:
+                plan.append((f"64 KiB keep-alive, {label}", "64k.bin", False, servers))
+            if threads == 1 and "close" in scenarios:
+                plan.append(("1 KiB conn/request", "1k.bin", True, servers))
+            if with_log:
+                plan.append(("1 KiB keep-alive, access log on", "1k.bin", False,
+                             [s for s in servers if s.name == "reactor-httpd"] + [with_log]))
+            for title, path, close, group in plan:
+                for round_index in range(args.rounds):
+                    order = group[round_index % len(group):] + group[:round_index % len(group)]
+                    for server in order:
+                        run = run_wrk(server, path, args.seconds, args.connections, close,
+                                      args.client_cpu)
+                        results.setdefault(title, {}).setdefault(server.name, []).append(run)
+                        print(f"  {title:34} {server.name:18} {run['rps']:>10.0f} req/s "
+                              f"p99 {run['p99_ms']:7.2f} ms  cpu {run['cpu_ms_per_10k']:6.1f} "
+                              "ms/10k"
+                              + (f"  non-2xx {run['bad_status']}" if run["bad_status"] else "")
+                              + (f"  socket errors: {run['socket_errors']}"
+                                 if run["socket_errors"] else ""), flush=True)
+            if threads == 1 and "large" in scenarios:
+                title = f"{args.large_mib} MiB download (curl)"
+                for round_index in range(args.rounds):
+                    for server in servers:
+                        run = run_download(server, "1g.bin", args.client_cpu)
+                        results.setdefault(title, {}).setdefault(server.name, []).append(run)
+                        print(f"  {title:34} {server.name:18} {run['mib_s']:>10.0f} MiB/s",
+                              flush=True)
+            for server in running:
+                server.stop()
+            running = []
     finally:
-        for server in servers + [with_log]:
+        for server in running:
             server.stop()
 
-    print_summary(results)
+    print_summary(results, thread_counts)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def thread_label(threads):
+    return f"{threads} thread" + ("" if threads == 1 else "s")
 
 
 def median(runs, key):
     return statistics.median(run[key] for run in runs)
 
 
-def print_summary(results):
+def print_summary(results, thread_counts):
     print("\nmedians")
     for title, by_server in results.items():
         print(f"\n{title}")
@@ -348,6 +436,35 @@ def print_summary(results):
             cost = median(by_server["reactor-httpd+log"], "cpu_ms_per_10k") / median(
                 ours, "cpu_ms_per_10k")
             print(f"  access log on: {cost:.2f}x the CPU per request")
+    print_scaling(results, thread_counts)
+
+
+def print_scaling(results, thread_counts):
+    """Each server's req/s and CPU per request at N threads over 1 thread."""
+    if 1 not in thread_counts or len(thread_counts) < 2:
+        return
+    header = ("\nscaling from 1 thread (pinned, wrk on the other CPU) to N threads (unpinned, wrk "
+              "on the same CPUs): req/s ratio, CPU/request ratio")
+    for base in ("1 KiB keep-alive", "64 KiB keep-alive"):
+        one = results.get(f"{base}, {thread_label(1)}", {})
+        for threads in thread_counts:
+            many = results.get(f"{base}, {thread_label(threads)}", {})
+            if threads == 1 or not one or not many:
+                continue
+            if header:
+                print(header)
+                header = None
+            print(f"\n{base}, 1 -> {threads} threads")
+            scaling = {}
+            for name in many:
+                if name not in one:
+                    continue
+                scaling[name] = median(many[name], "rps") / median(one[name], "rps")
+                cpu = median(many[name], "cpu_ms_per_10k") / median(one[name], "cpu_ms_per_10k")
+                print(f"  {name:18} {scaling[name]:5.2f}x req/s   {cpu:5.2f}x CPU per request")
+            if "reactor-httpd" in scaling and "nginx" in scaling:
+                print(f"  reactor-httpd's scaling / nginx's: "
+                      f"{scaling['reactor-httpd'] / scaling['nginx']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -153,7 +153,8 @@ void append_human_size(std::string& out, uint64_t bytes) {
 
 protocols::Result<void> render_directory_listing(const protocols::ServedTree& root,
                                                  const std::string& relative,
-                                                 const ListingQuery& query, std::string& out) {
+                                                 const ListingQuery& query, std::string& out,
+                                                 bool hide_dotfiles) {
   protocols::ListingOptions options;
   options.max_entries = kMaxListingEntries;
   options.include_special = false;  // never served, so not offered
@@ -162,6 +163,11 @@ protocols::Result<void> render_directory_listing(const protocols::ServedTree& ro
   if (!listing) return listing.error();
   std::vector<protocols::TreeEntry>& entries = listing->entries;
   const bool truncated = listing->truncated;
+  if (hide_dotfiles) {
+    std::erase_if(entries, [&relative](const protocols::TreeEntry& entry) {
+      return entry.name.starts_with('.') && !(relative.empty() && entry.name == ".well-known");
+    });
+  }
   sort_entries(entries, query);
 
   std::string title = "/" + relative;

@@ -46,9 +46,12 @@ struct ListingQuery {
 // Appends the listing of the directory `relative` ("" for the root, else
 // "a/b" without slashes at either end) to `out`. Fails, appending nothing,
 // if the directory cannot be read (the caller answers 403 or 404).
+// With `hide_dotfiles`, names starting with '.' are left out (but
+// ".well-known" in the root), as they are not served either.
 protocols::Result<void> render_directory_listing(const protocols::ServedTree& root,
                                                  const std::string& relative,
-                                                 const ListingQuery& query, std::string& out);
+                                                 const ListingQuery& query, std::string& out,
+                                                 bool hide_dotfiles = false);
 
 // "512 B", "1.5 KiB", "23 MiB": one decimal below ten units, none above.
 void append_human_size(std::string& out, uint64_t bytes);

@@ -12,10 +12,21 @@ namespace reactor::http {
 
 namespace {
 
+// ctime too: a write that keeps the size and restores the mtime (touch -r,
+// rsync --times) still moves the ctime, which no one can set.
 bool same_file(const struct stat& a, const struct stat& b) {
   return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
          a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec &&
          a.st_mode == b.st_mode;
+}
+
+// The cached descriptor still describes the file the entry was made from:
+// nobody wrote to it, truncated it or touched it since.
+bool unchanged_since_cached(const CachedFile& entry) {
+  if (entry.directory) return true;
+  struct stat now {};
+  return ::fstat(entry.file->get(), &now) == 0 && same_file(entry.info, now);
 }
 
 // Reads the whole (small) file; false if it changed size under us.
@@ -38,10 +49,13 @@ FileCache::FileCache(const protocols::ServedTree& root, const MimeTypes& types, 
 
 FileCache::Lookup FileCache::lookup(const std::string& relative, Clock::time_point now) {
   const auto found = entries_.find(std::string_view(relative));
-  if (found != entries_.end()) {
-    if (now < found->second->expires) return Lookup(found->second);
-    return load(relative, now, found->second);
-  }
+  if (found == entries_.end()) return load(relative, now, nullptr);
+  if (now >= found->second->expires) return load(relative, now, found->second);
+  // Within the period the path is trusted to name the same file (a rename
+  // over it shows after the period), but that file's content is not: one
+  // fstat() catches a change in place, which would otherwise pair the old
+  // length with the new bytes.
+  if (unchanged_since_cached(*found->second)) return Lookup(found->second);
   return load(relative, now, nullptr);
 }
 
@@ -76,12 +90,11 @@ FileCache::Lookup FileCache::load(const std::string& relative, Clock::time_point
     entry->last_modified = format_http_date(opened.info.st_mtim.tv_sec);
     entry->content_type = types_.content_type_for(relative);
     const auto size = static_cast<size_t>(opened.info.st_size);
-    if (size <= options_.inline_limit && read_content(opened.fd.get(), size, entry->content)) {
-      entry->inline_content = true;
-    } else {
-      entry->content.clear();
-      entry->file = std::make_shared<const UniqueFd>(std::move(opened.fd));
-    }
+    entry->inline_content =
+        size <= options_.inline_limit && read_content(opened.fd.get(), size, entry->content);
+    if (!entry->inline_content) entry->content.clear();
+    // Kept for inline content too: each hit checks it with fstat().
+    entry->file = std::make_shared<const UniqueFd>(std::move(opened.fd));
   } else {
     // open_for_reading() hands out nothing else; keep the cache honest
     // should that ever change.

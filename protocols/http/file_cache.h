@@ -3,12 +3,17 @@
 // derived from them (ETag, Last-Modified, Content-Type) -- so a hot file
 // costs no open()/fstat()/close() and no formatting per request.
 //
-// Freshness: an entry is trusted for `ttl` after it was (re)validated,
-// the same bounded staleness as lighttpd's default stat cache. A file
-// replaced by rename() (the usual way to deploy) is picked up within `ttl`;
-// until then the old file is served whole and consistent, since the entry
-// holds its descriptor. On revalidation an unchanged file keeps its entry.
-// A TTL of zero disables caching (every request opens the file).
+// Freshness: a path is trusted to name the same file for `ttl` after it
+// was (re)validated, the same bounded staleness as lighttpd's default stat
+// cache. A file replaced by rename() (the usual way to deploy) is picked
+// up within `ttl` (usually at once: losing its name moves the old file's
+// ctime, which the fstat() below sees); until then the old file is served
+// whole and consistent, since the entry holds its descriptor. The content is never trusted that
+// way: every hit fstat()s the cached descriptor and reloads when size,
+// mtime or ctime moved, so a file rewritten in place never gets a head
+// computed from its previous version. On revalidation an unchanged file
+// keeps its entry. A TTL of zero disables caching (every request opens the
+// file).
 //
 // Small files (up to `inline_limit` bytes) also keep their content, read
 // once when the entry is made: the response is then one send() holding
@@ -42,7 +47,7 @@ struct CachedFile {
   struct stat info {};
   bool directory = false;
   // Regular files only:
-  SharedFile file;  // null when the content is inline
+  SharedFile file;  // open for reading, also when the content is inline
   std::string entity_tag;
   std::string last_modified;
   std::string_view content_type;

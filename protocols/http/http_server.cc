@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "protocols/http/error_page.h"
 #include "protocols/http/http_session.h"
 #include "reactor/session.h"
@@ -21,11 +24,9 @@ TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
   tcp.tcp_no_delay = true;
   tcp.ipv6_only = !options.dual_stack;
   // The client speaks first: wake up for a connection only once its
-  // request has arrived (nginx's "deferred"). A client that sends nothing
-  // is handed over after about the header timeout, which then runs again.
-  if (options.header_timeout.count() > 0) {
-    tcp.defer_accept = std::chrono::ceil<std::chrono::seconds>(options.header_timeout);
-  }
+  // request has arrived (nginx's "deferred"), for a period the session's
+  // first header timer makes up for (see deferred_accept_period()).
+  tcp.defer_accept = deferred_accept_period(options);
   // Backpressure is the session's job (pipeline_output_limit); the core's
   // high-water mark only guards against a bug there.
   tcp.high_water_mark = 64 * 1024 * 1024;
@@ -34,6 +35,11 @@ TcpServer::Options HttpServer::tcp_options(const ServerOptions& options) {
 
 HttpServer::HttpServer(EventLoop* loop, ServerOptions options)
     : loop_(loop), context_(std::make_unique<ServerContext>(loop, options)) {
+  const std::string& name = context_->options.server_name;
+  if (std::any_of(name.begin(), name.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; })) {
+    throw std::invalid_argument("server name with control characters");
+  }
   context_->batch.set_release_callback([](const ConnectionPtr& connection) {
     if (HttpSession* session = session_of<HttpSession>(connection)) session->release_output();
   });
@@ -92,7 +98,7 @@ void HttpServer::wire(TcpServer& listener) {
     listener.set_overload_reply([this](const SocketAddress&) {
       std::string response;
       const ResponseContext context{1, false, false, context_->dates.http_date(),
-                                    context_->options.server_header};
+                                    context_->options.server_name};
       append_error_response(response, Status::kServiceUnavailable, context, "Retry-After: 1\r\n");
       return response;
     });
@@ -131,7 +137,9 @@ void HttpServer::start() {
 
 void HttpServer::handle_connection(const ConnectionPtr& connection) {
   if (connection->connected()) {
-    attach_session(connection, std::make_shared<HttpSession>(*context_));
+    auto session = std::make_shared<HttpSession>(*context_);
+    attach_session(connection, session);
+    session->start(connection);
     // A client that half-closes after its request still gets the answer:
     // the session hands its batched output over before closing.
     connection->set_peer_shutdown_callback([](const ConnectionPtr& finished) {
@@ -143,6 +151,14 @@ void HttpServer::handle_connection(const ConnectionPtr& connection) {
   }
   if (HttpSession* session = session_of<HttpSession>(connection))
     session->handle_closed(connection);
+}
+
+void HttpServer::route(std::string method, std::string path, RouteHandler handler) {
+  context_->router.add(std::move(method), std::move(path), false, std::move(handler));
+}
+
+void HttpServer::route_prefix(std::string method, std::string prefix, RouteHandler handler) {
+  context_->router.add(std::move(method), std::move(prefix), true, std::move(handler));
 }
 
 void HttpServer::drain(std::function<void()> done) {

@@ -1,4 +1,5 @@
-// HttpServer: an HTTP/1.1 static file server on one EventLoop.
+// HttpServer: an HTTP/1.1 server on one EventLoop: static files, and the
+// routes an embedder registers (router.h).
 //
 // Wires a TcpServer to HttpSessions (one per connection, kept in the
 // connection's context) that share one ServerContext. Never touches epoll:
@@ -7,6 +8,9 @@
 // Usage:
 //   EventLoop loop;
 //   HttpServer server(&loop, options);   // binds; throws on failure
+//   server.route("GET", "/api/status", [](const RouteRequest&, ResponseWriter response) {
+//     response.header("Content-Type", "application/json").send("{\"ok\": true}\n");
+//   });
 //   server.start();
 //   loop.on_signal(SIGTERM, [&] { server.drain([&] { loop.stop(); }); });
 //   loop.run();
@@ -20,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "protocols/http/router.h"
 #include "protocols/http/server_context.h"
 #include "protocols/http/server_options.h"
 #include "reactor/event_loop.h"
@@ -39,6 +44,20 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   void start();
+
+  // Routes, tried before the static handler. `method` is "GET", "POST"...
+  // ("" for any method; a GET route answers HEAD too, without the body);
+  // route() matches the decoded path exactly, route_prefix() every path
+  // that starts with `prefix` ("/api/"). An exact route beats a prefix, a
+  // longer prefix a shorter one. A path that has routes, none for the
+  // request's method, is answered 405 with Allow. Register on the loop
+  // thread; throws std::invalid_argument for a path without a leading '/'
+  // or a method that is not a token.
+  void route(std::string method, std::string path, RouteHandler handler);
+  void route_prefix(std::string method, std::string prefix, RouteHandler handler);
+  // Whether a request no route takes goes to the static file handler
+  // (the default) or is answered 404.
+  void set_static_fallback(bool enabled) { context_->static_fallback = enabled; }
 
   // Graceful shutdown: close the listening sockets (new clients are refused
   // at once); connections finish the response they are sending (requests

@@ -89,14 +89,14 @@ std::string_view MimeTypes::content_type_for(std::string_view file_name) const {
   const size_t dot = file_name.rfind('.');
   // No extension, or a dot file such as ".profile" (a name, not a type).
   if (dot == std::string_view::npos || dot == 0 || dot + 1 == file_name.size()) {
-    return kDefaultType;
+    return default_type_;
   }
   const std::string_view extension = file_name.substr(dot + 1);
   char lower[32];
-  if (extension.size() > sizeof lower) return kDefaultType;
+  if (extension.size() > sizeof lower) return default_type_;
   for (size_t i = 0; i < extension.size(); ++i) lower[i] = to_lower_ascii(extension[i]);
   const auto found = by_extension_.find(std::string_view(lower, extension.size()));
-  return found == by_extension_.end() ? kDefaultType : std::string_view(found->second);
+  return found == by_extension_.end() ? default_type_ : std::string_view(found->second);
 }
 
 }  // namespace reactor::http

@@ -31,6 +31,8 @@ class MimeTypes {
   bool load_file(const std::string& path);
   // Adds or replaces one mapping; `extension` without the dot.
   void add(std::string_view extension, std::string_view media_type);
+  // The type of names with no known extension (kDefaultType unless set).
+  void set_default_type(std::string_view media_type) { default_type_ = media_type; }
 
   // The Content-Type for a file name, by its last extension, case-blind:
   // "text/html; charset=utf-8" for "INDEX.HTML", kDefaultType when unknown.
@@ -44,6 +46,7 @@ class MimeTypes {
     size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
   };
   std::unordered_map<std::string, std::string, Hash, std::equal_to<>> by_extension_;
+  std::string default_type_{kDefaultType};
 };
 
 }  // namespace reactor::http

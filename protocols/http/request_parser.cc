@@ -215,3 +215,128 @@ RequestHead RequestParser::head(std::string_view request,
 }
 
 }  // namespace reactor::http
+
+namespace reactor::http {
+
+ChunkedDecoder::Result ChunkedDecoder::fail(Status status) {
+  state_ = State::kFailed;
+  error_ = status;
+  return Result::kError;
+}
+
+ChunkedDecoder::Result ChunkedDecoder::decode(std::string_view input, std::string& body,
+                                              size_t& consumed, uint64_t max_body) {
+  consumed = 0;
+  if (state_ == State::kDone) return Result::kComplete;
+  if (state_ == State::kFailed) return Result::kError;
+
+  // The index is the count of bytes consumed, so even an error reports
+  // how far the decoder got.
+  size_t& i = consumed;
+  while (i < input.size()) {
+    const auto c = static_cast<unsigned char>(input[i]);
+    switch (state_) {
+      case State::kSize: {
+        const int digit = hex_value(c);
+        if (digit >= 0) {
+          if (++size_digits_ > 16) return fail(Status::kBadRequest);
+          chunk_size_ = chunk_size_ * 16 + static_cast<uint64_t>(digit);
+          ++i;
+          break;
+        }
+        if (size_digits_ == 0) return fail(Status::kBadRequest);
+        // decoded_ never exceeds max_body, so this cannot wrap.
+        if (chunk_size_ > max_body - decoded_) return fail(Status::kContentTooLarge);
+        if (c == ';') {
+          state_ = State::kExtension;
+          line_length_ = size_digits_ + 1;
+        } else if (c == '\r') {
+          state_ = State::kSizeLf;
+        } else {
+          return fail(Status::kBadRequest);
+        }
+        ++i;
+        break;
+      }
+      case State::kExtension:
+        // Extensions carry nothing we use; only their length and bytes
+        // are checked (no CTLs but HTAB, no bare LF).
+        if (c == '\r') {
+          state_ = State::kSizeLf;
+        } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+          return fail(Status::kBadRequest);
+        } else if (++line_length_ > kMaxLine) {
+          return fail(Status::kBadRequest);
+        }
+        ++i;
+        break;
+      case State::kSizeLf:
+        if (c != '\n') return fail(Status::kBadRequest);
+        ++i;
+        if (chunk_size_ == 0) {
+          state_ = State::kTrailerStart;
+        } else {
+          state_ = State::kData;
+        }
+        break;
+      case State::kData: {
+        const size_t take = static_cast<size_t>(std::min<uint64_t>(chunk_size_, input.size() - i));
+        body.append(input.data() + i, take);
+        i += take;
+        chunk_size_ -= take;
+        decoded_ += take;
+        if (chunk_size_ == 0) state_ = State::kDataCr;
+        break;
+      }
+      case State::kDataCr:
+        if (c != '\r') return fail(Status::kBadRequest);
+        state_ = State::kDataLf;
+        ++i;
+        break;
+      case State::kDataLf:
+        if (c != '\n') return fail(Status::kBadRequest);
+        state_ = State::kSize;
+        size_digits_ = 0;
+        chunk_size_ = 0;
+        ++i;
+        break;
+      case State::kTrailerStart:
+        if (c == '\r') {
+          state_ = State::kFinalLf;
+          ++i;
+          break;
+        }
+        if (!is_token_char(c)) return fail(Status::kBadRequest);
+        state_ = State::kTrailerLine;
+        line_length_ = 0;
+        break;
+      case State::kTrailerLine:
+        if (c == '\r') {
+          state_ = State::kTrailerLf;
+        } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+          return fail(Status::kBadRequest);
+        } else if (++line_length_ > kMaxLine) {
+          return fail(Status::kBadRequest);
+        }
+        if (++trailer_length_ > kMaxTrailer) return fail(Status::kBadRequest);
+        ++i;
+        break;
+      case State::kTrailerLf:
+        if (c != '\n') return fail(Status::kBadRequest);
+        state_ = State::kTrailerStart;
+        ++i;
+        break;
+      case State::kFinalLf:
+        if (c != '\n') return fail(Status::kBadRequest);
+        ++i;
+        state_ = State::kDone;
+        return Result::kComplete;
+      case State::kDone:
+      case State::kFailed:
+        break;  // unreachable: handled on entry
+    }
+  }
+  return Result::kNeedMore;
+}
+
+}  // namespace reactor::http

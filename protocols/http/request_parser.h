@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "protocols/http/status.h"
@@ -105,6 +106,64 @@ class RequestParser {
   uint16_t version_begin_ = 0;
   uint16_t fields_begin_ = 0;
   uint16_t field_count_ = 0;
+};
+
+// ChunkedDecoder: the chunked transfer coding of a request body (RFC 9112
+// section 7.1), decoded as the bytes arrive. Unlike RequestParser it
+// consumes what it examined: the caller drops those bytes from its input,
+// so a long body never accumulates there, only its decoded data does.
+//
+// Strict framing, since a body whose end two parties see differently is
+// how requests are smuggled: every line ends in CRLF (no bare LF), a chunk
+// size is 1-16 hex digits, extensions (";name=value") are skipped but
+// bounded, and so are trailer fields, which are checked for bare CR/LF
+// and discarded.
+class ChunkedDecoder {
+ public:
+  // A size line (with its extensions) or a trailer field line must end
+  // within this many bytes; the whole trailer section within kMaxTrailer.
+  static constexpr size_t kMaxLine = 4 * 1024;
+  static constexpr size_t kMaxTrailer = 16 * 1024;
+
+  enum class Result : uint8_t { kNeedMore, kComplete, kError };
+
+  // Decodes from `input` (bytes not consumed before), appending the data
+  // to `body`. `consumed` is set to how many bytes of `input` were used:
+  // all of them unless the body ended (what follows is the next request)
+  // or an error was found (the bytes before it).
+  // Decoded data beyond `max_body` bytes in total fails with 413, as soon
+  // as a chunk size says it would.
+  Result decode(std::string_view input, std::string& body, size_t& consumed, uint64_t max_body);
+
+  // Valid after kError: 400 (framing) or 413 (too large).
+  Status error() const { return error_; }
+  void reset() { *this = ChunkedDecoder(); }
+
+ private:
+  enum class State : uint8_t {
+    kSize,       // hex digits of a chunk size
+    kExtension,  // after ';' up to the line end
+    kSizeLf,     // CR of the size line seen
+    kData,       // chunk data
+    kDataCr,     // CRLF after the data
+    kDataLf,
+    kTrailerStart,  // beginning of a trailer line or of the final CRLF
+    kTrailerLine,
+    kTrailerLf,
+    kFinalLf,
+    kDone,
+    kFailed,
+  };
+
+  Result fail(Status status);
+
+  State state_ = State::kSize;
+  Status error_ = Status::kBadRequest;
+  uint64_t chunk_size_ = 0;
+  uint64_t decoded_ = 0;
+  size_t size_digits_ = 0;
+  size_t line_length_ = 0;
+  size_t trailer_length_ = 0;
 };
 
 }  // namespace reactor::http

@@ -6,9 +6,14 @@ namespace reactor::http {
 
 void append_response_start(std::string& out, Status status, const ResponseContext& context) {
   out += status_line(status);
-  if (!context.server.empty()) {
+  append_common_fields(out, context);
+  if (status_code(status) < 500) out += context.added_fields;
+}
+
+void append_common_fields(std::string& out, const ResponseContext& context) {
+  if (!context.server_name.empty()) {
     out += "Server: ";
-    out += context.server;
+    out += context.server_name;
     out += "\r\n";
   }
   out += "Date: ";

@@ -13,6 +13,7 @@
 
 namespace reactor::http {
 
+// The default of ServerOptions::server_name.
 inline constexpr std::string_view kServerName = "reactor-httpd";
 
 // Per-exchange facts the head depends on.
@@ -21,15 +22,20 @@ struct ResponseContext {
   bool keep_alive = true;  // the connection stays open after this response
   bool head_only = false;  // HEAD: the same head, no body
   std::string_view date;   // IMF-fixdate for the Date field
-  // The Server field's value; empty: no Server field (--server-header off).
-  std::string_view server = kServerName;
+  // The Server field and the signature of error pages; empty: neither.
+  std::string_view server_name = kServerName;
+  // The operator's own fields (--header, --cors), complete lines, for
+  // every answer below 500: a failure of the server is not the site's.
+  std::string_view added_fields{};
 };
 
-// "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" (Server only when
-// context.server is not empty) and, when needed,
+// "HTTP/1.1 200 OK\r\nServer: ...\r\nDate: ...\r\n" and, when needed,
 // "Connection: close" or (for a persistent HTTP/1.0 exchange)
-// "Connection: keep-alive".
+// "Connection: keep-alive", then the context's added fields.
 void append_response_start(std::string& out, Status status, const ResponseContext& context);
+// The same without the status line and the added fields, for a status the
+// Status enum does not name (routes may answer any code).
+void append_common_fields(std::string& out, const ResponseContext& context);
 
 // "Name: value\r\n". The value must not contain CR or LF.
 void append_field(std::string& out, std::string_view name, std::string_view value);

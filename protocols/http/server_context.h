@@ -8,17 +8,23 @@
 
 #include <array>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include "protocols/common/served_tree.h"
 #include "protocols/http/access_log.h"
+#include "protocols/http/basic_auth.h"
+#include "protocols/http/extra_fields.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/forwarded_for.h"
 #include "protocols/http/http_date.h"
 #include "protocols/http/mime_types.h"
 #include "protocols/http/output_batch.h"
 #include "protocols/http/request_parser.h"
+#include "protocols/http/router.h"
 #include "protocols/http/server_options.h"
 #include "protocols/http/static_file_handler.h"
+#include "protocols/http/url_path.h"
 
 namespace reactor::http {
 
@@ -27,9 +33,15 @@ struct ServerContext {
   ServerContext(EventLoop* loop, ServerOptions server_options)
       : options(std::move(server_options)),
         root(options.document_root, options.reserved_name),
-        mime_types(MimeTypes::with_system_types()),
+        mime_types(make_mime_types(options)),
         file_cache(root, mime_types, options.file_cache),
-        handler(root, file_cache, StaticFileHandler::Options{options.directory_listing}),
+        auth(load_auth(options.auth_file)),
+        handler(root, file_cache,
+                StaticFileHandler::Options{options.directory_listing, options.precompressed,
+                                           options.cors, options.cache_control,
+                                           checked_fallback(root, options.fallback), auth.get(),
+                                           !options.serve_dotfiles}),
+        added_fields(make_added_fields(options)),
         access_log(options.shared_access_log
                        ? std::make_unique<AccessLog>(options.shared_access_log)
                    : options.access_log.empty() ? nullptr
@@ -41,7 +53,10 @@ struct ServerContext {
   const protocols::ServedTree root;
   const MimeTypes mime_types;
   FileCache file_cache;
+  std::unique_ptr<BasicAuth> auth;  // null without --auth-file
   StaticFileHandler handler;
+  // What every 2xx-4xx head carries besides the usual (ResponseContext).
+  const std::string added_fields;
   std::unique_ptr<AccessLog> access_log;  // null when logging is off
   const TrustedProxies trusted_proxies;
   DateCache dates;
@@ -51,6 +66,58 @@ struct ServerContext {
   std::array<HeaderField, RequestParser::kMaxFields> fields{};
   // Set when the server is shutting down: no response promises persistence.
   bool draining = false;
+  // The embedder's routes (HttpServer::route), tried before the static
+  // handler; without the fallback, what no route takes is a 404.
+  Router router;
+  bool static_fallback = true;
+
+ private:
+  static MimeTypes make_mime_types(const ServerOptions& options) {
+    MimeTypes types = MimeTypes::with_system_types();
+    if (!options.mime_types_file.empty() && !types.load_file(options.mime_types_file)) {
+      throw std::invalid_argument("--mime-types: cannot read '" + options.mime_types_file + "'");
+    }
+    if (!options.default_type.empty()) types.set_default_type(options.default_type);
+    return types;
+  }
+
+  static std::unique_ptr<BasicAuth> load_auth(const std::string& path) {
+    if (path.empty()) return nullptr;
+    protocols::Result<BasicAuth, std::string> loaded = BasicAuth::load(path);
+    if (!loaded) throw std::invalid_argument("--auth-file: " + loaded.error());
+    return std::make_unique<BasicAuth>(std::move(loaded.value()));
+  }
+
+  // The fallback as a path relative to the root, once it is known to name
+  // a regular file inside it; throws std::invalid_argument otherwise.
+  static std::string checked_fallback(const protocols::ServedTree& root,
+                                      const std::string& fallback) {
+    if (fallback.empty()) return fallback;
+    DecodedPath path;
+    const std::string slashed = fallback.starts_with('/') ? fallback : "/" + fallback;
+    protocols::Result<protocols::TreeObject> opened =
+        protocols::make_error_code(protocols::TreeErrc::kOutsideRoot);
+    if (decode_request_path(slashed, path) && !path.climbed && !path.relative.empty()) {
+      opened = root.open_for_reading(path.relative);
+    }
+    if (!opened || !S_ISREG(opened.value().info.st_mode)) {
+      throw std::invalid_argument("--fallback '" + fallback +
+                                  "': not a readable regular file inside DIR");
+    }
+    return path.relative;
+  }
+
+  // Throws std::invalid_argument naming the field that cannot be added.
+  static std::string make_added_fields(const ServerOptions& options) {
+    std::string fields;
+    for (const std::string& line : options.added_fields) {
+      if (auto added = add_extra_field(line, fields); !added) {
+        throw std::invalid_argument("--header '" + line + "': " + added.error());
+      }
+    }
+    if (options.cors) fields += "Access-Control-Allow-Origin: *\r\n";
+    return fields;
+  }
 };
 
 }  // namespace reactor::http

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,11 +42,41 @@ struct ServerOptions {
   std::string reserved_name = ".rftp-uploads";
   // Directories without index.html: an HTML listing, or 403 when false.
   bool directory_listing = true;
+  // Serve FILE.br / FILE.gz to clients that accept them (see
+  // StaticFileHandler). Off by default: it costs two more lookups per file
+  // request, for nothing unless a build step made the siblings.
+  bool precompressed = false;
+  // "Name: value" fields added to every 2xx, 3xx and 4xx response
+  // (checked by add_extra_field(); the server refuses to start otherwise).
+  std::vector<std::string> added_fields;
+  // Access-Control-Allow-Origin: * on those responses, and OPTIONS
+  // answered (CORS preflight) instead of 405.
+  bool cors = false;
+  // Cache-Control of files and listings; nullopt for the default policy
+  // (StaticFileHandler::Options), "" for none.
+  std::optional<std::string> cache_control;
+  // SPA fallback: a file in the root (relative path) served with 200 for
+  // GET/HEAD of a path that does not exist and whose last segment has no
+  // '.' (see StaticFileHandler). Empty: none. Checked at start-up.
+  std::string fallback;
+  // Basic authentication for every GET/HEAD: a file of "user:HASH" lines
+  // (BasicAuth). Empty: none. Read at start-up.
+  std::string auth_file;
+  // Paths with a component starting with '.' (.git/, .env) are 404 and
+  // left out of listings, except /.well-known/ (ACME, security.txt).
+  bool serve_dotfiles = false;
+  // A mime.types file read on top of the built-in table and
+  // /etc/mime.types (its choices win). Empty: none.
+  std::string mime_types_file;
+  // Content-Type of files with no known extension. Empty: MimeTypes'.
+  std::string default_type;
   // Keep-alive connections with no traffic for this long are closed; so is
   // a connection whose client stopped reading the response. Zero: never.
   std::chrono::milliseconds idle_timeout{60'000};
-  // A request head must arrive completely within this time of its first
-  // byte (slowloris defence), else 408 and close. Zero: no limit.
+  // The first request head must arrive completely within this time of the
+  // connect (a client that sends nothing is closed), a later one within
+  // this time of its first byte (slowloris defence), else 408 and close.
+  // Zero: no limit.
   std::chrono::milliseconds header_timeout{10'000};
   // Beyond this many open connections, new clients get a 503. Zero: no limit.
   size_t max_connections = 0;
@@ -56,8 +87,6 @@ struct ServerOptions {
   // right-most address that is not itself trusted; see forwarded_for.h).
   // From any other peer the field is ignored.
   std::vector<AddressRange> trusted_proxies;
-  // The Server field of every response; empty: no Server field at all.
-  std::string server_header = std::string(kServerName);
 
   // Several loops, one HttpServer on each (reactor-httpd --threads): they
   // listen on one port with SO_REUSEPORT, count one connection limit
@@ -76,6 +105,15 @@ struct ServerOptions {
   // connection can carry the next request; a larger one (or a chunked
   // one) is answered and the connection closed instead.
   uint64_t max_discarded_body = 1024 * 1024;
+
+  // --- Routes (HttpServer::route) ---
+  // The largest request body a route is given (Content-Length or chunked,
+  // decoded). Larger: 413, and the connection is closed after it unless
+  // the announced body is small enough to skip (max_discarded_body).
+  uint64_t max_body_size = 1024 * 1024;
+  // Named in the Server field and on error pages; empty: no Server field
+  // and unsigned error pages. Must not contain control characters.
+  std::string server_name = "reactor-httpd";
 };
 
 }  // namespace reactor::http

@@ -6,6 +6,8 @@ std::string_view reason_phrase(Status status) {
   switch (status) {
     case Status::kOk:
       return "OK";
+    case Status::kNoContent:
+      return "No Content";
     case Status::kPartialContent:
       return "Partial Content";
     case Status::kMovedPermanently:
@@ -14,16 +16,22 @@ std::string_view reason_phrase(Status status) {
       return "Not Modified";
     case Status::kBadRequest:
       return "Bad Request";
+    case Status::kUnauthorized:
+      return "Unauthorized";
     case Status::kForbidden:
       return "Forbidden";
     case Status::kNotFound:
       return "Not Found";
     case Status::kMethodNotAllowed:
       return "Method Not Allowed";
+    case Status::kNotAcceptable:
+      return "Not Acceptable";
     case Status::kRequestTimeout:
       return "Request Timeout";
     case Status::kPreconditionFailed:
       return "Precondition Failed";
+    case Status::kContentTooLarge:
+      return "Content Too Large";
     case Status::kUriTooLong:
       return "URI Too Long";
     case Status::kRangeNotSatisfiable:
@@ -46,6 +54,8 @@ std::string_view status_line(Status status) {
   switch (status) {
     case Status::kOk:
       return "HTTP/1.1 200 OK\r\n";
+    case Status::kNoContent:
+      return "HTTP/1.1 204 No Content\r\n";
     case Status::kPartialContent:
       return "HTTP/1.1 206 Partial Content\r\n";
     case Status::kMovedPermanently:
@@ -54,16 +64,22 @@ std::string_view status_line(Status status) {
       return "HTTP/1.1 304 Not Modified\r\n";
     case Status::kBadRequest:
       return "HTTP/1.1 400 Bad Request\r\n";
+    case Status::kUnauthorized:
+      return "HTTP/1.1 401 Unauthorized\r\n";
     case Status::kForbidden:
       return "HTTP/1.1 403 Forbidden\r\n";
     case Status::kNotFound:
       return "HTTP/1.1 404 Not Found\r\n";
     case Status::kMethodNotAllowed:
       return "HTTP/1.1 405 Method Not Allowed\r\n";
+    case Status::kNotAcceptable:
+      return "HTTP/1.1 406 Not Acceptable\r\n";
     case Status::kRequestTimeout:
       return "HTTP/1.1 408 Request Timeout\r\n";
     case Status::kPreconditionFailed:
       return "HTTP/1.1 412 Precondition Failed\r\n";
+    case Status::kContentTooLarge:
+      return "HTTP/1.1 413 Content Too Large\r\n";
     case Status::kUriTooLong:
       return "HTTP/1.1 414 URI Too Long\r\n";
     case Status::kRangeNotSatisfiable:

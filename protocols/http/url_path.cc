@@ -29,6 +29,7 @@ protocols::Result<void, Status> decode_request_path(std::string_view encoded, De
   size_t write = 0;
   size_t read = 0;
   bool directory_form = false;
+  out.climbed = false;
   const size_t length = path.size();
   while (read <= length) {
     size_t segment_end = path.find('/', read);
@@ -41,6 +42,7 @@ protocols::Result<void, Status> decode_request_path(std::string_view encoded, De
       const size_t slash = write == 0 ? std::string::npos : path.rfind('/', write - 1);
       write = slash == std::string::npos ? 0 : slash;
       directory_form = last;
+      out.climbed = true;
     } else {
       if (write > 0) path[write++] = '/';
       // memmove semantics: the source is at or after the destination.

@@ -24,6 +24,9 @@ struct DecodedPath {
   std::string relative;  // "" for the root, else "a/b/c" (reused between requests)
   // The URL named a directory form ("/a/b/", "/a/..") rather than "/a/b".
   bool trailing_slash = false;
+  // A ".." segment was removed: a traversal attempt (browsers resolve them
+  // before sending), which must not be mistaken for a client-side route.
+  bool climbed = false;
 };
 
 // Decodes a still percent-encoded path that starts with '/' into `out`

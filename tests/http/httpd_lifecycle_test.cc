@@ -94,6 +94,16 @@ TEST_CASE("cli: --help explains every option and exits 0") {
                                              "--access-log",
                                              "--log-level",
                                              "--no-listing",
+                                             "--precompressed",
+                                             "--header",
+                                             "--cors",
+                                             "--cache-control",
+                                             "--fallback",
+                                             "--auth-file",
+                                             "--hash-password",
+                                             "--dotfiles",
+                                             "--mime-types",
+                                             "--default-type",
                                              "--idle-timeout",
                                              "--header-timeout",
                                              "--max-connections",
@@ -272,9 +282,11 @@ TEST_CASE("timeouts: a client that stops reading a response is eventually closed
   TestSite site;
   make_huge_file(site);
   Httpd server(site.root(), {"--idle-timeout", "1"});
+  // Counted before the connect: whether the server has accepted it by the
+  // time it is counted would be a race.
+  const int idle_sockets = socket_count(server.process().pid());
   ClientSocket reader(server.port());
   reader.set_receive_buffer(4096);
-  const int idle_sockets = socket_count(server.process().pid());
   REQUIRE(reader.send_all(get_request("/huge.bin")));
   REQUIRE_FALSE(reader.receive_some().empty());
   // Control: the download's socket shows in the server's descriptors.
@@ -321,13 +333,16 @@ TEST_CASE("backpressure: pipelining without reading cannot grow the server's mem
   }));
   const long stalled = server.process().memory_kib();
   // The documented bound is 256 KiB of queued output per connection
-  // (protocols/http/README.md). The process holds up to about twice that
-  // for it: the queued output (the limit plus the response that crossed
-  // it) and the batch buffer that collected it, kept for reuse. Add the
-  // input buffer with the unread requests and malloc's rounding: 1 MiB
-  // (measured: 508 KiB). Unbounded queueing would be 64 MiB.
+  // (protocols/http/README.md). The process holds a few times that for
+  // it: the queued output (the limit plus the response that crossed it)
+  // in a Buffer whose capacity doubles, so up to twice that, and the
+  // batch buffer that collected it, kept for reuse. Add the input buffer
+  // with the unread requests and malloc's rounding: 1.5 MiB. Measured:
+  // 512 KiB, or 1052 KiB once the queued bytes pass a power of two (the
+  // 28 bytes of a Cache-Control field per response did). Unbounded
+  // queueing would be 64 MiB.
   constexpr long kDocumentedLimitKib = 256;
-  long allowed_kib = 4 * kDocumentedLimitKib;
+  long allowed_kib = 6 * kDocumentedLimitKib;
 #if defined(__SANITIZE_ADDRESS__)
   allowed_kib += 16 * 1024;  // ASan's quarantine and shadow pages
 #endif
@@ -431,34 +446,32 @@ TEST_CASE("freshness: a file replaced by rename is picked up within the cache pe
   }
 }
 
-TEST_CASE("--inline-max: files up to it are served from memory, larger ones from the file") {
-  // Observable through a change in place (same inode, size and mtime
-  // left to the cache): an inline file keeps its cached bytes for
-  // --cache-seconds, a sendfile one is read from the cached descriptor and
-  // shows the new bytes at once.
+TEST_CASE("--inline-max: a change in place shows at once, from memory or from the file") {
+  // An inline file's cached bytes and a sendfile one's cached descriptor
+  // are both checked against the file (fstat) on every hit, so neither
+  // serves a changed file's old content within --cache-seconds. The
+  // modification time is set apart, as two writes within one clock tick
+  // of the file system would not move it.
   TestSite site;
   const std::string before(100, 'a');
   const std::string after(100, 'b');
+  long mtime = 1000000000;
   auto overwrite_in_place = [&](const std::string& content) {
     const int fd = ::open((site.tree / "site/inline.txt").c_str(), O_WRONLY);
     REQUIRE(fd >= 0);
     REQUIRE(::pwrite(fd, content.data(), content.size(), 0) ==
             static_cast<ssize_t>(content.size()));
     ::close(fd);
+    site.tree.set_mtime("site/inline.txt", ++mtime);
   };
   site.tree.write_file("site/inline.txt", before);
-  {
-    Httpd inline_server(site.root(), {"--inline-max", "100", "--cache-seconds", "60"});
-    CHECK(exchange(inline_server.port(), get_request("/inline.txt")).body == before);
+  for (const char* inline_max : {"100", "99"}) {
+    CAPTURE(inline_max);
+    overwrite_in_place(before);
+    Httpd server(site.root(), {"--inline-max", inline_max, "--cache-seconds", "60"});
+    CHECK(exchange(server.port(), get_request("/inline.txt")).body == before);
     overwrite_in_place(after);
-    CHECK(exchange(inline_server.port(), get_request("/inline.txt")).body == before);
-  }
-  overwrite_in_place(before);
-  {
-    Httpd sendfile_server(site.root(), {"--inline-max", "99", "--cache-seconds", "60"});
-    CHECK(exchange(sendfile_server.port(), get_request("/inline.txt")).body == before);
-    overwrite_in_place(after);
-    CHECK(exchange(sendfile_server.port(), get_request("/inline.txt")).body == after);
+    CHECK(exchange(server.port(), get_request("/inline.txt")).body == after);
   }
 }
 

@@ -307,3 +307,69 @@ TEST_CASE("parser: each byte is examined once, however the input is split") {
     CHECK(parse_bytewise_hiding_seen_bytes(sample) == parse_whole(sample));
   }
 }
+
+namespace {
+
+using reactor::http::ChunkedDecoder;
+
+struct ChunkedOutcome {
+  ChunkedDecoder::Result result;
+  std::string body;
+  size_t consumed;
+  Status error;
+};
+
+ChunkedOutcome decode_chunked(const std::string& bytes, uint64_t max_body = 1 << 20) {
+  ChunkedDecoder decoder;
+  ChunkedOutcome out{ChunkedDecoder::Result::kNeedMore, {}, 0, Status::kOk};
+  out.result = decoder.decode(bytes, out.body, out.consumed, max_body);
+  if (out.result == ChunkedDecoder::Result::kError) out.error = decoder.error();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("chunked bodies decode with extensions and trailers, and stop where the body ends") {
+  const std::string body =
+      "5;name=value\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nX-Sum: 1\r\n\r\nGET /next";
+  const ChunkedOutcome whole = decode_chunked(body);
+  CHECK(whole.result == ChunkedDecoder::Result::kComplete);
+  CHECK(whole.body == "hello 0123456789");
+  CHECK(body.substr(whole.consumed) == "GET /next");
+
+  // Fed a byte at a time, everything shown is consumed until the end.
+  ChunkedDecoder decoder;
+  std::string decoded;
+  ChunkedDecoder::Result result = ChunkedDecoder::Result::kNeedMore;
+  size_t total = 0;
+  for (size_t i = 0; i < body.size() && result == ChunkedDecoder::Result::kNeedMore; ++i) {
+    size_t consumed = 0;
+    result = decoder.decode(std::string_view(body).substr(i, 1), decoded, consumed, 1 << 20);
+    CHECK(consumed == 1);
+    total += consumed;
+  }
+  CHECK(result == ChunkedDecoder::Result::kComplete);
+  CHECK(decoded == whole.body);
+  CHECK(total == whole.consumed);
+}
+
+TEST_CASE("chunked framing is strict: bare LF, bad sizes and oversized bodies are refused") {
+  CHECK(decode_chunked("5\nhello\r\n0\r\n\r\n").error == Status::kBadRequest);
+  CHECK(decode_chunked("5\r\nhello\n0\r\n\r\n").error == Status::kBadRequest);
+  CHECK(decode_chunked("5\r\nhelloX\r\n0\r\n\r\n").error == Status::kBadRequest);
+  CHECK(decode_chunked("0\r\n\n").error == Status::kBadRequest);
+  CHECK(decode_chunked("\r\n").error == Status::kBadRequest);
+  CHECK(decode_chunked("-5\r\n").error == Status::kBadRequest);
+  CHECK(decode_chunked(" 5\r\n").error == Status::kBadRequest);
+  CHECK(decode_chunked("5 \r\n").error == Status::kBadRequest);
+  CHECK(decode_chunked("10000000000000000\r\n").error == Status::kBadRequest);  // 17 digits
+  CHECK(decode_chunked("1;" + std::string(5000, 'e') + "\r\n").error == Status::kBadRequest);
+  CHECK(decode_chunked("0\r\nX: " + std::string(20000, 't') + "\r\n\r\n").error ==
+        Status::kBadRequest);
+  // The limit counts decoded bytes, across chunks, and is known from a size line.
+  CHECK(decode_chunked("8\r\n12345678\r\n").result == ChunkedDecoder::Result::kNeedMore);
+  CHECK(decode_chunked("8\r\n12345678\r\n3\r\n", 10).error == Status::kContentTooLarge);
+  CHECK(decode_chunked("8\r\n12345678\r\n2\r\nab\r\n0\r\n\r\n", 10).result ==
+        ChunkedDecoder::Result::kComplete);
+  CHECK(decode_chunked("FFFFFFFFFFFFFFFF\r\n").error == Status::kContentTooLarge);
+}

@@ -277,7 +277,7 @@ TEST_CASE("handler: overlapping ranges get the whole file") {
   CHECK(r.body.size() == 20);
 }
 
-TEST_CASE("handler: the cache notices a replaced file after its TTL") {
+TEST_CASE("handler: the cache notices a replaced file, and a changed one at once") {
   Site site;
   MimeTypes types;
   reactor::protocols::ServedTree root(site.tree / "site");
@@ -288,7 +288,9 @@ TEST_CASE("handler: the cache notices a replaced file after its TTL") {
   site.tree.write_file("site/small.txt.new", "replaced!");
   REQUIRE(::rename((site.tree / "site/small.txt.new").c_str(),
                    (site.tree / "site/small.txt").c_str()) == 0);
-  CHECK(cache.lookup("small.txt", now).value() == first.value());  // still fresh
+  // The old file lost its name, which moved its ctime: the fstat() of
+  // each hit sees that, so the new file shows before the TTL is out.
+  CHECK(cache.lookup("small.txt", now).value()->content == "replaced!");
   auto later = cache.lookup("small.txt", now + std::chrono::milliseconds(60));
   REQUIRE(later.ok());
   CHECK(later.value()->content == "replaced!");

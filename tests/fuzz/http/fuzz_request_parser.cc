@@ -1,7 +1,7 @@
 // libFuzzer target for the HTTP request parser and everything that reads
 // request bytes before the file system is touched: analyze_request,
-// decode_request_path, parse_range, parse_http_date, entity-tag lists and
-// precondition evaluation.
+// decode_request_path, parse_range, parse_http_date, entity-tag lists,
+// precondition evaluation, and the chunked body decoder (routes' bodies).
 //
 // Input: one byte choosing where to split, then the request bytes. Beyond
 // "no crash, no sanitizer report", it checks properties that must hold for
@@ -11,9 +11,14 @@
 //  - a complete head stays within the limits and yields well-formed parts;
 //  - decoded paths never contain "." or ".." segments or a NUL;
 //  - satisfiable ranges lie inside the file, ascending and disjoint;
-//  - a parsed HTTP-date formats back to a date that parses to itself.
+//  - a parsed HTTP-date formats back to a date that parses to itself;
+//  - the bytes after a complete head, decoded as a chunked body, give the
+//    same result, body and end however they are split, never more than
+//    the limit, and the body re-encoded in chunks decodes to itself.
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -131,6 +136,74 @@ void check_date(std::string_view text) {
   require(parse_http_date(formatted) == parsed);
 }
 
+struct Decoded {
+  ChunkedDecoder::Result result;
+  Status error;
+  std::string body;
+  size_t consumed;  // bytes of input used, in total
+};
+
+bool same(const Decoded& a, const Decoded& b) {
+  return a.result == b.result && a.error == b.error && a.body == b.body && a.consumed == b.consumed;
+}
+
+// Feeds `data` to a fresh decoder in pieces of `step` bytes (the last one
+// perhaps shorter), each from its own exact-size allocation, dropping
+// what it consumed as the session does.
+Decoded decode_in_pieces(std::string_view data, size_t step, uint64_t max_body) {
+  ChunkedDecoder decoder;
+  Decoded out{ChunkedDecoder::Result::kNeedMore, Status::kOk, {}, 0};
+  std::string pending;
+  size_t fed = 0;
+  while (out.result == ChunkedDecoder::Result::kNeedMore && fed < data.size()) {
+    const size_t n = std::min(step, data.size() - fed);
+    pending.append(data.substr(fed, n));
+    fed += n;
+    std::unique_ptr<char[]> copy(new char[pending.size() + 1]);
+    std::memcpy(copy.get(), pending.data(), pending.size());
+    size_t consumed = 0;
+    out.result =
+        decoder.decode(std::string_view(copy.get(), pending.size()), out.body, consumed, max_body);
+    require(consumed <= pending.size());
+    // Until the end, everything shown is consumed: nothing piles up.
+    if (out.result == ChunkedDecoder::Result::kNeedMore) require(consumed == pending.size());
+    out.consumed += consumed;
+    pending.erase(0, consumed);
+  }
+  if (out.result == ChunkedDecoder::Result::kError) {
+    out.error = decoder.error();
+    require(out.error == Status::kBadRequest || out.error == Status::kContentTooLarge);
+  }
+  return out;
+}
+
+void check_chunked(std::string_view body_bytes, uint8_t split_choice) {
+  for (uint64_t max_body : {uint64_t{64}, uint64_t{1} << 20}) {
+    const Decoded whole = decode_in_pieces(body_bytes, body_bytes.size() + 1, max_body);
+    require(whole.body.size() <= max_body);
+    const size_t split = std::max<size_t>(1, body_bytes.size() * split_choice / 255);
+    require(same(whole, decode_in_pieces(body_bytes, split, max_body)));
+    if (body_bytes.size() <= 2048) require(same(whole, decode_in_pieces(body_bytes, 1, max_body)));
+    if (whole.result != ChunkedDecoder::Result::kComplete) continue;
+    // What was decoded, re-encoded in chunks of 7 bytes, decodes to itself.
+    std::string encoded;
+    char size[8];
+    for (size_t at = 0; at < whole.body.size(); at += 7) {
+      const size_t n = std::min<size_t>(7, whole.body.size() - at);
+      std::snprintf(size, sizeof size, "%zx", n);
+      encoded += size;
+      encoded += "\r\n";
+      encoded.append(whole.body, at, n);
+      encoded += "\r\n";
+    }
+    encoded += "0\r\n\r\n";
+    const Decoded again = decode_in_pieces(encoded, encoded.size(), max_body);
+    require(again.result == ChunkedDecoder::Result::kComplete);
+    require(again.body == whole.body);
+    require(again.consumed == encoded.size());
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
@@ -153,6 +226,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
   Request request;
   const auto analyzed = analyze_request(head, request);
   for (const HeaderField& field : head.fields) check_date(field.value);
+  // Whatever the head said, the rest is a chunked body candidate.
+  check_chunked(data.substr(head.length), split_choice);
   if (!analyzed) return 0;
   require(request.method == Method::kGet || request.method == Method::kHead);
   require(!request.path.empty() && request.path.front() == '/');
