@@ -20,6 +20,8 @@ test_packages=(
   doctest-dev
   clang libclang-rt-14-dev
   curl wget socat netcat-openbsd chromium procps iproute2 python3
+  # the client's durability test watches its fsync/rename order
+  strace
   # precompressed siblings (.br, .gz) for the httpd tests
   brotli gzip
   # zlib: the browser test decodes chromium's PNG screenshots

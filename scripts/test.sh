@@ -3,8 +3,8 @@
 #   1. the doctest suites (unit + integration against the real apps) in a
 #      release-style build,
 #   2. the same suites under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. the core, HTTP, RFTP and example suites under ThreadSanitizer (the
-#      servers run one loop per thread: --threads),
+#   3. the core, HTTP and RFTP suites under ThreadSanitizer (the servers
+#      run one loop per thread: --threads),
 #   4. the libFuzzer targets (clang), each for a bounded time.
 # The last line is "N passed, N failed" (", N skipped" when something was
 # skipped), counted from the runs by scripts/count_results.py; a build that
@@ -59,14 +59,14 @@ build_and_test build -Dbuildtype=debugoptimized
 # (tests/support/time_scale.h): the sanitizer build runs several times slower.
 REACTOR_TEST_TIME_SCALE=3 TIMEOUT_MULTIPLIER=3 build_and_test build-asan -Dbuildtype=debug -Db_sanitize=address,undefined \
   -Db_lundef=false
-# ThreadSanitizer: the core, server and example suites (not the
-# installed-consumer build or the harness, which start no
-# threads of ours). A race report fails the program that printed it (the
-# runtime's exit status 66, and ChildProcess scans the apps' output).
-tsan_suites="core common http file examples"
+# ThreadSanitizer: the core and the servers' suites (not the examples, the
+# installed-consumer build or the harness: the multi-loop code they run is
+# the core's, tested here). A race report fails the program that printed
+# it (the runtime's exit status 66, and ChildProcess scans the apps' output).
+tsan_suites="core common http file"
 TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1" REACTOR_TEST_TIME_SCALE=4 TIMEOUT_MULTIPLIER=4 \
   TEST_SUITES="$tsan_suites" build_and_test build-tsan -Dbuildtype=debugoptimized \
-  -Db_sanitize=thread -Db_lundef=false
+  -Db_sanitize=thread -Db_lundef=false -Dexamples=false
 CC=clang CXX=clang++ build_and_test build-fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
   -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false
 

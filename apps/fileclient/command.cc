@@ -3,10 +3,14 @@
 #include <csignal>
 #include <cstdio>
 
+#include "apps/fileclient/output_format.h"
+
 namespace reactor::file::client {
 
 void print_error(const std::string& message) {
-  std::fprintf(stderr, "reactor-fileclient: %s\n", message.c_str());
+  // Messages carry the server's text (ERROR messages, names): escaped like
+  // everything else it sends, and one line whatever it holds.
+  std::fprintf(stderr, "reactor-fileclient: %s\n", escape_text(message).c_str());
   std::fflush(stderr);
 }
 
@@ -45,11 +49,14 @@ int run_command(const ConnectOptions& options, Command& command) {
     loop.on_signal(SIGTERM, handler);
   }
   FileClient client(&loop, options.server);
+  client.set_token(options.token);
   CommandContext context(&loop, &client);
+  context.set_connect_timeout(options.timeout);
   active = &context;
   client.set_ready_callback([&](const HelloOk&) { command.start(context); });
   client.set_failure_callback(
       [&](const FileClient::Failure& failure) { command.on_failure(context, failure); });
+  client.set_stall_timeout(options.stall_timeout);
   client.connect(options.timeout);
   loop.run();
   active = nullptr;

@@ -18,7 +18,8 @@ namespace reactor::file::client {
 class CommandContext;
 
 // One command (ls, get, put...). start() runs once the server has answered
-// HELLO; the command then drives the client and calls context.finish().
+// HELLO (and again after each CommandContext::reconnect()); the command
+// then drives the client and calls context.finish().
 class Command {
  public:
   virtual ~Command() = default;
@@ -37,6 +38,10 @@ class CommandContext {
 
   EventLoop& loop() { return *loop_; }
   FileClient& client() { return *client_; }
+  // Connects again after a failure (put --watch); the command's start()
+  // runs again once the server has answered HELLO.
+  void reconnect() { client_->connect(connect_timeout_); }
+  void set_connect_timeout(std::chrono::milliseconds timeout) { connect_timeout_ = timeout; }
 
   // Ends the run: closes the connection and stops the loop. A non-empty
   // `message` goes to stderr as "reactor-fileclient: MESSAGE". Only the
@@ -50,6 +55,7 @@ class CommandContext {
  private:
   EventLoop* loop_;
   FileClient* client_;
+  std::chrono::milliseconds connect_timeout_{0};
   bool finished_ = false;
   ExitCode exit_code_ = ExitCode::kOk;
 };
@@ -57,12 +63,21 @@ class CommandContext {
 // "a.txt: not found (error 2)".
 std::string describe_server_error(const ErrorReply& error);
 
-// Prints "reactor-fileclient: MESSAGE" on stderr.
+// Prints "reactor-fileclient: MESSAGE" on stderr, MESSAGE escaped
+// (escape_text()).
 void print_error(const std::string& message);
+// The same, for information rather than failure (a resume, a skip).
+inline void print_note(const std::string& message) {
+  print_error(message);
+}
 
 struct ConnectOptions {
   SocketAddress server;
   std::chrono::milliseconds timeout{std::chrono::seconds(10)};
+  // Answers a server's CHALLENGE (--token-file / RFTP_TOKEN); empty: none.
+  std::string token;
+  // No progress for this long while waiting ends the run (exit 3); 0 = never.
+  std::chrono::milliseconds stall_timeout{std::chrono::seconds(30)};
 };
 
 // Connects, greets, runs `command` to its end and returns the exit code.

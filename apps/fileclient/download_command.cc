@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 
 #include "protocols/file/sha256.h"
@@ -54,6 +55,14 @@ bool parse_field(std::string_view& text, std::string_view name, Integer& value) 
 
 }  // namespace
 
+bool sync_directory_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string directory = slash == std::string::npos ? "." : path.substr(0, slash);
+  if (directory.empty()) directory = "/";
+  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return fd && ::fsync(fd.get()) == 0;
+}
+
 std::string format_partial_record(const PartialRecord& record) {
   return std::string(kRecordMagic) + "size " + std::to_string(record.size) + "\nmtime " +
          std::to_string(record.mtime) + "\nremote " + record.remote + "\n";
@@ -83,6 +92,16 @@ void DownloadCommand::start(CommandContext& context) {
   request_stat();
 }
 
+void DownloadCommand::end(ExitCode code, const std::string& message) {
+  if (ended_) return;
+  ended_ = true;
+  if (options_.on_done) {
+    options_.on_done(code, message);
+  } else {
+    context_->finish(code, message);
+  }
+}
+
 void DownloadCommand::on_failure(CommandContext& context, const FileClient::Failure& failure) {
   progress_.clear();
   hasher_.reset();  // join: its result must not be posted to a loop that is gone
@@ -98,18 +117,17 @@ void DownloadCommand::request_stat() {
 void DownloadCommand::handle_stat(const Reply& reply) {
   if (const auto* error = std::get_if<ErrorReply>(&reply)) {
     if (error->code == static_cast<uint16_t>(ErrorCode::kNotFound)) remove_partial();
-    context_->finish_with_server_error(*error);
+    end(ExitCode::kServerError, describe_server_error(*error));
     return;
   }
   const auto& stat = std::get<StatOk>(reply);
   if (stat.kind == EntryKind::kUnfinishedUpload) {
     remove_partial();
-    context_->finish(ExitCode::kServerError,
-                     options_.remote + ": not found (only an unfinished upload exists)");
+    end(ExitCode::kServerError, options_.remote + ": not found (only an unfinished upload exists)");
     return;
   }
   if (stat.kind != EntryKind::kFile) {
-    context_->finish(ExitCode::kServerError, options_.remote + ": not a regular file");
+    end(ExitCode::kServerError, options_.remote + ": not a regular file");
     return;
   }
   remote_ = stat;
@@ -164,6 +182,11 @@ bool DownloadCommand::open_partial(const StatOk& stat) {
     }
   }
   write_offset_ = resume_from;
+  if (resume_from > 0 && !options_.quiet) {
+    progress_.clear();
+    print_note("resuming " + options_.local + " from " + format_bytes(resume_from) + " of " +
+               format_bytes(stat.size) + " (" + part_path_ + ")");
+  }
   return true;
 }
 
@@ -182,11 +205,10 @@ void DownloadCommand::handle_header(const DataHeader& header) {
 }
 
 void DownloadCommand::handle_complete() {
-  if (context_->finished()) return;
+  if (ended_) return;
   if (discarding_) {
     if (attempts_ >= kMaxAttempts) {
-      context_->finish(ExitCode::kConnection,
-                       options_.remote + ": the file keeps changing during the download");
+      end(ExitCode::kConnection, options_.remote + ": the file keeps changing during the download");
       return;
     }
     ::unlink(info_path_.c_str());  // the next open_partial() starts over
@@ -203,7 +225,7 @@ void DownloadCommand::handle_complete() {
 
 void DownloadCommand::handle_get_error(const ErrorReply& error) {
   if (error.code == static_cast<uint16_t>(ErrorCode::kNotFound)) remove_partial();
-  context_->finish_with_server_error(error);
+  end(ExitCode::kServerError, describe_server_error(error));
 }
 
 void DownloadCommand::verify_then_finish() {
@@ -229,7 +251,7 @@ void DownloadCommand::verify_then_finish() {
   context_->client().hash(options_.remote, [this](const Reply& reply) {
     if (const auto* error = std::get_if<ErrorReply>(&reply)) {
       hasher_.reset();
-      context_->finish_with_server_error(*error);
+      end(ExitCode::kServerError, describe_server_error(*error));
       return;
     }
     remote_digest_ = std::get<HashOk>(reply).digest;
@@ -238,28 +260,52 @@ void DownloadCommand::verify_then_finish() {
 }
 
 void DownloadCommand::compare_digests() {
-  if (!local_digest_ || !remote_digest_ || context_->finished()) return;
+  if (!local_digest_ || !remote_digest_ || ended_) return;
   hasher_.reset();  // its job has posted its result; join it now
   if (*local_digest_ != *remote_digest_) {
     // The bytes on disk are not the server's file: resuming from them
     // would only keep the damage.
     remove_partial();
-    context_->finish(ExitCode::kServerError,
-                     options_.remote + ": SHA-256 mismatch (local " + to_hex(*local_digest_) +
-                         ", server " + to_hex(*remote_digest_) + "); the partial file was removed");
+    end(ExitCode::kServerError, options_.remote + ": SHA-256 mismatch (local " +
+                                    to_hex(*local_digest_) + ", server " + to_hex(*remote_digest_) +
+                                    "); the partial file was removed");
     return;
   }
   move_into_place();
 }
 
+bool DownloadCommand::apply_remote_mtime() {
+  // The server's mtime (from the STAT this download was validated against),
+  // so that size and mtime tell an identical copy, as with rsync -t.
+  const struct timespec times[2] = {{0, UTIME_OMIT}, {static_cast<time_t>(remote_.mtime), 0}};
+  if (part_ && ::futimens(part_.get(), times) < 0) {
+    fail_local("cannot set the modification time of " + part_path_, errno);
+    return false;
+  }
+  return true;
+}
+
 void DownloadCommand::move_into_place() {
+  if (!apply_remote_mtime()) return;
+  // The bytes reach the disk before the name does: after a power cut LOCAL
+  // is either the old file or the complete new one, never a complete-looking
+  // empty or short file (the rename can be on disk before the data).
+  if (::fsync(part_.get()) < 0) {
+    fail_local("cannot write " + part_path_, errno);
+    return;
+  }
   part_.reset();
   if (::rename(part_path_.c_str(), options_.local.c_str()) < 0) {
     fail_local("cannot rename " + part_path_ + " to " + options_.local, errno);
     return;
   }
+  // And the rename itself, which lives in the directory.
+  if (!sync_directory_of(options_.local)) {
+    fail_local("cannot sync the directory of " + options_.local, errno);
+    return;
+  }
   ::unlink(info_path_.c_str());
-  context_->finish(ExitCode::kOk);
+  end(ExitCode::kOk);
 }
 
 void DownloadCommand::remove_partial() {
@@ -270,7 +316,7 @@ void DownloadCommand::remove_partial() {
 
 void DownloadCommand::fail_local(const std::string& what, int error) {
   progress_.clear();
-  context_->finish(ExitCode::kLocalIo, what + ": " + std::strerror(error));
+  end(ExitCode::kLocalIo, what + ": " + std::strerror(error));
 }
 
 }  // namespace reactor::file::client

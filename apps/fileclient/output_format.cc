@@ -1,10 +1,119 @@
 #include "apps/fileclient/output_format.h"
 
+#include <cstdio>
 #include <ctime>
 
+#include <nlohmann/json.hpp>
+
+#include "protocols/file/request_path.h"
 #include "protocols/file/sha256.h"
 
 namespace reactor::file::client {
+namespace {
+
+// Decodes the UTF-8 sequence at the start of `text`: its code point and
+// length, or a length of 0 if it is not a well-formed sequence.
+std::pair<char32_t, size_t> decode_utf8(std::string_view text) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return {lead, 1};
+  size_t length;
+  char32_t code;
+  char32_t minimum;
+  if ((lead & 0xe0) == 0xc0) {
+    length = 2, code = lead & 0x1f, minimum = 0x80;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3, code = lead & 0x0f, minimum = 0x800;
+  } else if ((lead & 0xf8) == 0xf0) {
+    length = 4, code = lead & 0x07, minimum = 0x10000;
+  } else {
+    return {0, 0};
+  }
+  if (text.size() < length) return {0, 0};
+  for (size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return {0, 0};
+    code = (code << 6) | (byte(i) & 0x3f);
+  }
+  if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return {0, 0};
+  return {code, length};
+}
+
+// Characters a terminal does not show but that move or split the text
+// around them (right-to-left overrides make "txt.exe" read "exe.txt").
+bool is_invisible_reordering(char32_t code) {
+  return (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) ||
+         code == 0x200e || code == 0x200f || code == 0x061c || code == 0x2028 || code == 0x2029;
+}
+
+// A JSON string field for text that may not be UTF-8.
+void set_text_field(nlohmann::ordered_json& object, const std::string& key, std::string_view text) {
+  if (is_valid_utf8(text)) {
+    object[key] = std::string(text);
+    return;
+  }
+  std::string lossy;
+  std::string hex;
+  static constexpr char kHexDigits[] = "0123456789abcdef";
+  for (unsigned char c : text) {
+    hex += kHexDigits[c >> 4];
+    hex += kHexDigits[c & 15];
+  }
+  while (!text.empty()) {
+    auto [code, length] = decode_utf8(text);
+    if (length == 0) {
+      lossy += "\xEF\xBF\xBD";
+      text.remove_prefix(1);
+    } else {
+      lossy += text.substr(0, length);
+      text.remove_prefix(length);
+    }
+  }
+  object[key] = lossy;
+  object[key + "_hex"] = hex;
+}
+
+std::string dump_line(const nlohmann::ordered_json& object) {
+  // ensure_ascii: every non-ASCII character as \uXXXX, so no byte of the
+  // line can be a terminal control (UTF-8 C1 controls included).
+  return object.dump(-1, ' ', true);
+}
+
+}  // namespace
+
+std::string escape_text(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  char escape[16];
+  while (!text.empty()) {
+    auto [code, length] = decode_utf8(text);
+    if (length == 0) {
+      std::snprintf(escape, sizeof escape, "\\x%02x", static_cast<unsigned char>(text[0]));
+      out += escape;
+      text.remove_prefix(1);
+      continue;
+    }
+    if (code == '\\') {
+      out += "\\\\";
+    } else if (code == '\n') {
+      out += "\\n";
+    } else if (code == '\r') {
+      out += "\\r";
+    } else if (code == '\t') {
+      out += "\\t";
+    } else if (code < 0x20 || code == 0x7f || (code >= 0x80 && code < 0xa0)) {
+      // C1 controls as \xNN of the code point: 0x9b is a CSI on some terminals.
+      std::snprintf(escape, sizeof escape, "\\x%02x", static_cast<unsigned>(code));
+      out += escape;
+    } else if (is_invisible_reordering(code)) {
+      std::snprintf(escape, sizeof escape, "\\u{%04x}", static_cast<unsigned>(code));
+      out += escape;
+    } else {
+      out += text.substr(0, length);
+    }
+    text.remove_prefix(length);
+  }
+  return out;
+}
 
 std::string format_time(int64_t unix_seconds) {
   time_t seconds = static_cast<time_t>(unix_seconds);
@@ -47,12 +156,12 @@ std::string format_list_line(const ListEntry& entry) {
   char prefix[64];
   std::snprintf(prefix, sizeof prefix, "%c %12llu  ", kind_letter(entry.kind),
                 static_cast<unsigned long long>(entry.size));
-  return prefix + format_time(entry.mtime) + "  " + entry.name;
+  return prefix + format_time(entry.mtime) + "  " + escape_text(entry.name);
 }
 
 std::string format_stat(std::string_view path, const StatOk& stat) {
   std::string text;
-  text += "path: " + std::string(path.empty() ? "/" : path) + "\n";
+  text += "path: " + escape_text(path.empty() ? "/" : path) + "\n";
   text += "kind: " + std::string(kind_word(stat.kind)) + "\n";
   text += "size: " + std::to_string(stat.size) + "\n";
   text += "modified: " + format_time(stat.mtime) + "\n";
@@ -63,7 +172,37 @@ std::string format_stat(std::string_view path, const StatOk& stat) {
 }
 
 std::string format_hash_line(const HashOk& hash) {
-  return to_hex(hash.digest) + "  " + hash.path;
+  std::string path = escape_text(hash.path);
+  std::string line = to_hex(hash.digest) + "  " + path;
+  return path == hash.path ? line : "\\" + line;
+}
+
+std::string format_list_json(const ListEntry& entry) {
+  nlohmann::ordered_json object;
+  set_text_field(object, "name", entry.name);
+  object["kind"] = std::string(kind_word(entry.kind));
+  object["size"] = entry.size;
+  object["mtime"] = entry.mtime;
+  object["modified"] = format_time(entry.mtime);
+  return dump_line(object);
+}
+
+std::string format_stat_json(std::string_view path, const StatOk& stat) {
+  nlohmann::ordered_json object;
+  set_text_field(object, "path", path);
+  object["kind"] = std::string(kind_word(stat.kind));
+  object["size"] = stat.size;
+  object["mtime"] = stat.mtime;
+  object["modified"] = format_time(stat.mtime);
+  object["upload_held"] = stat.upload_offset;
+  return dump_line(object);
+}
+
+std::string format_hash_json(const HashOk& hash) {
+  nlohmann::ordered_json object;
+  set_text_field(object, "path", hash.path);
+  object["sha256"] = to_hex(hash.digest);
+  return dump_line(object);
 }
 
 std::string last_component(std::string_view remote_path) {

@@ -1,6 +1,11 @@
 // How reactor-fileclient prints answers: one `ls` line per entry, `stat`
-// as "key: value" lines, `hash` in sha256sum's format. Stable, so scripts
-// can parse them.
+// as "key: value" lines, `hash` in sha256sum's format, or (--json) one JSON
+// object per line. Stable, so scripts can parse them.
+//
+// Every string that comes from the server (names, paths, error messages,
+// the server's name) goes through escape_text() before it reaches the
+// terminal: a file named "\x1b]0;pwned\x07" must not retitle the window,
+// and a name with a newline must not look like two entries.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +15,14 @@
 #include "protocols/file/messages.h"
 
 namespace reactor::file::client {
+
+// `text` made safe to print on one line: a backslash doubles, \n \r \t
+// are written so, other control characters (C0, DEL, C1) and bytes that
+// are not valid UTF-8 become \xNN, and the invisible Unicode characters
+// that reorder or break lines (bidi overrides and isolates, U+2028/2029)
+// become \u{NNNN}. Printable UTF-8 (accents, CJK, emoji) passes unchanged.
+// The escaping is reversible, so distinct names stay distinct.
+std::string escape_text(std::string_view text);
 
 // "2024-05-01T12:00:00Z" (UTC, ISO 8601).
 std::string format_time(int64_t unix_seconds);
@@ -26,8 +39,21 @@ std::string format_list_line(const ListEntry& entry);
 // path/kind/size/modified lines, plus the unfinished upload if any.
 std::string format_stat(std::string_view path, const StatOk& stat);
 
-// "<64 hex digits>  <path>", as sha256sum prints it.
+// "<64 hex digits>  <path>", as sha256sum prints it; like sha256sum, a
+// line whose path had to be escaped starts with a backslash.
 std::string format_hash_line(const HashOk& hash);
+
+// --json: one object per line, no newline at the end. Non-ASCII is
+// written as \uXXXX escapes, so the line is safe on any terminal; a name
+// that is not valid UTF-8 cannot be a JSON string as is, so "name"/"path"
+// then holds it with U+FFFD for each bad byte and "name_hex"/"path_hex"
+// holds the exact bytes in hex.
+//   {"name":"a.txt","kind":"file","size":11,"mtime":1700000000,"modified":"2023-11-14T22:13:20Z"}
+std::string format_list_json(const ListEntry& entry);
+//   {"path":"a.txt","kind":"file","size":11,"mtime":...,"modified":"...","upload_held":0}
+std::string format_stat_json(std::string_view path, const StatOk& stat);
+//   {"path":"a.txt","sha256":"<64 hex digits>"}
+std::string format_hash_json(const HashOk& hash);
 
 // The last component of a remote path ("a/b/c.txt" -> "c.txt"), ignoring
 // trailing slashes; "" if there is none.

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "apps/fileclient/output_format.h"
+
 namespace reactor::file::client {
 
 std::string format_bytes(uint64_t bytes) {
@@ -109,10 +111,14 @@ ProgressBar::~ProgressBar() {
 }
 
 void ProgressBar::start(std::string label, uint64_t total, uint64_t already) {
-  snapshot_ = ProgressSnapshot{std::move(label), already, total, 0};
+  snapshot_ = ProgressSnapshot{escape_text(label), already, total, 0};
   start_done_ = already;
   started_ = std::chrono::steady_clock::now();
   last_draw_ = {};
+}
+
+void ProgressBar::set_label(std::string label) {
+  snapshot_.label = escape_text(label);
 }
 
 void ProgressBar::update(uint64_t done) {

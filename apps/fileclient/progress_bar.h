@@ -39,6 +39,8 @@ class ProgressBar {
   void start(std::string label, uint64_t total, uint64_t already = 0);
   // At most ten redraws a second, whatever the call rate.
   void update(uint64_t done);
+  // Renames what is moving ("3/10 files") without restarting the clock.
+  void set_label(std::string label);
   // Draws the final state and ends the line.
   void finish();
   // Erases the line (before printing an error, say).

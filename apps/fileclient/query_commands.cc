@@ -26,22 +26,30 @@ FileClient::ReplyHandler answer_handler(CommandContext& context, Print print) {
 }  // namespace
 
 void ListCommand::start(CommandContext& context) {
-  context.client().list(path_, answer_handler<ListOk>(context, [](const ListOk& list) {
+  context.client().list(path_, answer_handler<ListOk>(context, [json = json_](const ListOk& list) {
                           for (const ListEntry& entry : list.entries) {
-                            std::printf("%s\n", format_list_line(entry).c_str());
+                            std::string line =
+                                json ? format_list_json(entry) : format_list_line(entry);
+                            std::printf("%s\n", line.c_str());
                           }
                         }));
 }
 
 void StatCommand::start(CommandContext& context) {
-  context.client().stat(path_, answer_handler<StatOk>(context, [path = path_](const StatOk& stat) {
-                          std::fputs(format_stat(path, stat).c_str(), stdout);
-                        }));
+  context.client().stat(
+      path_, answer_handler<StatOk>(context, [path = path_, json = json_](const StatOk& stat) {
+        if (json) {
+          std::printf("%s\n", format_stat_json(path, stat).c_str());
+        } else {
+          std::fputs(format_stat(path, stat).c_str(), stdout);
+        }
+      }));
 }
 
 void HashCommand::start(CommandContext& context) {
-  context.client().hash(path_, answer_handler<HashOk>(context, [](const HashOk& hash) {
-                          std::printf("%s\n", format_hash_line(hash).c_str());
+  context.client().hash(path_, answer_handler<HashOk>(context, [json = json_](const HashOk& hash) {
+                          std::string line = json ? format_hash_json(hash) : format_hash_line(hash);
+                          std::printf("%s\n", line.c_str());
                         }));
 }
 
@@ -49,7 +57,7 @@ void PingCommand::start(CommandContext& context) {
   uint64_t token = std::random_device{}();
   auto sent = std::chrono::steady_clock::now();
   std::string server = context.client().server_name();
-  context.client().ping(token, [&context, token, sent, server](const Reply& reply) {
+  context.client().ping(token, [&context, token, sent, server, quiet = quiet_](const Reply& reply) {
     if (const auto* error = std::get_if<ErrorReply>(&reply)) {
       context.finish_with_server_error(*error);
       return;
@@ -60,9 +68,12 @@ void PingCommand::start(CommandContext& context) {
     }
     double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent).count();
-    std::printf("pong from %s (%s): %.3f ms\n",
-                context.client().server_address().to_string().c_str(), server.c_str(), ms);
-    std::fflush(stdout);
+    if (!quiet) {
+      std::printf("pong from %s (%s): %.3f ms\n",
+                  context.client().server_address().to_string().c_str(),
+                  escape_text(server).c_str(), ms);
+      std::fflush(stdout);
+    }
     context.finish(ExitCode::kOk);
   });
 }

@@ -1,5 +1,6 @@
 // The one-request commands: ls, stat, hash, ping. Each prints the answer
-// on stdout and exits 0, or prints the server's ERROR and exits 1.
+// on stdout (as text, or with --json as one JSON object per line) and
+// exits 0, or prints the server's ERROR and exits 1.
 #pragma once
 
 #include <string>
@@ -10,35 +11,42 @@ namespace reactor::file::client {
 
 class ListCommand : public Command {
  public:
-  explicit ListCommand(std::string path) : path_(std::move(path)) {}
+  ListCommand(std::string path, bool json) : path_(std::move(path)), json_(json) {}
   void start(CommandContext& context) override;
 
  private:
   std::string path_;
+  bool json_;
 };
 
 class StatCommand : public Command {
  public:
-  explicit StatCommand(std::string path) : path_(std::move(path)) {}
+  StatCommand(std::string path, bool json) : path_(std::move(path)), json_(json) {}
   void start(CommandContext& context) override;
 
  private:
   std::string path_;
+  bool json_;
 };
 
 class HashCommand : public Command {
  public:
-  explicit HashCommand(std::string path) : path_(std::move(path)) {}
+  HashCommand(std::string path, bool json) : path_(std::move(path)), json_(json) {}
   void start(CommandContext& context) override;
 
  private:
   std::string path_;
+  bool json_;
 };
 
 // Prints the server's name and the round-trip time of one PING.
 class PingCommand : public Command {
  public:
+  explicit PingCommand(bool quiet) : quiet_(quiet) {}
   void start(CommandContext& context) override;
+
+ private:
+  bool quiet_;  // exit code only
 };
 
 }  // namespace reactor::file::client

@@ -1,6 +1,13 @@
 // `put LOCAL... [--to REMOTE_DIR]`: uploads the given files, pipelined,
 // resuming any that the server holds an unfinished upload of. Exits 0 once
 // every file is acknowledged; otherwise with the first failure's code.
+//
+// With -r a LOCAL directory is copied as a tree, like `cp -r DIR REMOTE_DIR/`:
+// every regular file under it goes to REMOTE_DIR/DIR-name/relative-path (a
+// PUT creates the parent directories; the protocol has no mkdir, so an
+// empty directory is not copied). A file the server already holds with the
+// same size is skipped -- the size only, as the protocol does not carry a
+// file's mtime yet; --checksum compares SHA-256 instead, like rsync -c.
 #pragma once
 
 #include <string>
@@ -15,8 +22,11 @@ namespace reactor::file::client {
 struct UploadOptions {
   std::vector<std::string> local_paths;
   std::string remote_directory;
+  bool recursive = false;
+  bool checksum = false;
   bool show_progress = false;
-  bool verbose = false;  // a line per acknowledged file on stdout
+  bool quiet = false;    // no "resuming" notes
+  bool verbose = false;  // a line per acknowledged or skipped file on stdout
 };
 
 class UploadCommand : public Command {
@@ -24,8 +34,9 @@ class UploadCommand : public Command {
   explicit UploadCommand(UploadOptions options);
   ~UploadCommand() override;
 
-  // Checks the local files before any connection is made: each must be a
-  // readable regular file. Returns an error message, or "" if all is well.
+  // Checks the local files before any connection is made (each must be a
+  // readable regular file, or with -r a directory) and lists what to
+  // upload. Returns an error message, or "" if all is well.
   std::string check_local_files();
 
   void start(CommandContext& context) override;
@@ -34,12 +45,18 @@ class UploadCommand : public Command {
  private:
   void finish_when_idle();
 
+  void update_label();
+
   UploadOptions options_;
+  std::vector<UploadItem> items_;
   CommandContext* context_ = nullptr;
   std::unique_ptr<UploadPipeline> pipeline_;
   ProgressBar progress_;
   uint64_t total_bytes_ = 0;
   size_t acknowledged_ = 0;
+  size_t unchanged_ = 0;
+  uint64_t skipped_bytes_ = 0;
+  uint64_t resumed_bytes_ = 0;
   ExitCode first_failure_ = ExitCode::kOk;
   TimerId progress_timer_ = 0;
 };

@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include <spdlog/spdlog.h>
+
+#include "protocols/file/auth.h"
 
 namespace reactor::file {
 
@@ -31,6 +34,11 @@ FileClient::~FileClient() {
 
 void FileClient::connect(std::chrono::milliseconds timeout) {
   closed_ = false;
+  ready_ = false;
+  challenged_ = false;
+  authenticated_ = false;
+  protocol_version_ = 0;
+  decoder_ = ReplyDecoder();  // a reconnect must not inherit half a frame
   tcp_.set_connect_timeout(timeout);
   tcp_.connect();
 }
@@ -62,12 +70,27 @@ void FileClient::handle_connection(const ConnectionPtr& connection) {
       connection->close();
       return;
     }
+    if (stall_timeout_.count() > 0) {
+      std::weak_ptr<bool> alive = alive_;
+      connection->set_idle_callback([this, alive](const ConnectionPtr& idle) {
+        if (!alive.expired()) handle_idle(idle);
+      });
+      connection->set_idle_timeout(stall_timeout_);
+    }
     send_request(Hello{kProtocolVersion}, Pending{MessageType::kHelloOk, nullptr, {}, 0});
     return;
   }
   // Closed. Expected only after our own close().
   if (closed_) return;
-  if (!pending_.empty() || active_download_) {
+  const std::string& reason = connection->close_reason();
+  if (active_download_) {
+    // The GET is no longer pending (its DATA header arrived): the body is
+    // what was cut off.
+    fail(Failure::Kind::kLost, "connection to " + tcp_.server_address().to_string() +
+                                   " lost in the middle of a download, " +
+                                   std::to_string(decoder_.raw_remaining()) + " byte(s) short" +
+                                   (reason.empty() ? "" : " (" + reason + ")"));
+  } else if (!pending_.empty()) {
     fail(Failure::Kind::kLost, "connection to " + tcp_.server_address().to_string() +
                                    " lost with " + std::to_string(pending_.size()) +
                                    " request(s) unanswered");
@@ -75,6 +98,63 @@ void FileClient::handle_connection(const ConnectionPtr& connection) {
     fail(Failure::Kind::kLost,
          "connection to " + tcp_.server_address().to_string() + " closed by the server");
   }
+}
+
+namespace {
+
+// The request a pending answer belongs to.
+std::string_view request_name(MessageType expected) {
+  switch (expected) {
+    case MessageType::kHelloOk:
+      return "HELLO";
+    case MessageType::kListOk:
+      return "LIST";
+    case MessageType::kStatOk:
+      return "STAT";
+    case MessageType::kData:
+      return "GET";
+    case MessageType::kPutOk:
+      return "PUT";
+    case MessageType::kPong:
+      return "PING";
+    case MessageType::kHashOk:
+      return "HASH";
+    default:
+      return "a request";
+  }
+}
+
+}  // namespace
+
+std::string FileClient::describe_wait() const {
+  const std::string server = tcp_.server_address().to_string();
+  if (active_download_) {
+    return "the rest of a download from " + server + " (" +
+           std::to_string(decoder_.raw_remaining()) + " byte(s) still to come)";
+  }
+  if (pending_.empty()) {
+    if (queued_output_bytes() > 0) return server + " to take the data we are sending";
+    return "";
+  }
+  const MessageType expected = pending_.front().expected;
+  if (expected == MessageType::kHelloOk) return server + " to greet us (HELLO_OK)";
+  if (expected == MessageType::kPutOk && queued_output_bytes() > 0) {
+    return server + " to take the upload (" + std::to_string(queued_output_bytes()) +
+           " byte(s) not sent yet)";
+  }
+  return "an answer from " + server + " to " + std::string(request_name(expected));
+}
+
+void FileClient::handle_idle(const ConnectionPtr& connection) {
+  std::string waited_for = describe_wait();
+  if (waited_for.empty()) {
+    connection->set_idle_timeout(stall_timeout_);  // idle, but owed nothing: not a stall
+    return;
+  }
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", static_cast<double>(stall_timeout_.count()) / 1000);
+  fail(Failure::Kind::kTimeout,
+       "timed out: no progress for " + std::string(seconds) + " s waiting for " + waited_for);
 }
 
 void FileClient::send_request(const Request& request, Pending pending) {
@@ -106,15 +186,28 @@ void FileClient::get(const std::string& path, uint64_t offset, DownloadSink sink
 }
 
 void FileClient::put(const std::string& path, SharedFile file, uint64_t size, uint64_t offset,
-                     ReplyHandler handler) {
+                     ReplyHandler handler, int64_t mtime) {
   const ConnectionPtr& connection = tcp_.connection();
   if (closed_ || !connection) return;
-  send_request(PutRequest{path, size, offset},
-               Pending{MessageType::kPutOk, std::move(handler), {}, 0});
+  Request request = protocol_version_ >= kProtocolVersion2
+                        ? Request{Put2Request{path, size, offset, mtime}}
+                        : Request{PutRequest{path, size, offset}};
+  send_request(request, Pending{MessageType::kPutOk, std::move(handler), {}, 0});
   if (size > offset) {
     connection->send_file(std::move(file), static_cast<off_t>(offset),
                           static_cast<size_t>(size - offset));
   }
+}
+
+void FileClient::resume(const std::string& path, ReplyHandler handler) {
+  if (protocol_version_ < kProtocolVersion2) {
+    // A version-1 server cannot prove anything: answer as "nothing held".
+    if (handler)
+      handler(ErrorReply{static_cast<uint16_t>(ErrorCode::kNotFound),
+                         path + ": the server speaks protocol version 1"});
+    return;
+  }
+  send_request(ResumeRequest{path}, Pending{MessageType::kResumeOk, std::move(handler), {}, 0});
 }
 
 void FileClient::handle_input(Buffer& input) {
@@ -123,6 +216,11 @@ void FileClient::handle_input(Buffer& input) {
     DecodeStep<Reply> step = decoder_.next(input.view());
     if (step.status == DecodeStatus::kNeedMore) return;
     if (step.status == DecodeStatus::kError) {
+      if (!ready_ && input.view().starts_with("HTTP/")) {
+        fail(Failure::Kind::kProtocol,
+             tcp_.server_address().to_string() + " is not an RFTP server (it answered with HTTP)");
+        return;
+      }
       fail(Failure::Kind::kProtocol, "malformed answer from the server: " + step.detail);
       return;
     }
@@ -196,6 +294,50 @@ void FileClient::splice_body(const std::shared_ptr<DownloadSink>& sink) {
   if (decoder_.raw_remaining() == 0 && active_download_ == sink) complete_download();
 }
 
+void FileClient::handle_greeting(Reply reply) {
+  const MessageType type = type_of(reply);
+  if (auto* error = std::get_if<ErrorReply>(&reply)) {
+    if (error->code == static_cast<uint16_t>(ErrorCode::kUnauthorized)) {
+      fail(Failure::Kind::kProtocol, "the server refused the token: " + error->message);
+    } else {
+      fail(Failure::Kind::kProtocol, "the server refused HELLO: " + error->message);
+    }
+    return;
+  }
+  if (const auto* challenge = std::get_if<Challenge>(&reply)) {
+    if (challenged_) {
+      fail(Failure::Kind::kProtocol, "a second CHALLENGE from the server");
+      return;
+    }
+    if (token_.empty()) {
+      fail(Failure::Kind::kProtocol,
+           "the server requires a token: give it with --token-file FILE or RFTP_TOKEN");
+      return;
+    }
+    challenged_ = true;
+    // HELLO_OK follows a good proof; a bad one gets ERROR 10.
+    send_request(AuthRequest{auth_proof(token_, challenge->nonce)},
+                 Pending{MessageType::kHelloOk, nullptr, {}, 0});
+    return;
+  }
+  if (type != MessageType::kHelloOk) {
+    fail(Failure::Kind::kProtocol,
+         "expected HELLO_OK, got " + message_type_name(static_cast<uint8_t>(type)));
+    return;
+  }
+  const auto& hello = std::get<HelloOk>(reply);
+  if (hello.version != kProtocolVersion1 && hello.version != kProtocolVersion2) {
+    fail(Failure::Kind::kProtocol,
+         "the server speaks protocol version " + std::to_string(hello.version));
+    return;
+  }
+  protocol_version_ = hello.version;
+  authenticated_ = challenged_;
+  server_name_ = hello.server;
+  ready_ = true;
+  if (ready_callback_) ready_callback_(hello);
+}
+
 void FileClient::handle_reply(Reply reply) {
   if (pending_.empty()) {
     fail(Failure::Kind::kProtocol, "unsolicited " +
@@ -208,24 +350,7 @@ void FileClient::handle_reply(Reply reply) {
   MessageType type = type_of(reply);
 
   if (pending.expected == MessageType::kHelloOk) {
-    if (auto* error = std::get_if<ErrorReply>(&reply)) {
-      fail(Failure::Kind::kProtocol, "the server refused HELLO: " + error->message);
-      return;
-    }
-    if (type != MessageType::kHelloOk) {
-      fail(Failure::Kind::kProtocol,
-           "expected HELLO_OK, got " + message_type_name(static_cast<uint8_t>(type)));
-      return;
-    }
-    const auto& hello = std::get<HelloOk>(reply);
-    if (hello.version != kProtocolVersion) {
-      fail(Failure::Kind::kProtocol,
-           "the server speaks protocol version " + std::to_string(hello.version));
-      return;
-    }
-    server_name_ = hello.server;
-    ready_ = true;
-    if (ready_callback_) ready_callback_(hello);
+    handle_greeting(std::move(reply));
     return;
   }
 

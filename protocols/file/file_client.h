@@ -41,6 +41,7 @@ class FileClient {
       kConnect,   // could not connect (refused, timed out...)
       kLost,      // the connection closed or broke
       kProtocol,  // a malformed or unexpected answer, or HELLO refused
+      kTimeout,   // no progress for the stall timeout while waiting
     };
     Kind kind;
     std::string message;
@@ -78,6 +79,9 @@ class FileClient {
   FileClient& operator=(const FileClient&) = delete;
 
   void set_ready_callback(ReadyCallback cb) { ready_callback_ = std::move(cb); }
+  // The shared secret to answer a server's CHALLENGE with (auth.h). Without
+  // one, a server that requires a token is a kProtocol failure that says so.
+  void set_token(std::string token) { token_ = std::move(token); }
   void set_failure_callback(FailureCallback cb) { failure_callback_ = std::move(cb); }
   // Output queue drained: a pipelining caller may send more.
   void set_write_complete_callback(std::function<void()> cb) {
@@ -89,6 +93,13 @@ class FileClient {
   void connect(std::chrono::milliseconds timeout = std::chrono::milliseconds(0));
   // Closes without reporting a failure. Pending handlers are dropped.
   void close();
+  // Progress watchdog (the core's idle timeout): when no byte has moved
+  // either way for `timeout` while the client waits for something (an
+  // answer, the rest of a DATA body, its own output to be taken), the
+  // connection fails with kTimeout and a message naming what it waited
+  // for. A connection that owes and is owed nothing is not stalled. Zero
+  // (the default) disables it. Call before connect().
+  void set_stall_timeout(std::chrono::milliseconds timeout) { stall_timeout_ = timeout; }
 
   // Requests. Call them once ready; each answer reaches its handler.
   void list(const std::string& path, ReplyHandler handler);
@@ -96,9 +107,16 @@ class FileClient {
   void hash(const std::string& path, ReplyHandler handler);
   void ping(uint64_t token, ReplyHandler handler);
   void get(const std::string& path, uint64_t offset, DownloadSink sink);
-  // Sends PUT and then bytes [offset, size) of `file` with sendfile().
+  // Sends PUT (PUT2 with `mtime` on a version-2 connection) and then bytes
+  // [offset, size) of `file` with sendfile(). The server gives the finished
+  // file `mtime` (kNoMtime: its own time); a resume (offset > 0) must send
+  // the mtime the upload started with.
   void put(const std::string& path, SharedFile file, uint64_t size, uint64_t offset,
-           ReplyHandler handler);
+           ReplyHandler handler, int64_t mtime = kNoMtime);
+  // Version 2: what the server holds of an unfinished upload of `path`
+  // (ResumeOk: declared size, source mtime, bytes held and their SHA-256),
+  // or ERROR 2 when it holds nothing. See resume_proof.h.
+  void resume(const std::string& path, ReplyHandler handler);
 
   bool ready() const { return ready_; }
   // Requests sent and not answered yet.
@@ -106,6 +124,10 @@ class FileClient {
   size_t queued_output_bytes() const;
   const SocketAddress& server_address() const { return tcp_.server_address(); }
   const std::string& server_name() const { return server_name_; }
+  // The version agreed in HELLO (0 before ready).
+  uint16_t protocol_version() const { return protocol_version_; }
+  // The server asked for, and accepted, a token.
+  bool authenticated() const { return authenticated_; }
   // The time the last answer (or DATA bytes) arrived.
   Clock::time_point last_reply_time() const { return last_reply_time_; }
 
@@ -121,6 +143,8 @@ class FileClient {
   void handle_connection(const ConnectionPtr& connection);
   void handle_input(Buffer& input);
   void handle_reply(Reply reply);
+  // The answer to HELLO (or AUTH): HELLO_OK, CHALLENGE or ERROR.
+  void handle_greeting(Reply reply);
   // Writes bytes of the body of a file-backed download; false on error.
   bool write_body(DownloadSink& sink, std::string_view bytes);
   // Moves the rest of the body from the socket to the file until the
@@ -129,6 +153,9 @@ class FileClient {
   void splice_body(const std::shared_ptr<DownloadSink>& sink);
   void complete_download();
   void fail(Failure::Kind kind, std::string message);
+  void handle_idle(const ConnectionPtr& connection);
+  // What the client is waiting for ("" if nothing), for the timeout message.
+  std::string describe_wait() const;
 
   EventLoop* loop_;
   TcpClient tcp_;
@@ -141,7 +168,12 @@ class FileClient {
   bool ready_ = false;
   bool closed_ = false;
   std::string server_name_;
+  std::string token_;
+  uint16_t protocol_version_ = 0;
+  bool challenged_ = false;
+  bool authenticated_ = false;
   Clock::time_point last_reply_time_;
+  std::chrono::milliseconds stall_timeout_{0};
   // Guards the object against use after a callback closed it.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

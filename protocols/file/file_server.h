@@ -34,6 +34,18 @@ struct FileServerOptions {
   // Worker threads for fsync and SHA-256.
   size_t worker_threads = 2;
   std::string server_name = "reactor-fileserver";
+  // Shared secret (auth.h). Empty: no authentication, and version-1
+  // clients are served as well as version-2 ones.
+  std::string token;
+  // A PUT declaring more is ERROR 6 (0: no limit).
+  uint64_t max_file_size = 0;
+  // A PUT whose remaining bytes would leave less than this free on the
+  // upload area's file system is ERROR 6 before anything is written (0: no
+  // check).
+  uint64_t min_free_space = 0;
+  // Unfinished uploads with no write for this long are removed by a sweep
+  // that runs periodically (0: kept forever).
+  std::chrono::seconds upload_expiry{std::chrono::hours(24)};
 
   // Several loops, one FileServer on each (reactor-fileserver --threads):
   // they listen on one port with SO_REUSEPORT, count one connection limit
@@ -78,7 +90,15 @@ class FileServer {
   // the context is still there.
   std::unique_ptr<TcpServer> server_;
 
+  // Removes expired unfinished uploads: scans on a worker, removes on the
+  // loop (where the registry tells which are being written).
+  void sweep_expired_uploads();
+
   TimerId grace_timer_ = 0;
+  TimerId sweep_timer_ = 0;
+  bool sweeping_ = false;
+  // Guards sweep results posted back after the server is gone.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace reactor::file

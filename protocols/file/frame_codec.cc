@@ -113,6 +113,14 @@ std::string violation(const Hello&, const FieldReader& fields) {
 std::string violation(const PutRequest& put, const FieldReader& fields) {
   return fields.reader.finished() && put.offset > put.size ? "PUT offset beyond its size" : "";
 }
+std::string violation(const Put2Request& put, const FieldReader& fields) {
+  return fields.reader.finished() && put.offset > put.size ? "PUT2 offset beyond its size" : "";
+}
+std::string violation(const ResumeOk& resume, const FieldReader& fields) {
+  return fields.reader.finished() && resume.held > resume.size
+             ? "RESUME_OK holds more than its size"
+             : "";
+}
 std::string violation(const StatOk& stat, const FieldReader& fields) {
   return fields.reader.ok() && !is_valid_kind(stat.kind, true) ? "STAT_OK of unknown kind" : "";
 }

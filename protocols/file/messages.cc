@@ -14,6 +14,9 @@ uint64_t trailing_bytes(const Request& request) {
   if (const auto* put = std::get_if<PutRequest>(&request)) {
     return put->offset <= put->size ? put->size - put->offset : 0;
   }
+  if (const auto* put = std::get_if<Put2Request>(&request)) {
+    return put->offset <= put->size ? put->size - put->offset : 0;
+  }
   return 0;
 }
 

@@ -88,8 +88,49 @@ struct HashRequest {
   std::string path;
 };
 
-using Request =
-    std::variant<Hello, ListRequest, StatRequest, GetRequest, PutRequest, Ping, HashRequest>;
+using Digest = std::array<uint8_t, kDigestBytes>;
+
+// Version 2: the answer to CHALLENGE, HMAC-SHA256(token, "RFTP-AUTH-2" ||
+// nonce) -- see auth.h.
+struct AuthRequest {
+  static constexpr MessageType kType = MessageType::kAuth;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.proof);
+  }
+  Digest proof{};
+};
+// Version 2 PUT: PUT plus the local file's mtime, which the server records
+// when the upload starts (a resume must carry the same) and gives the
+// finished file. Followed by exactly size - offset raw bytes.
+struct Put2Request {
+  static constexpr MessageType kType = MessageType::kPut2;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+    visit(self.size);
+    visit(self.offset);
+    visit(self.mtime);
+  }
+  std::string path;
+  uint64_t size = 0;
+  uint64_t offset = 0;
+  int64_t mtime = kNoMtime;
+};
+// Version 2: what the server holds of an unfinished upload, with the
+// SHA-256 of the held bytes, so the client can prove its file is the one
+// the upload started from before resuming.
+struct ResumeRequest {
+  static constexpr MessageType kType = MessageType::kResume;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+  }
+  std::string path;
+};
+
+using Request = std::variant<Hello, ListRequest, StatRequest, GetRequest, PutRequest, Ping,
+                             HashRequest, AuthRequest, Put2Request, ResumeRequest>;
 
 // ---- server -> client ------------------------------------------------------
 
@@ -169,7 +210,6 @@ struct Pong {
   }
   uint64_t token = 0;
 };
-using Digest = std::array<uint8_t, kDigestBytes>;
 struct HashOk {
   static constexpr MessageType kType = MessageType::kHashOk;
   template <typename Self, typename Visit>
@@ -192,7 +232,34 @@ struct ErrorReply {
   std::string message;
 };
 
-using Reply = std::variant<HelloOk, ListOk, StatOk, DataHeader, PutOk, Pong, HashOk, ErrorReply>;
+// Version 2: the answer to a HELLO when the server requires a token.
+struct Challenge {
+  static constexpr MessageType kType = MessageType::kChallenge;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.nonce);
+  }
+  Digest nonce{};
+};
+struct ResumeOk {
+  static constexpr MessageType kType = MessageType::kResumeOk;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+    visit(self.size);
+    visit(self.mtime);
+    visit(self.held);
+    visit(self.prefix_digest);
+  }
+  std::string path;        // as the request sent it
+  uint64_t size = 0;       // declared when the upload started
+  int64_t mtime = 0;       // the source's mtime recorded then (kNoMtime: none)
+  uint64_t held = 0;       // bytes the server holds
+  Digest prefix_digest{};  // SHA-256 of those bytes
+};
+
+using Reply = std::variant<HelloOk, ListOk, StatOk, DataHeader, PutOk, Pong, HashOk, ErrorReply,
+                           Challenge, ResumeOk>;
 
 // The frame type of a message.
 MessageType type_of(const Request& request);

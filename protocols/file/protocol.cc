@@ -20,6 +20,16 @@ std::string message_type_name(uint8_t type) {
       return "PING";
     case MessageType::kHash:
       return "HASH";
+    case MessageType::kAuth:
+      return "AUTH";
+    case MessageType::kPut2:
+      return "PUT2";
+    case MessageType::kResume:
+      return "RESUME";
+    case MessageType::kChallenge:
+      return "CHALLENGE";
+    case MessageType::kResumeOk:
+      return "RESUME_OK";
     case MessageType::kHelloOk:
       return "HELLO_OK";
     case MessageType::kListOk:
@@ -62,6 +72,8 @@ std::string error_code_name(uint16_t code) {
       return "not a regular file";
     case ErrorCode::kNotDirectory:
       return "not a directory";
+    case ErrorCode::kUnauthorized:
+      return "unauthorized";
   }
   return "error " + std::to_string(code);
 }

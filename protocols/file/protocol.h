@@ -13,7 +13,19 @@
 namespace reactor::file {
 
 inline constexpr std::string_view kMagic = "RFTP";
-inline constexpr uint16_t kProtocolVersion = 1;
+// Version 1: no authentication, PUT trusts the declared size on resume.
+// Version 2 adds the token challenge (CHALLENGE/AUTH), PUT2 with the
+// source's mtime and RESUME (the held prefix's SHA-256). A server speaks
+// both; one with a token requires 2.
+inline constexpr uint16_t kProtocolVersion1 = 1;
+inline constexpr uint16_t kProtocolVersion2 = 2;
+// The newest version: what a client offers.
+inline constexpr uint16_t kProtocolVersion = kProtocolVersion2;
+// PUT2's mtime when the client has none to give: the server keeps the time
+// of the upload's completion.
+inline constexpr int64_t kNoMtime = INT64_MIN;
+// Bytes of CHALLENGE's nonce and AUTH's proof (an HMAC-SHA256).
+inline constexpr size_t kNonceBytes = 32;
 
 // Every frame starts with a big-endian u32 counting the type byte and the
 // payload (never the raw bytes that follow DATA and PUT).
@@ -38,6 +50,9 @@ enum class MessageType : uint8_t {
   kPut = 0x05,
   kPing = 0x06,
   kHash = 0x07,
+  kAuth = 0x08,    // version 2
+  kPut2 = 0x09,    // version 2
+  kResume = 0x0A,  // version 2
   // server -> client
   kHelloOk = 0x81,
   kListOk = 0x82,
@@ -46,6 +61,8 @@ enum class MessageType : uint8_t {
   kPutOk = 0x85,
   kPong = 0x86,
   kHashOk = 0x87,
+  kChallenge = 0x88,  // version 2
+  kResumeOk = 0x8A,   // version 2
   kError = 0xFF,
 };
 
@@ -59,6 +76,8 @@ enum class ErrorCode : uint16_t {
   kUnsupportedVersion = 7,
   kNotRegularFile = 8,
   kNotDirectory = 9,
+  // Version 2: a token is required and was not proven (wrong, or missing).
+  kUnauthorized = 10,
 };
 
 enum class EntryKind : uint8_t {

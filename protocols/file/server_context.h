@@ -31,6 +31,12 @@ struct ServerContext {
   ThreadPool* workers = nullptr;
   bool read_only;
   std::string server_name;
+  // Non-empty: clients must speak version 2 and prove they hold it.
+  std::string token;
+  // Upload limits (0: none): the largest file a PUT may declare, and the
+  // space a PUT must leave free on the upload area's file system.
+  uint64_t max_file_size = 0;
+  uint64_t min_free_space = 0;
   std::chrono::milliseconds idle_timeout{0};
   // Set on SIGINT/SIGTERM: sessions finish the transfer in flight, then close.
   bool draining = false;

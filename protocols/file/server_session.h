@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -74,23 +75,51 @@ class ServerSession {
     std::string key;
     uint64_t size = 0;
     uint64_t next_offset = 0;
+    int64_t source_mtime = kNoMtime;
     std::shared_ptr<const UniqueFd> part;
     std::shared_ptr<UploadRegistry::Claim> claim;
+    uint64_t first_offset = 0;  // where this PUT started (a resume: > 0)
+    Clock::time_point started;
+  };
+  // A GET whose DATA is leaving: done once the connection has sent
+  // everything up to `end_mark` (a position in sent_total()).
+  struct OutgoingDownload {
+    std::string path;
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    uint64_t end_mark = 0;
+    Clock::time_point started;
   };
 
   void process_input(Connection& connection);
   bool can_run_now(Connection& connection, const Request& request) const;
   void dispatch(Connection& connection, Request request);
   void handle_hello(Connection& connection, const Hello& hello);
+  void handle_auth(Connection& connection, const AuthRequest& auth);
   void handle_list(Connection& connection, const ListRequest& request);
   void handle_stat(Connection& connection, const StatRequest& request);
   void handle_get(Connection& connection, const GetRequest& request);
-  void handle_put(Connection& connection, const PutRequest& request);
+  // PUT and PUT2 alike; `source_mtime` only for PUT2 (whose resume must
+  // carry the mtime recorded when the upload started).
+  void handle_put(Connection& connection, const std::string& requested_path, uint64_t size,
+                  uint64_t offset, std::optional<int64_t> source_mtime);
+  void handle_resume(Connection& connection, const ResumeRequest& request);
   void handle_hash(Connection& connection, const HashRequest& request);
 
   Outcome<void> check_upload_target(const RequestPath& path) const;
   void write_upload_bytes(Connection& connection, std::string_view bytes);
   void commit_upload(Connection& connection);
+
+  // The transfer log: one info line per GET or PUT that ended, however it
+  // ended (peer, operation, path, bytes, duration, result).
+  void log_transfer(const char* operation, const std::string& path, uint64_t bytes,
+                    Clock::time_point started, const std::string& result) const;
+  // Logs the GETs whose bytes have all left.
+  void log_finished_downloads(Connection& connection);
+  // Bytes handed to the connection so far, and of those, sent.
+  uint64_t sent_total(Connection& connection) const {
+    return queued_total_ - connection.queued_output_bytes();
+  }
 
   // Replies, in request order.
   void emit(Connection& connection, const Reply& reply);
@@ -109,6 +138,11 @@ class ServerSession {
   uint64_t connection_id_;
   RequestDecoder decoder_;
   bool greeted_ = false;
+  uint16_t version_ = 0;  // agreed in HELLO
+  // Version 2 with a token: CHALLENGE sent, AUTH not yet proven. Nothing
+  // but AUTH is answered meanwhile.
+  bool awaiting_auth_ = false;
+  Digest nonce_{};
   bool fatal_ = false;  // a closing ERROR was sent; read nothing more
   bool closed_ = false;
   bool peer_finished_ = false;
@@ -121,6 +155,13 @@ class ServerSession {
   uint64_t first_reply_sequence_ = 0;  // sequence number of replies_.front()
   size_t jobs_in_flight_ = 0;
   std::multiset<std::string> committing_keys_;
+
+  std::string peer_;  // for the transfer log
+  uint64_t queued_total_ = 0;
+  uint64_t sent_seen_ = 0;  // sent_total() when last looked at
+  std::deque<OutgoingDownload> downloads_;
+  // PUTs being committed, by reply sequence number: logged when answered.
+  std::map<uint64_t, IncomingUpload> committing_uploads_;
 };
 
 }  // namespace reactor::file

@@ -3,7 +3,9 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -37,21 +39,29 @@ Digest Sha256::finish() {
 }
 
 protocols::Result<Digest> sha256_of_file(int fd) {
+  return sha256_of_prefix(fd, UINT64_MAX);
+}
+
+protocols::Result<Digest> sha256_of_prefix(int fd, uint64_t length) {
   // Large reads: the hash runs at several hundred MB/s, so the syscall
   // count, not the copy, is what a small buffer would cost.
   constexpr size_t kChunk = 1024 * 1024;
   std::vector<char> buffer(kChunk);
   Sha256 hash;
-  off_t offset = 0;
-  for (;;) {
-    ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offset);
+  uint64_t offset = 0;
+  while (offset < length) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), length - offset));
+    ssize_t n = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return std::error_code(errno, std::generic_category());
     }
     if (n == 0) break;
     hash.update(buffer.data(), static_cast<size_t>(n));
-    offset += n;
+    offset += static_cast<uint64_t>(n);
+  }
+  if (length != UINT64_MAX && offset < length) {
+    return std::make_error_code(std::errc::io_error);  // shorter than promised
   }
   return hash.finish();
 }

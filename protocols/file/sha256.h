@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -37,6 +38,9 @@ class Sha256 {
 // Hashes a whole file by reading it from offset 0 to its end. Blocking:
 // run it on a worker thread. Fails with the errno of a failed read.
 protocols::Result<Digest> sha256_of_file(int fd);
+// The first `length` bytes of a file (a resume's held prefix, or the
+// client's copy of it). Fails with EIO if the file is shorter.
+protocols::Result<Digest> sha256_of_prefix(int fd, uint64_t length);
 
 Digest sha256_of(std::string_view data);
 

@@ -10,6 +10,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "protocols/file/sha256.h"
@@ -53,12 +56,16 @@ std::vector<std::string> unprivileged(std::vector<std::string> argv) {
   return argv;
 }
 
-// A TCP server that is not an RFTP server: it accepts one connection on
-// 127.0.0.1, reads what comes, answers `reply` and keeps the connection
-// open until the client leaves (or a few seconds pass).
+// A TCP server that is not (quite) an RFTP server: it accepts one
+// connection on 127.0.0.1 and plays `script`: for each step it reads what
+// the client sends and answers the step's bytes (an empty step answers
+// nothing). After the last step it keeps the connection open until the
+// client leaves (or a few seconds pass), or closes it at once.
 class Impostor {
  public:
   explicit Impostor(std::string reply, bool close_after_reply = false)
+      : Impostor(std::vector<std::string>{std::move(reply)}, close_after_reply) {}
+  explicit Impostor(std::vector<std::string> script, bool close_after_reply = false)
       : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
         close_after_reply_(close_after_reply) {
     sockaddr_in address{};
@@ -69,7 +76,7 @@ class Impostor {
     socklen_t length = sizeof address;
     REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
     port_ = ntohs(address.sin_port);
-    thread_ = std::thread([this, reply = std::move(reply)] { serve(reply); });
+    thread_ = std::thread([this, script = std::move(script)] { serve(script); });
   }
   ~Impostor() {
     thread_.join();
@@ -78,7 +85,7 @@ class Impostor {
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
 
  private:
-  void serve(const std::string& reply) {
+  void serve(const std::vector<std::string>& script) {
     const int limit_ms = static_cast<int>(test_support::scaled(std::chrono::seconds(10)).count());
     pollfd waiting{listener_, POLLIN, 0};
     if (::poll(&waiting, 1, limit_ms) <= 0) return;
@@ -86,8 +93,10 @@ class Impostor {
     if (peer < 0) return;
     char request[4096];
     pollfd readable{peer, POLLIN, 0};
-    if (::poll(&readable, 1, limit_ms) > 0) (void)::recv(peer, request, sizeof request, 0);
-    (void)::send(peer, reply.data(), reply.size(), MSG_NOSIGNAL);
+    for (const std::string& reply : script) {
+      if (::poll(&readable, 1, limit_ms) > 0) (void)::recv(peer, request, sizeof request, 0);
+      (void)::send(peer, reply.data(), reply.size(), MSG_NOSIGNAL);
+    }
     if (close_after_reply_) {
       ::close(peer);
       return;
@@ -382,4 +391,261 @@ TEST_CASE("--no-progress: no progress bar even on a terminal") {
   CAPTURE(without.out);
   CHECK(without.out.find("\033[K") == std::string::npos);
   CHECK(files_equal(setup.local / "without.bin", setup.served / "some.bin"));
+}
+
+namespace {
+
+// Runs the client against `endpoint` with `--timeout 1` and checks that it
+// gives up with exit 3 after about a second, saying what it waited for.
+void expect_stall_timeout(const std::string& endpoint, std::vector<std::string> command,
+                          const std::string& waited_for) {
+  std::vector<std::string> arguments{endpoint, "--timeout", "1"};
+  arguments.insert(arguments.end(), command.begin(), command.end());
+  const auto started = std::chrono::steady_clock::now();
+  test_support::ChildProcess client(client_argv(arguments));
+  const int status = client.wait_exit(test_support::scaled(std::chrono::seconds(6)));
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+  CAPTURE(client.output());
+  CHECK(status == 3);
+  CHECK(elapsed >= std::chrono::milliseconds(900));
+  CHECK(client.output().find("timed out: no progress for 1 s waiting for ") != std::string::npos);
+  CHECK(client.output().find(waited_for) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("--timeout: a server that accepts and says nothing ends the client (exit 3)") {
+  Impostor silent("");
+  expect_stall_timeout(silent.endpoint(), {"ping"}, "to greet us (HELLO_OK)");
+}
+
+TEST_CASE("--timeout: a server that answers a request with nothing ends the client") {
+  Impostor mute(
+      std::vector<std::string>{rf::encode_frame(rf::HelloOk{rf::kProtocolVersion, "mute"}), ""});
+  expect_stall_timeout(mute.endpoint(), {"ls"}, "an answer from 127.0.0.1:");
+}
+
+TEST_CASE("--timeout: a download that stalls in the middle of DATA ends the client") {
+  TempDir local;
+  const uint64_t size = 100000;
+  rf::StatOk stat;
+  stat.size = size;
+  stat.mtime = 1700000000;
+  rf::DataHeader header{size, 0, size};
+  Impostor staller(std::vector<std::string>{
+      rf::encode_frame(rf::HelloOk{rf::kProtocolVersion, "staller"}), rf::encode_frame(stat),
+      rf::encode_frame(header) + random_bytes(size / 2, 3)});
+  expect_stall_timeout(staller.endpoint(), {"get", "big.bin", local / "big.bin"},
+                       "the rest of a download from 127.0.0.1:");
+  // Half of it is kept for a resume; nothing looks complete.
+  CHECK(file_size(local / "big.bin.part") == static_cast<long long>(size / 2));
+  CHECK_FALSE(exists(local / "big.bin"));
+}
+
+TEST_CASE("--timeout does not end an idle connection that waits for nothing") {
+  // put --watch with nothing to do is idle and owes nothing: a --timeout
+  // shorter than the heartbeat must not end it.
+  Setup setup;
+  make_directories(setup.local / "watched");
+  test_support::ChildProcess watcher(client_argv(
+      {setup.server->endpoint(), "--timeout", "0.3", "put", "--watch", setup.local / "watched"}));
+  REQUIRE(wait_until([&] { return watcher.output().find("watching") != std::string::npos; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // four timeouts, no traffic
+  CAPTURE(watcher.output());
+  CHECK(watcher.running());
+  write_file(setup.local / "watched/late.txt", "late");
+  CHECK(wait_until([&] { return exists(setup.served / "late.txt"); }));
+}
+
+namespace {
+
+struct ClientRun {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// run_client() with stderr kept apart from stdout.
+ClientRun run_client_split(const std::vector<std::string>& arguments) {
+  TempDir scratch;
+  std::vector<std::string> argv{"sh", "-c", "f=$1; shift; exec \"$@\" 2>\"$f\"", "sh",
+                                scratch / "stderr"};
+  for (std::string& argument : client_argv(arguments)) argv.push_back(std::move(argument));
+  auto result = test_support::run_command(argv);
+  return ClientRun{result.status, result.out, read_file(scratch / "stderr")};
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(text.substr(start, end - start));
+  }
+  if (start < text.size()) lines.push_back(text.substr(start));
+  return lines;
+}
+
+bool has_terminal_controls(const std::string& text) {
+  for (char c : text) {
+    if (c == '\x1b' || c == '\x07' || c == '\r') return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("names with ESC, BEL and newline print as one escaped line each") {
+  TempDir served;
+  const std::string hostile = "\x1b]0;pwned\x07\x1b[2J";
+  const std::string split = "a\nb";
+  write_file(served / hostile, "title");
+  write_file(served / split, "two lines?");
+  write_file(served / "plain.txt", "plain");
+  Server server(served.path());
+
+  auto ls = run_client_split({server.endpoint(), "ls"});
+  REQUIRE(ls.status == 0);
+  CAPTURE(ls.out);
+  CHECK_FALSE(has_terminal_controls(ls.out));
+  auto lines = lines_of(ls.out);
+  CHECK(lines.size() == 3);
+  CHECK(ls.out.find("  \\x1b]0;pwned\\x07\\x1b[2J\n") != std::string::npos);
+  CHECK(ls.out.find("  a\\nb\n") != std::string::npos);
+  CHECK(ls.out.find("  plain.txt\n") != std::string::npos);
+
+  // --json: one object per line, the exact names back.
+  auto json = run_client_split({server.endpoint(), "ls", "--json"});
+  REQUIRE(json.status == 0);
+  CHECK_FALSE(has_terminal_controls(json.out));
+  std::set<std::string> names;
+  for (const std::string& line : lines_of(json.out)) {
+    auto object = nlohmann::json::parse(line);
+    names.insert(object["name"].get<std::string>());
+    if (object["name"] == split) CHECK(object["size"] == 10);
+  }
+  CHECK(names == std::set<std::string>{hostile, split, "plain.txt"});
+
+  auto hash = run_client_split({server.endpoint(), "hash", split});
+  REQUIRE(hash.status == 0);
+  CHECK(hash.out == "\\" + rf::to_hex(rf::sha256_of("two lines?")) + "  a\\nb\n");
+  auto hash_json = run_client_split({server.endpoint(), "hash", "--json", hostile});
+  REQUIRE(hash_json.status == 0);
+  CHECK(nlohmann::json::parse(hash_json.out)["path"] == hostile);
+  auto stat_json = run_client_split({server.endpoint(), "stat", split, "--json"});
+  REQUIRE(stat_json.status == 0);
+  CHECK(lines_of(stat_json.out).size() == 1);
+  auto stat_object = nlohmann::json::parse(stat_json.out);
+  CHECK(stat_object["path"] == split);
+  CHECK(stat_object["kind"] == "file");
+  auto stat_text = run_client_split({server.endpoint(), "stat", hostile});
+  REQUIRE(stat_text.status == 0);
+  CHECK_FALSE(has_terminal_controls(stat_text.out));
+
+  // The server's ERROR message names the path: escaped on stderr too.
+  auto missing = run_client_split({server.endpoint(), "get", "gone\x1b[2J\nx", served / "local"});
+  CHECK(missing.status == 1);
+  CAPTURE(missing.err);
+  CHECK_FALSE(has_terminal_controls(missing.err));
+  CHECK(lines_of(missing.err).size() == 1);
+}
+
+TEST_CASE("command line: options after the command, --version, unknown commands, usage") {
+  Setup setup;
+  auto client = [&](std::vector<std::string> arguments) {
+    arguments.insert(arguments.begin(), setup.server->endpoint());
+    return run_client_split(arguments);
+  };
+  auto ping = client({"ping", "--connect-timeout", "2", "--timeout", "5"});
+  CHECK(ping.status == 0);
+  CHECK(ping.out.find("pong from") == 0);
+  CHECK(client({"ls", "docs", "--no-progress", "--log-level", "warn"}).status == 0);
+
+  auto version = run_client_split({"--version"});
+  CHECK(version.status == 0);
+  CHECK(version.out.find("reactor-fileclient 0.") == 0);
+
+  auto unknown = client({"frobnicate"});
+  CHECK(unknown.status == 2);
+  CAPTURE(unknown.err);
+  CHECK(unknown.err.find("unknown command 'frobnicate'") != std::string::npos);
+  CHECK(unknown.err.find("A subcommand is required") == std::string::npos);
+  auto unknown_after_option = client({"--timeout", "3", "lss"});
+  CHECK(unknown_after_option.status == 2);
+  CHECK(unknown_after_option.err.find("unknown command 'lss'") != std::string::npos);
+
+  auto help = run_client_split({"x:1", "get", "--help"});
+  CHECK(help.status == 0);
+  CAPTURE(help.out);
+  const size_t usage = help.out.find("Usage: ");
+  REQUIRE(usage != std::string::npos);
+  const std::string usage_line = help.out.substr(usage, help.out.find('\n', usage) - usage);
+  CHECK(usage_line.ends_with("reactor-fileclient HOST:PORT get [OPTIONS] REMOTE [LOCAL]"));
+  CHECK(help.out.find("--timeout") != std::string::npos);
+
+  // -q and -v everywhere; -q leaves only results and errors.
+  auto quiet_ping = client({"ping", "-q"});
+  CHECK(quiet_ping.status == 0);
+  CHECK(quiet_ping.out.empty());
+  CHECK(client({"ls", "-q"}).out.find("notes.txt") != std::string::npos);
+  for (const char* flag : {"-q", "-v"}) {
+    CHECK(client({"stat", "notes.txt", flag}).status == 0);
+    CHECK(client({"hash", "notes.txt", flag}).status == 0);
+    CHECK(client({flag, "get", "notes.txt", setup.local / (std::string("n") + flag)}).status == 0);
+  }
+  write_file(setup.local / "up.txt", "up");
+  auto verbose_put = client({"put", setup.local / "up.txt", "-v"});
+  CHECK(verbose_put.status == 0);
+  CHECK(verbose_put.out.find("uploaded ") == 0);
+  CHECK(client({"put", setup.local / "up.txt", "-q", "-v"}).status == 2);
+}
+
+TEST_CASE("an HTTP server is named as such, and a server dying mid-download is reported so") {
+  Impostor http_server("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  auto http = run_client_split({http_server.endpoint(), "ping"});
+  CHECK(http.status == 3);
+  CAPTURE(http.err);
+  CHECK(http.err.find("is not an RFTP server (it answered with HTTP)") != std::string::npos);
+  CHECK(http.err.find("exceeds the limit") == std::string::npos);
+
+  TempDir local;
+  const uint64_t size = 100000;
+  rf::StatOk stat;
+  stat.size = size;
+  rf::DataHeader header{size, 0, size};
+  Impostor dying(std::vector<std::string>{rf::encode_frame(rf::HelloOk{rf::kProtocolVersion, "x"}),
+                                          rf::encode_frame(stat),
+                                          rf::encode_frame(header) + random_bytes(size / 4, 1)},
+                 true);
+  auto cut = run_client_split({dying.endpoint(), "get", "f.bin", local / "f.bin"});
+  CHECK(cut.status == 3);
+  CAPTURE(cut.err);
+  CHECK(cut.err.find("lost in the middle of a download, 75000 byte(s) short") != std::string::npos);
+  CHECK(cut.err.find("0 request(s) unanswered") == std::string::npos);
+}
+
+TEST_CASE("get fsyncs the finished .part before renaming it, and the directory after") {
+  // strace shows the order of the calls that decide what a power cut
+  // leaves: fsync(.part) < rename(.part, LOCAL) < fsync(LOCAL's directory).
+  Setup setup;
+  TempDir scratch;
+  const std::string trace = scratch / "trace";
+  auto argv = client_argv({setup.server->endpoint(), "get", "notes.txt", setup.local / "n.txt"});
+  argv.insert(argv.begin(), {"strace", "-f", "-y", "-qq", "-o", trace, "-e",
+                             "trace=fsync,fdatasync,rename,renameat,renameat2"});
+  // LeakSanitizer cannot run under ptrace (the ASan build of the suite).
+  const char* asan_options = std::getenv("ASAN_OPTIONS");
+  std::string options = asan_options != nullptr ? std::string(asan_options) + ":" : "";
+  argv.insert(argv.begin(), {"env", "ASAN_OPTIONS=" + options + "detect_leaks=0"});
+  REQUIRE(test_support::run_command(argv).status == 0);
+  CHECK(read_file(setup.local / "n.txt") == "some notes\n");
+  const std::string calls = read_file(trace);
+  CAPTURE(calls);
+  const size_t part_synced_named = calls.find("n.txt.part>)");
+  const size_t renamed = calls.find("n.txt.part\", \"" + setup.local / "n.txt\"");
+  const size_t directory_synced = calls.find("<" + setup.local.path() + ">)");
+  REQUIRE(part_synced_named != std::string::npos);
+  REQUIRE(renamed != std::string::npos);
+  REQUIRE(directory_synced != std::string::npos);
+  CHECK(part_synced_named < renamed);
+  CHECK(renamed < directory_synced);
 }

@@ -2,10 +2,13 @@
 // output formats, HOST:PORT parsing, the .part record and --watch names.
 #include <doctest/doctest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "apps/fileclient/download_command.h"
 #include "apps/fileclient/endpoint.h"
 #include "apps/fileclient/output_format.h"
 #include "apps/fileclient/progress_bar.h"
+#include "apps/fileclient/tree_download_command.h"
 #include "apps/fileclient/upload_command.h"
 #include "apps/fileclient/watch_command.h"
 
@@ -100,6 +103,87 @@ TEST_CASE("ls, stat and hash formats") {
   rf::HashOk hash{"p", {}};
   hash.digest[0] = 0xAB;
   CHECK(rfc::format_hash_line(hash) == "ab" + std::string(62, '0') + "  p");
+}
+
+TEST_CASE("names from the server are escaped: control characters, invalid UTF-8, reordering") {
+  CHECK(rfc::escape_text("plain name.txt") == "plain name.txt");
+  CHECK(rfc::escape_text("a\nb") == "a\\nb");
+  CHECK(rfc::escape_text("\x1b]0;pwned\x07\x1b[2J") == "\\x1b]0;pwned\\x07\\x1b[2J");
+  CHECK(rfc::escape_text("tab\there\r") == "tab\\there\\r");
+  CHECK(rfc::escape_text(std::string("nul\0", 4)) == "nul\\x00");
+  CHECK(rfc::escape_text("del\x7f") == "del\\x7f");
+  // The escape character itself doubles, so "a\\nb" and "a<newline>b" differ.
+  CHECK(rfc::escape_text("a\\nb") == "a\\\\nb");
+  CHECK(rfc::escape_text("a\\nb") != rfc::escape_text("a\nb"));
+  // Printable UTF-8 passes; C1 controls (U+009B is CSI) and bidi overrides do not.
+  CHECK(rfc::escape_text("h\xc3\xa9llo \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80") ==
+        "h\xc3\xa9llo \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80");
+  CHECK(rfc::escape_text("\xc2\x9b"
+                         "2J") ==
+        "\\x9b"
+        "2J");
+  CHECK(rfc::escape_text("evil\xe2\x80\xaetxt.exe") == "evil\\u{202e}txt.exe");
+  CHECK(rfc::escape_text("line\xe2\x80\xa8sep") == "line\\u{2028}sep");
+  // Invalid UTF-8: stray continuation, truncated sequence, overlong '/',
+  // a surrogate, beyond U+10FFFF -- every byte as \xNN.
+  CHECK(rfc::escape_text("\x80") == "\\x80");
+  CHECK(rfc::escape_text("ab\xe6\x97") == "ab\\xe6\\x97");
+  CHECK(rfc::escape_text("\xc0\xaf") == "\\xc0\\xaf");
+  CHECK(rfc::escape_text("\xed\xa0\x80") == "\\xed\\xa0\\x80");
+  CHECK(rfc::escape_text("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");
+  CHECK(rfc::escape_text("\xff\xfe") == "\\xff\\xfe");
+
+  rf::ListEntry entry{rf::EntryKind::kFile, 1, 0, "a\nb\x1b[2J"};
+  std::string line = rfc::format_list_line(entry);
+  CHECK(line.find('\n') == std::string::npos);
+  CHECK(line.find('\x1b') == std::string::npos);
+  CHECK(line.ends_with("  a\\nb\\x1b[2J"));
+  CHECK(rfc::format_stat("a\nb", {}).starts_with("path: a\\nb\n"));
+  // sha256sum's convention: an escaped line starts with a backslash.
+  rf::HashOk hash{"a\nb", {}};
+  CHECK(rfc::format_hash_line(hash) == "\\" + std::string(64, '0') + "  a\\nb");
+}
+
+TEST_CASE("--json lines: one object, exact names, nothing a terminal would obey") {
+  rf::ListEntry entry{rf::EntryKind::kFile, 42, 1700000000, "\x1b]0;pwned\x07\n\xc3\xa9"};
+  std::string line = rfc::format_list_json(entry);
+  for (char c : line) CHECK(static_cast<unsigned char>(c) >= 0x20);
+  for (char c : line) CHECK(static_cast<unsigned char>(c) < 0x80);
+  auto object = nlohmann::json::parse(line);
+  CHECK(object["name"] == entry.name);
+  CHECK(object["kind"] == "file");
+  CHECK(object["size"] == 42);
+  CHECK(object["mtime"] == 1700000000);
+  CHECK(object["modified"] == "2023-11-14T22:13:20Z");
+  CHECK_FALSE(object.contains("name_hex"));
+
+  entry.name = "bad\xff";
+  object = nlohmann::json::parse(rfc::format_list_json(entry));
+  CHECK(object["name"] == "bad\xef\xbf\xbd");
+  CHECK(object["name_hex"] == "626164ff");
+
+  object = nlohmann::json::parse(
+      rfc::format_stat_json("d/x", {rf::EntryKind::kUnfinishedUpload, 10, 5, 4}));
+  CHECK(object["path"] == "d/x");
+  CHECK(object["kind"] == "unfinished upload");
+  CHECK(object["upload_held"] == 4);
+  rf::HashOk hash{"a\nb", {}};
+  hash.digest[0] = 0xAB;
+  object = nlohmann::json::parse(rfc::format_hash_json(hash));
+  CHECK(object["path"] == "a\nb");
+  CHECK(object["sha256"] == "ab" + std::string(62, '0'));
+}
+
+TEST_CASE("get -r uses a listed name as a local path component only if it is one") {
+  CHECK(rfc::is_safe_entry_name("a.txt"));
+  CHECK(rfc::is_safe_entry_name("..hidden"));
+  CHECK(rfc::is_safe_entry_name("\xe6\x97\xa5 \n"));
+  CHECK_FALSE(rfc::is_safe_entry_name(""));
+  CHECK_FALSE(rfc::is_safe_entry_name("."));
+  CHECK_FALSE(rfc::is_safe_entry_name(".."));
+  CHECK_FALSE(rfc::is_safe_entry_name("../../etc/passwd"));
+  CHECK_FALSE(rfc::is_safe_entry_name("/etc/passwd"));
+  CHECK_FALSE(rfc::is_safe_entry_name(std::string("a\0b", 3)));
 }
 
 TEST_CASE("remote path helpers") {

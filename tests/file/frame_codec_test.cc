@@ -25,6 +25,11 @@ std::vector<rf::Request> sample_requests() {
       rf::PutRequest{"empty", 0, 0},
       rf::Ping{0xDEADBEEFCAFEF00DULL},
       rf::HashRequest{"h\xC3\xA9llo"},
+      rf::Hello{2},
+      rf::AuthRequest{},
+      rf::Put2Request{"up/load.bin", 10, 4, 1700000000},
+      rf::Put2Request{"empty", 0, 0, rf::kNoMtime},
+      rf::ResumeRequest{"up/load.bin"},
   };
 }
 
@@ -46,6 +51,9 @@ std::vector<rf::Reply> sample_replies() {
       rf::Pong{77},
       hash,
       rf::ErrorReply{2, "not found"},
+      rf::Challenge{hash.digest},
+      rf::ResumeOk{"up/x", 100, -3, 40, hash.digest},
+      rf::ResumeOk{"", 0, rf::kNoMtime, 0, {}},
   };
 }
 
@@ -172,7 +180,7 @@ TEST_CASE("a stream fed one byte at a time decodes the same") {
     }
   }
   CHECK(messages == sample_requests().size());
-  CHECK(raw_bytes == 10 - 4);
+  CHECK(raw_bytes == (10 - 4) * 2);  // PUT and PUT2
 }
 
 TEST_CASE("field values round-trip exactly") {
@@ -386,4 +394,34 @@ TEST_CASE("every message type has the bytes of the wire format (pinned)") {
         "000000248700017001080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da");
   CHECK(hex(rf::encode_frame(rf::Reply{rf::ErrorReply{8, "pipe: not a regular file"}})) ==
         "0000001dff00080018706970653a206e6f74206120726567756c61722066696c65");
+  // Version 2 (docs/PROTOCOL.md, section 2).
+  CHECK(hex(rf::encode_frame(rf::Request{rf::AuthRequest{digest}})) ==
+        "0000002108"
+        "01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da");
+  CHECK(hex(rf::encode_frame(rf::Request{rf::Put2Request{"up/p", 1000, 10, -2}})) ==
+        "0000001f09000475702f7000000000000003e8000000000000000afffffffffffffffe");
+  CHECK(hex(rf::encode_frame(rf::Request{rf::ResumeRequest{"h"}})) == "000000040a000168");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::Challenge{digest}})) ==
+        "0000002188"
+        "01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da");
+  CHECK(hex(rf::encode_frame(rf::Reply{rf::ResumeOk{"p", 9, 1, 4, digest}})) ==
+        "0000003c8a000170"
+        "0000000000000009"
+        "0000000000000001"
+        "0000000000000004"
+        "01080f161d242b323940474e555c636a71787f868d949ba2a9b0b7bec5ccd3da");
+}
+
+TEST_CASE("version 2 frames that break their own rules are malformed") {
+  rf::RequestDecoder requests;
+  auto put2 = rf::encode_frame(rf::Request{rf::Put2Request{"p", 5, 6, 0}});
+  CHECK(requests.next(put2).status == rf::DecodeStatus::kError);
+  rf::ReplyDecoder replies;
+  auto resume = rf::encode_frame(rf::Reply{rf::ResumeOk{"p", 5, 0, 6, {}}});
+  CHECK(replies.next(resume).status == rf::DecodeStatus::kError);
+  rf::RequestDecoder short_auth;
+  std::string auth = rf::encode_frame(rf::Request{rf::AuthRequest{}});
+  auth[3] = static_cast<char>(auth[3] - 1);  // one proof byte short
+  auth.pop_back();
+  CHECK(short_auth.next(auth).status == rf::DecodeStatus::kError);
 }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,6 +129,18 @@ std::vector<std::string> files_with_suffix(const std::string& directory,
     if (entry.is_regular_file() && name.ends_with(suffix)) found.push_back(entry.path().string());
   }
   return found;
+}
+
+Tmpfs::Tmpfs(const std::string& where, size_t bytes) : where_(where) {
+  make_directories(where);
+  const std::string options = "size=" + std::to_string(bytes) + ",mode=0755";
+  mounted_ = ::mount("tmpfs", where.c_str(), "tmpfs", 0, options.c_str()) == 0;
+  REQUIRE_MESSAGE(mounted_, "cannot mount a tmpfs at " << where << ": " << std::strerror(errno)
+                                                       << " (the test needs root, as in CI)");
+}
+
+Tmpfs::~Tmpfs() {
+  if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
 }
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

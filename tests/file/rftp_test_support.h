@@ -51,6 +51,21 @@ void make_directories(const std::string& path);
 // Regular files under `directory` with `suffix`, full paths.
 std::vector<std::string> files_with_suffix(const std::string& directory, const std::string& suffix);
 
+// A tmpfs of `bytes` mounted at `where` for the object's lifetime. Mounting
+// needs root, which is how CI runs: elsewhere the test fails and says so,
+// since a full disk cannot be made any other way without harming the host.
+class Tmpfs {
+ public:
+  Tmpfs(const std::string& where, size_t bytes);
+  ~Tmpfs();
+  Tmpfs(const Tmpfs&) = delete;
+  Tmpfs& operator=(const Tmpfs&) = delete;
+
+ private:
+  std::string where_;
+  bool mounted_ = false;
+};
+
 // Polls `condition` every few ms until it holds or `timeout` passes.
 bool wait_until(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = test_support::scaled(std::chrono::seconds(10)));

@@ -29,29 +29,6 @@ using test_support::scaled;
 
 namespace {
 
-// A tmpfs of `bytes` mounted at `where` for the object's lifetime. Mounting
-// needs root, which is how CI runs: elsewhere the test fails and says so,
-// since a full disk cannot be made any other way without harming the host.
-class Tmpfs {
- public:
-  Tmpfs(const std::string& where, size_t bytes) : where_(where) {
-    make_directories(where);
-    const std::string options = "size=" + std::to_string(bytes) + ",mode=0755";
-    mounted_ = ::mount("tmpfs", where.c_str(), "tmpfs", 0, options.c_str()) == 0;
-    REQUIRE_MESSAGE(mounted_, "cannot mount a tmpfs at " << where << ": " << std::strerror(errno)
-                                                         << " (the test needs root, as in CI)");
-  }
-  ~Tmpfs() {
-    if (mounted_) ::umount2(where_.c_str(), MNT_DETACH);
-  }
-  Tmpfs(const Tmpfs&) = delete;
-  Tmpfs& operator=(const Tmpfs&) = delete;
-
- private:
-  std::string where_;
-  bool mounted_ = false;
-};
-
 // argv run as user nobody when the test runs as root (root reads every
 // file, so "permission denied" needs a server without that power).
 std::vector<std::string> unprivileged(std::vector<std::string> argv) {
@@ -274,8 +251,10 @@ TEST_CASE("reactor-fileserver --help explains every option; bad arguments exit 2
     CHECK(explanation.size() >= 10);
   }
   CHECK(names == std::vector<std::string>{"--bind", "--grace", "--help", "--idle-timeout",
-                                          "--log-level", "--max-connections", "--read-only",
-                                          "--threads", "--workers", "DIR", "PORT"});
+                                          "--log-level", "--max-connections", "--max-file-size",
+                                          "--min-free-space", "--read-only", "--threads",
+                                          "--token-file", "--upload-expiry", "--version",
+                                          "--workers", "DIR", "PORT"});
   TempDir root;
   const std::vector<std::vector<std::string>> bad = {
       {},
@@ -289,6 +268,10 @@ TEST_CASE("reactor-fileserver --help explains every option; bad arguments exit 2
       {"0", root.path(), "--bind", "localhost"},
       {"0", root.path(), "--log-level", "loud"},
       {"0", root.path(), "--no-such-option"},
+      {"0", root.path(), "--bind", "127.0.0.1", "--token-file", root / "missing"},
+      {"0", root.path(), "--bind", "127.0.0.1", "--max-file-size", "lots"},
+      {"0", root.path(), "--bind", "127.0.0.1", "--upload-expiry", "soon"},
+      {"0", root.path(), "--bind", "127.0.0.1", "--upload-expiry", "-1h"},
   };
   for (const auto& args : bad) {
     const auto [status, output] = run_server_to_exit(args);
@@ -332,4 +315,67 @@ TEST_CASE("a second SIGINT or SIGTERM makes reactor-fileserver exit at once") {
     server.process().send_signal(signal_number);
     CHECK(server.process().wait_exit(scaled(3s)) == 0);
   }
+}
+
+TEST_CASE("the server logs one info line per finished transfer, and no ERROR line for a put") {
+  TempDir root;
+  TempDir local;
+  write_file(local / "up.txt", "six b\n");
+  Server server(root.path(), {"--log-level", "debug"});
+  REQUIRE(run_client({server.endpoint(), "put", local / "up.txt", "--to", "in"}).status == 0);
+  REQUIRE(run_client({server.endpoint(), "get", "in/up.txt", local / "down.txt"}).status == 0);
+  REQUIRE(server.process().wait_for_output(" GET in/up.txt: "));
+  const std::string log = server.process().output();
+  CAPTURE(log);
+  const auto line_with = [&](const std::string& needle) {
+    const size_t at = log.find(needle);
+    if (at == std::string::npos) return std::string();
+    const size_t start = log.rfind('\n', at) + 1;
+    return log.substr(start, log.find('\n', at) - start);
+  };
+  const std::string put_line = line_with(" PUT in/up.txt: ");
+  CHECK(put_line.find(" info ") != std::string::npos);
+  CHECK(put_line.find("127.0.0.1:") != std::string::npos);
+  CHECK(put_line.find("6 bytes in ") != std::string::npos);
+  CHECK(put_line.find(" ms, ok") != std::string::npos);
+  const std::string get_line = line_with(" GET in/up.txt: ");
+  CHECK(get_line.find(" info ") != std::string::npos);
+  CHECK(get_line.find("6 bytes in ") != std::string::npos);
+  CHECK(get_line.find(" ms, ok") != std::string::npos);
+  // The client's STAT before the put is answered "not found": a normal
+  // answer, not an error of the server's.
+  CHECK(log.find("ERROR") == std::string::npos);
+  CHECK(log.find(" error ") == std::string::npos);
+  CHECK(server.stop(scaled(10s)) == 0);
+}
+
+TEST_CASE("an address in use exits 2 and leaves no upload area behind; --version") {
+  TempDir first_root;
+  TempDir second_root;
+  Server first(first_root.path());
+  const auto [status, output] =
+      run_server_to_exit({std::to_string(first.port()), second_root.path(), "--bind", "127.0.0.1"});
+  CAPTURE(output);
+  CHECK(status == 2);
+  CHECK(output.find("in use") != std::string::npos);
+  CHECK(!exists(second_root / ".rftp-uploads"));
+  CHECK(first.stop(scaled(10s)) == 0);
+
+  const auto [version_status, version] = run_server_to_exit({"--version"});
+  CHECK(version_status == 0);
+  CHECK(version.starts_with("reactor-fileserver "));
+}
+
+TEST_CASE("a tree the server may not write: start-up says to add --read-only") {
+  TempDir root;
+  ::chmod(root.path().c_str(), 0755);  // owned by root: nobody may not write it
+  std::vector<std::string> argv =
+      unprivileged({server_program(), "0", root.path(), "--bind", "127.0.0.1"});
+  test_support::ChildProcess refused(argv);
+  CHECK(refused.wait_exit(scaled(10s)) != 0);
+  CHECK(refused.output().find("--read-only") != std::string::npos);
+  // With it, the same tree is served.
+  argv.push_back("--read-only");
+  test_support::ChildProcess served(argv);
+  CHECK(served.wait_for_port() > 0);
 }
