@@ -4,10 +4,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <system_error>
 
 #include <spdlog/spdlog.h>
@@ -28,32 +30,83 @@ UniqueFd open_spare_fd() {
   return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
+// A socket file left behind by a server that died: connecting to it is
+// refused. Anything else at `path` (a live server, a regular file) is not
+// ours to remove, and bind() then reports EADDRINUSE.
+void remove_stale_socket_file(const SocketAddress& address) {
+  const std::string path = address.path();
+  struct stat info {};
+  if (path.empty() || path[0] == '@' || ::lstat(path.c_str(), &info) != 0 ||
+      !S_ISSOCK(info.st_mode)) {
+    return;
+  }
+  UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) return;
+  if (::connect(probe.get(), address.get(), address.length()) < 0 && errno == ECONNREFUSED) {
+    spdlog::info("removing stale socket file {}", path);
+    ::unlink(path.c_str());
+  }
+}
+
 }  // namespace
 
-Acceptor::Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_port)
+Acceptor::Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_port, bool v6_only)
     : loop_(loop),
       socket_(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)),
       channel_(loop, socket_.get()),
       spare_fd_(open_spare_fd()) {
   if (!socket_) throw std::system_error(errno, std::generic_category(), "socket");
   int on = 1;
-  // Lets a restarted server bind while old connections sit in TIME_WAIT.
-  ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (address.is_unix()) {
+    remove_stale_socket_file(address);
+  } else {
+    // Lets a restarted server bind while old connections sit in TIME_WAIT.
+    ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  }
   if (reuse_port && ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0) {
     throw std::system_error(errno, std::generic_category(), "setsockopt(SO_REUSEPORT)");
   }
   if (address.family() == AF_INET6) {
-    // "::" then means IPv6 only; bind 0.0.0.0 separately for IPv4. Being
-    // explicit avoids depending on the bindv6only sysctl.
-    ::setsockopt(socket_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+    // Explicit either way: the default follows the bindv6only sysctl. With
+    // it on, "::" means IPv6 only; bind 0.0.0.0 separately for IPv4.
+    int v6_only_value = v6_only ? 1 : 0;
+    ::setsockopt(socket_.get(), IPPROTO_IPV6, IPV6_V6ONLY, &v6_only_value, sizeof v6_only_value);
   }
   if (::bind(socket_.get(), address.get(), address.length()) < 0) {
     throw std::system_error(errno, std::generic_category(), "bind " + address.to_string());
   }
+  if (address.is_unix() && address.path()[0] != '@') created_socket_file_ = address.path();
   if (::listen(socket_.get(), SOMAXCONN) < 0) {
-    throw std::system_error(errno, std::generic_category(), "listen");
+    const int error = errno;
+    remove_unix_socket_file();
+    throw std::system_error(error, std::generic_category(), "listen");
   }
-  sockaddr_in6 bound{};
+  finish_setup();
+}
+
+Acceptor::Acceptor(EventLoop* loop, UniqueFd listening_socket)
+    : loop_(loop),
+      socket_(std::move(listening_socket)),
+      channel_(loop, socket_.get()),
+      spare_fd_(open_spare_fd()) {
+  int listening = 0;
+  socklen_t size = sizeof listening;
+  if (::getsockopt(socket_.get(), SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) < 0) {
+    throw std::system_error(errno, std::generic_category(), "adopted listening socket");
+  }
+  if (!listening) {
+    throw std::system_error(
+        EINVAL, std::generic_category(),
+        "adopted descriptor " + std::to_string(socket_.get()) + " is not a listening socket");
+  }
+  const int flags = ::fcntl(socket_.get(), F_GETFL);
+  ::fcntl(socket_.get(), F_SETFL, flags | O_NONBLOCK);
+  ::fcntl(socket_.get(), F_SETFD, FD_CLOEXEC);
+  finish_setup();
+}
+
+void Acceptor::finish_setup() {
+  sockaddr_storage bound{};
   socklen_t length = sizeof bound;
   ::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&bound), &length);
   address_ = SocketAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&bound), length);
@@ -61,17 +114,26 @@ Acceptor::Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_por
   channel_.set_read_callback([this] { handle_read(); });
 }
 
+void Acceptor::remove_unix_socket_file() {
+  if (created_socket_file_.empty()) return;
+  ::unlink(created_socket_file_.c_str());
+  created_socket_file_.clear();
+}
+
 Acceptor::~Acceptor() {
   if (retry_timer_ != 0) loop_->cancel(retry_timer_);
   channel_.remove();
+  remove_unix_socket_file();
 }
 
 void Acceptor::set_tcp_no_delay() {
+  if (address_.is_unix()) return;
   int on = 1;
   ::setsockopt(socket_.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
 }
 
 void Acceptor::set_defer_accept(std::chrono::seconds timeout) {
+  if (address_.is_unix()) return;
   int seconds = static_cast<int>(timeout.count());
   if (::setsockopt(socket_.get(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof seconds) < 0) {
     spdlog::warn("TCP_DEFER_ACCEPT on {}: {}", address_.to_string(), std::strerror(errno));
@@ -101,12 +163,13 @@ void Acceptor::close() {
   channel_.remove();
   socket_.reset();
   spare_fd_.reset();
+  remove_unix_socket_file();
 }
 
 void Acceptor::handle_read() {
   int accepted = 0;
   while (channel_.reading() && accepted < kAcceptsPerWake) {
-    sockaddr_in6 peer{};
+    sockaddr_storage peer{};
     socklen_t length = sizeof peer;
     int fd = ::accept4(socket_.get(), reinterpret_cast<sockaddr*>(&peer), &length,
                        SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <functional>
+#include <string>
 
 #include "reactor/channel.h"
 #include "reactor/event_loop.h"
@@ -29,8 +30,17 @@ class Acceptor {
   using NewConnectionCallback = std::function<void(UniqueFd socket, const SocketAddress& peer)>;
 
   // Creates, binds and listens. Throws std::system_error if any step fails
-  // (address in use, permission, bad address).
-  Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_port);
+  // (address in use, permission, bad address). An IPv6 socket is IPv6-only
+  // unless `v6_only` is false (then "::" takes IPv4 clients too, as
+  // ::ffff:a.b.c.d). A Unix-domain path is taken over if it holds a stale
+  // socket (nobody accepts on it) and refused if anything else is there; the
+  // socket file is removed again by close() and the destructor.
+  Acceptor(EventLoop* loop, const SocketAddress& address, bool reuse_port, bool v6_only = true);
+  // Adopts a socket that is already bound and listening (systemd socket
+  // activation hands those over as descriptors 3, 4...). It is made
+  // non-blocking and close-on-exec; its file, if a Unix socket, is not ours
+  // to remove. Throws std::system_error if `socket` does not listen.
+  Acceptor(EventLoop* loop, UniqueFd listening_socket);
   ~Acceptor();
 
   void set_new_connection_callback(NewConnectionCallback cb) { callback_ = std::move(cb); }
@@ -47,6 +57,7 @@ class Acceptor {
   bool accepting() const { return channel_.reading(); }
 
   // Sets TCP_NODELAY on the listening socket; accepted sockets inherit it.
+  // Both TCP options do nothing on a Unix-domain socket.
   void set_tcp_no_delay();
   // TCP_DEFER_ACCEPT: accept only once the client has sent something (or
   // `timeout` has passed).
@@ -63,8 +74,10 @@ class Acceptor {
   static void check_available(const SocketAddress& address);
 
  private:
+  void finish_setup();
   void handle_read();
   void handle_descriptor_exhaustion();
+  void remove_unix_socket_file();
 
   EventLoop* loop_;
   UniqueFd socket_;
@@ -73,6 +86,8 @@ class Acceptor {
   UniqueFd spare_fd_;
   TimerId retry_timer_ = 0;
   NewConnectionCallback callback_;
+  // The socket file we created (bound AF_UNIX path), removed on close.
+  std::string created_socket_file_;
 };
 
 }  // namespace reactor

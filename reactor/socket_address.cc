@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstddef>
 #include <cstring>
 
 namespace reactor {
@@ -70,23 +72,47 @@ SocketAddress SocketAddress::loopback_v4(uint16_t port) {
   return address;
 }
 
+std::optional<SocketAddress> SocketAddress::unix_path(std::string_view path) {
+  auto unix_address = std::make_shared<UnixAddress>();
+  if (path.empty() || path.size() >= sizeof unix_address->address.sun_path) return std::nullopt;
+  unix_address->address.sun_family = AF_UNIX;
+  std::memcpy(unix_address->address.sun_path, path.data(), path.size());
+  unix_address->length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  SocketAddress result;
+  result.storage_ = {};
+  result.storage_.v4.sin_family = AF_UNIX;
+  result.unix_ = std::move(unix_address);
+  return result;
+}
+
 SocketAddress SocketAddress::from_sockaddr(const sockaddr* address, socklen_t length) {
   SocketAddress result;
   result.storage_ = {};
+  if (address->sa_family == AF_UNIX) {
+    auto unix_address = std::make_shared<UnixAddress>();
+    unix_address->length = std::min<socklen_t>(length, sizeof unix_address->address);
+    std::memcpy(&unix_address->address, address, unix_address->length);
+    result.storage_.v4.sin_family = AF_UNIX;
+    result.unix_ = std::move(unix_address);
+    return result;
+  }
   std::memcpy(&result.storage_, address, std::min<size_t>(length, sizeof result.storage_));
   return result;
 }
 
 bool SocketAddress::is_wildcard() const {
+  if (is_unix()) return false;
   if (family() == AF_INET6) return IN6_IS_ADDR_UNSPECIFIED(&storage_.v6.sin6_addr);
   return storage_.v4.sin_addr.s_addr == htonl(INADDR_ANY);
 }
 
 uint16_t SocketAddress::port() const {
+  if (is_unix()) return 0;
   return ntohs(family() == AF_INET6 ? storage_.v6.sin6_port : storage_.v4.sin_port);
 }
 
 std::string SocketAddress::ip() const {
+  if (is_unix()) return "unix";
   char text[INET6_ADDRSTRLEN] = "";
   if (family() == AF_INET6) {
     inet_ntop(AF_INET6, &storage_.v6.sin6_addr, text, sizeof text);
@@ -100,6 +126,7 @@ std::string SocketAddress::to_string() const {
   // Built with append: GCC 12 at -O3 reports a false -Wrestrict for
   // "[" + std::string(...).
   std::string text;
+  if (is_unix()) return text.append("unix:").append(path());
   if (family() == AF_INET6) {
     text.append("[").append(ip()).append("]");
   } else {
@@ -109,7 +136,19 @@ std::string SocketAddress::to_string() const {
   return text;
 }
 
+std::string SocketAddress::path() const {
+  if (!unix_) return "";
+  const size_t offset = offsetof(sockaddr_un, sun_path);
+  if (unix_->length <= offset) return "";  // unnamed
+  // Abstract addresses start with a NUL; shown with '@' as ss(8) does.
+  const char* name = unix_->address.sun_path;
+  size_t size = unix_->length - offset;
+  if (name[0] == '\0') return "@" + std::string(name + 1, size - 1);
+  return std::string(name, strnlen(name, size));
+}
+
 socklen_t SocketAddress::length() const {
+  if (unix_) return unix_->length;
   return family() == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
 }
 

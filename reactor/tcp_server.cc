@@ -18,9 +18,22 @@ std::shared_ptr<ConnectionLimit> limit_for(const TcpServer::Options& options) {
 TcpServer::TcpServer(EventLoop* loop, const SocketAddress& address, Options options)
     : loop_(loop),
       options_(options),
-      acceptor_(std::in_place, loop, address, options.reuse_port),
+      acceptor_(std::in_place, loop, address, options.reuse_port, options.ipv6_only),
       listen_on_wildcard_(address.is_wildcard()),
       limit_(limit_for(options)) {
+  set_up_acceptor();
+}
+
+TcpServer::TcpServer(EventLoop* loop, UniqueFd listening_socket, Options options)
+    : loop_(loop),
+      options_(options),
+      acceptor_(std::in_place, loop, std::move(listening_socket)),
+      listen_on_wildcard_(acceptor_->address().is_wildcard()),
+      limit_(limit_for(options)) {
+  set_up_acceptor();
+}
+
+void TcpServer::set_up_acceptor() {
   if (options_.tcp_no_delay) acceptor_->set_tcp_no_delay();
   if (options_.defer_accept.count() > 0) acceptor_->set_defer_accept(options_.defer_accept);
   acceptor_->set_new_connection_callback([this](UniqueFd socket, const SocketAddress& peer) {

@@ -57,6 +57,8 @@ class TcpServer {
     // all; when set, it replaces max_connections above. Null: the server
     // keeps a limit of its own.
     std::shared_ptr<ConnectionLimit> connection_limit;
+    // An IPv6 listener takes IPv6 clients only; false makes "::" dual-stack.
+    bool ipv6_only = true;
   };
   // Receives each accepted socket instead of this server (the hand-off
   // design: one acceptor, connections served on other loops). A slot of the
@@ -71,6 +73,10 @@ class TcpServer {
   // caller learns of a busy port before anything else starts.
   TcpServer(EventLoop* loop, const SocketAddress& address, Options options);
   TcpServer(EventLoop* loop, const SocketAddress& address) : TcpServer(loop, address, Options()) {}
+  // Serves a socket that is already bound and listening (systemd socket
+  // activation); reuse_port and ipv6_only do not apply. Throws
+  // std::system_error if it is not a listening socket.
+  TcpServer(EventLoop* loop, UniqueFd listening_socket, Options options);
   // A server with no listening socket of its own: it serves the sockets
   // handed to adopt_connection() (the other loops of the hand-off design).
   TcpServer(EventLoop* loop, Options options);
@@ -122,6 +128,7 @@ class TcpServer {
   void for_each_connection(const std::function<void(const ConnectionPtr&)>& visit) const;
 
  private:
+  void set_up_acceptor();
   void handle_new_connection(UniqueFd socket, const SocketAddress& peer);
   void add_connection(UniqueFd socket, const SocketAddress& peer);
   void resume_if_room();

@@ -1,29 +1,46 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and the test suite need, skipping
 # the ones already present. Run as root (CI does); safe to run repeatedly.
-#   scripts/install-deps.sh          build + test dependencies
-#   scripts/install-deps.sh --bench  also the benchmark peers
+#   scripts/install-deps.sh           build + test dependencies
+#   scripts/install-deps.sh --server  only what building and running the
+#                                     servers needs (scripts/run.sh)
+#   scripts/install-deps.sh --bench   build + test + the benchmark peers
 set -euo pipefail
 
-packages=(
-  # build
-  meson ninja-build g++ pkgconf libspdlog-dev libfmt-dev doctest-dev libcli11-dev libssl-dev
+# Building the library and the apps, and what the apps read at run time.
+server_packages=(
+  meson ninja-build g++ pkgconf libspdlog-dev libfmt-dev libcli11-dev libssl-dev
   nlohmann-json3-dev
-  # sanitizers and libFuzzer
+  # /etc/mime.types, which reactor-httpd reads (and mime_types_test requires)
+  media-types
+)
+# The test suites, the sanitizer and fuzzer builds, and the real clients
+# the tests drive.
+test_packages=(
+  doctest-dev
   clang libclang-rt-14-dev
-  # real clients the tests drive
   curl wget socat netcat-openbsd chromium procps iproute2 python3
   # the client's durability test watches its fsync/rename order
   strace
   # precompressed siblings (.br, .gz) for the httpd tests
   brotli gzip
-  # /etc/mime.types, which reactor-httpd reads and mime_types_test requires
-  media-types
+  # zlib: the browser test decodes chromium's PNG screenshots
+  zlib1g-dev
   clang-format
 )
-if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(libevent-dev libasio-dev wrk nginx-light lighttpd h2o util-linux hyperfine gnuplot-nox)
-fi
+packages=("${server_packages[@]}")
+case "${1:-}" in
+  --server) ;;
+  --bench)
+    packages+=("${test_packages[@]}")
+    packages+=(libevent-dev libasio-dev wrk nginx-light lighttpd h2o util-linux hyperfine gnuplot-nox)
+    ;;
+  "") packages+=("${test_packages[@]}") ;;
+  *)
+    echo "usage: $0 [--server|--bench]" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 for package in "${packages[@]}"; do

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 port=${1:-8080}
 site=${2:-examples/site}
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --server  # not the test tools (Chromium, clang...)
 if [[ ! -f build-release/build.ninja ]]; then
   meson setup build-release --wrap-mode=nodownload -Dbuildtype=release -Dtests=false \
     -Dexamples=false >/dev/null

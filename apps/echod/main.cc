@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   double idle_timeout = 0;
   double grace = 5;
   std::string threads = "auto";
+  app.set_version_flag("--version", std::string("reactor-echod ") + REACTOR_VERSION);
   app.add_option("PORT", port, "TCP port to listen on (0 picks a free one)")
       ->required()
       ->check(CLI::Range(0, 65535));
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    if (error.get_exit_code() == 0) return app.exit(error);
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
     std::fprintf(stderr, "reactor-echod: %s (see --help)\n", error.what());
     return 2;
   }

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -28,6 +30,7 @@
 #include "reactor/log.h"
 #include "reactor/loop_group.h"
 #include "reactor/server_group.h"
+#include "reactor/socket_activation.h"
 
 namespace {
 
@@ -65,6 +68,35 @@ int fail(const std::string& message) {
   return 2;
 }
 
+std::optional<uint16_t> parse_port(const std::string& text) {
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<uint16_t>(value);
+}
+
+// One --bind value: a numeric IPv4/IPv6 address (port from PORT) or
+// unix:/PATH.
+std::optional<reactor::SocketAddress> parse_bind(const std::string& text, uint16_t port) {
+  constexpr std::string_view kUnixPrefix = "unix:";
+  if (text.starts_with(kUnixPrefix)) {
+    return reactor::SocketAddress::unix_path(std::string_view(text).substr(kUnixPrefix.size()));
+  }
+  return reactor::SocketAddress::parse(text, port);
+}
+
+// What to paste into a browser (or click) for a listener: a wildcard is
+// reached through the loopback address of its family.
+std::string url_of(const reactor::SocketAddress& address) {
+  if (address.is_unix()) return "curl --unix-socket " + address.path() + " http://localhost/";
+  std::string host = address.ip();
+  if (address.is_wildcard()) host = address.family() == AF_INET6 ? "::1" : "127.0.0.1";
+  if (address.family() == AF_INET6) host = "[" + host + "]";
+  return "http://" + host + ":" + std::to_string(address.port()) + "/";
+}
+
 // The password comes from stdin, never from the command line, where any
 // user of the machine could read it (ps, /proc/PID/cmdline).
 int hash_password(const std::string& user) {
@@ -87,9 +119,12 @@ int main(int argc, char** argv) {
       "directory listings, sendfile. Nothing outside DIR is ever served."};
   app.get_formatter()->column_width(34);
 
-  int port = 0;
+  std::string port_text;
   std::string directory;
-  std::string bind_address = "0.0.0.0";
+  std::vector<std::string> binds;
+  bool dual_stack = false;
+  std::vector<std::string> trusted_proxies;
+  std::string server_header(reactor::http::kServerName);
   std::string access_log;
   std::string log_level = "info";
   bool no_listing = false;
@@ -111,17 +146,41 @@ int main(int argc, char** argv) {
   size_t max_connections = 0;
   std::string threads = "auto";
 
-  app.add_option("PORT", port, "TCP port to listen on (0 picks a free one; see the log line)")
-      ->required()
-      ->check(CLI::Range(0, 65535));
+  app.set_version_flag("--version", std::string(kProgram) + " " + REACTOR_VERSION);
+  // Taken as text and checked after parsing, so that the message can say
+  // what a port is ("Value abc not in range" did not).
+  app.add_option("PORT", port_text, "TCP port to listen on (0 picks a free one; see the log line)")
+      ->required();
   app.add_option("DIR", directory, "Directory whose files are served")->required();
-  app.add_option("--bind", bind_address,
-                 "Numeric address to listen on: 0.0.0.0, ::, 127.0.0.1, ::1...")
-      ->capture_default_str();
+  app.add_option("--bind", binds,
+                 "Address to listen on, repeatable (one listener each, all on PORT):\n"
+                 "0.0.0.0, ::, 127.0.0.1, ::1... or unix:/PATH for a Unix-domain socket\n"
+                 "(a stale socket file there is replaced). Default: 0.0.0.0, unless\n"
+                 "systemd socket activation (LISTEN_FDS) passed sockets, then only those")
+      ->type_name("ADDR")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_flag("--dual-stack", dual_stack,
+               "A --bind :: also takes IPv4 clients (IPV6_V6ONLY off); without it '::'\n"
+               "is IPv6 only");
   app.add_option("--access-log", access_log,
                  "Write a Combined Log Format line per request to FILE (appended), or to\n"
-                 "stdout with '-'. Buffered; off by default")
+                 "stdout with '-'. Buffered; off by default. SIGHUP or SIGUSR1 reopens\n"
+                 "FILE (log rotation: rename it, then signal)")
       ->type_name("FILE|-");
+  app.add_option("--trusted-proxy", trusted_proxies,
+                 "Behind a reverse proxy: believe X-Forwarded-For from peers in this\n"
+                 "range (repeatable; ADDR, ADDR/PREFIX, or 'unix' for Unix-socket peers).\n"
+                 "The access log then records the right-most address in the field that\n"
+                 "is not itself trusted; from any other peer the field is ignored")
+      ->type_name("ADDR[/PREFIX]")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--server-header", server_header,
+                 "Value of the Server response field and of the error pages' signature,\n"
+                 "or 'off' for neither")
+      ->type_name("NAME|off")
+      ->capture_default_str();
   app.add_option("--log-level", log_level,
                  "Diagnostics on stderr: " + std::string(reactor::log_level_names()))
       ->capture_default_str();
@@ -224,22 +283,49 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    if (error.get_exit_code() == 0) return app.exit(error);  // --help
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
     return fail(std::string(error.what()) + " (see --help)");
   }
 
+  const std::optional<uint16_t> port = parse_port(port_text);
+  if (!port) return fail("PORT must be a number from 0 to 65535, got '" + port_text + "'");
   if (!reactor::init_logging(log_level)) {
     return fail("unknown log level '" + log_level + "' (" +
                 std::string(reactor::log_level_names()) + ")");
   }
-  const auto address = reactor::SocketAddress::parse(bind_address, static_cast<uint16_t>(port));
-  if (!address) return fail("--bind needs a numeric IPv4/IPv6 address, got '" + bind_address + "'");
+  // Taken before anything else opens a descriptor: they are 3, 4...
+  std::vector<reactor::UniqueFd> activated = reactor::take_activated_sockets();
+  if (binds.empty() && activated.empty()) binds.push_back("0.0.0.0");
+  std::vector<reactor::SocketAddress> addresses;
+  for (const std::string& bind : binds) {
+    const auto address = parse_bind(bind, *port);
+    if (!address) {
+      return fail("--bind needs a numeric IPv4/IPv6 address or unix:/PATH, got '" + bind + "'");
+    }
+    addresses.push_back(*address);
+  }
+  std::vector<reactor::http::AddressRange> trusted_ranges;
+  for (const std::string& text : trusted_proxies) {
+    const auto range = reactor::http::AddressRange::parse(text);
+    if (!range) {
+      return fail("--trusted-proxy needs ADDR, ADDR/PREFIX or 'unix', got '" + text + "'");
+    }
+    trusted_ranges.push_back(*range);
+  }
+  if (std::any_of(server_header.begin(), server_header.end(),
+                  [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    return fail("--server-header must be printable text");
+  }
   if (std::string problem = check_document_root(directory); !problem.empty()) return fail(problem);
 
   raise_descriptor_limit();
 
   reactor::http::ServerOptions options;
-  options.address = *address;
+  options.addresses = addresses;
+  for (reactor::UniqueFd& socket : activated) options.listening_fds.push_back(socket.release());
+  options.dual_stack = dual_stack;
+  options.trusted_proxies = std::move(trusted_ranges);
+  options.server_name = server_header == "off" ? "" : server_header;
   options.document_root = directory;
   options.directory_listing = !no_listing;
   options.precompressed = precompressed;
@@ -272,13 +358,48 @@ int main(int argc, char** argv) {
   options.file_cache.ttl = to_milliseconds(cache_seconds);
   options.file_cache.inline_limit = inline_max;
 
-  const size_t thread_count = *reactor::LoopGroup::parse_count(threads);
+  size_t thread_count = *reactor::LoopGroup::parse_count(threads);
   // One HttpServer per loop; what they share must be thread-safe: the
   // connection limit and the access log file. The file cache, the batch
   // of answers and the lent input buffer are each loop's own.
   auto connection_limit = std::make_shared<reactor::ConnectionLimit>(max_connections);
   options.connection_limit = connection_limit;
+
+  // Every loop listens on the IP addresses (SO_REUSEPORT, the port server
+  // 0 got); Unix sockets and sockets from systemd are one listener each,
+  // which the first loop serves. Without an IP address there is nothing
+  // for other loops to share, so one loop serves everything.
+  std::vector<reactor::SocketAddress> ip_addresses;
+  for (const reactor::SocketAddress& address : addresses) {
+    if (!address.is_unix()) ip_addresses.push_back(address);
+  }
+  if (ip_addresses.empty() && thread_count > 1) {
+    spdlog::warn("--threads {}: Unix and inherited sockets are served by one loop", thread_count);
+    thread_count = 1;
+  }
   options.reuse_port = thread_count > 1;
+  auto make_server = [&options, &ip_addresses, &thread_count](reactor::EventLoop* server_loop,
+                                                              size_t index) {
+    reactor::http::ServerOptions own = options;
+    if (index > 0) {
+      own.addresses = ip_addresses;
+      own.listening_fds.clear();
+    } else if (thread_count > 1) {
+      for (const reactor::SocketAddress& address : ip_addresses) {
+        reactor::Acceptor::check_available(address);
+      }
+    }
+    auto server = std::make_unique<reactor::http::HttpServer>(server_loop, own);
+    if (index == 0) {
+      // The ports server 0 got, in the order of the addresses asked for.
+      ip_addresses.clear();
+      const std::vector<reactor::SocketAddress> bound = server->listen_addresses();
+      for (size_t i = 0; i < own.addresses.size(); ++i) {
+        if (!bound[i].is_unix()) ip_addresses.push_back(bound[i]);
+      }
+    }
+    return server;
+  };
 
   using HttpServers = reactor::ServerGroup<reactor::http::HttpServer>;
   try {
@@ -300,20 +421,29 @@ int main(int argc, char** argv) {
           spdlog::info("shutting down: {} connection(s) open", connection_limit->open_count());
         });
 
+    // Log rotation (logrotate's postrotate, or nginx's USR1): every loop
+    // writes out the lines it buffered before the signal -- they belong to
+    // the renamed file -- then the shared file is opened again by its path.
+    // Both signals, so neither kills the server.
+    for (int signo : {SIGHUP, SIGUSR1}) {
+      loop.on_signal(signo, [&servers, &options] {
+        if (!options.shared_access_log) {
+          spdlog::info("access log reopened (none configured)");
+          return;
+        }
+        servers->run_on_each([](reactor::http::HttpServer& server) { server.flush_access_log(); });
+        if (options.shared_access_log->reopen() == 0) spdlog::info("access log reopened");
+      });
+    }
     loops.start();
-    servers = std::make_unique<HttpServers>(
-        loops,
-        HttpServers::sharing_port(
-            options.address, thread_count,
-            [&options](reactor::EventLoop* server_loop, const reactor::SocketAddress& bound) {
-              reactor::http::ServerOptions own = options;
-              own.address = bound;
-              return std::make_unique<reactor::http::HttpServer>(server_loop, own);
-            }));
+    servers = std::make_unique<HttpServers>(loops, make_server);
     servers->start();
-    spdlog::info(
-        "listening on {} (serving {}, {} thread{})", (*servers)[0].listen_address().to_string(),
-        (*servers)[0].context().root.real_path(), thread_count, thread_count == 1 ? "" : "s");
+    // One line per listener, with something to click.
+    for (const reactor::SocketAddress& address : (*servers)[0].listen_addresses()) {
+      spdlog::info("listening on {}, {}", address.to_string(), url_of(address));
+    }
+    spdlog::info("serving {} ({} thread{})", (*servers)[0].context().root.real_path(), thread_count,
+                 thread_count == 1 ? "" : "s");
     loop.run();
     // Each server is destroyed on its own loop, while the loops still run.
     servers.reset();

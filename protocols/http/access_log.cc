@@ -40,11 +40,15 @@ void append_quoted_or_dash(std::string& out, std::string_view text) {
 
 }  // namespace
 
+UniqueFd AccessLogFile::open_for_append(const std::string& path) {
+  return UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+}
+
 AccessLogFile::AccessLogFile(std::string path) : path_(std::move(path)) {
   if (path_ == "-") {
     fd_ = STDOUT_FILENO;
   } else {
-    owned_fd_.reset(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    owned_fd_ = open_for_append(path_);
     if (!owned_fd_) throw std::system_error(errno, std::generic_category(), path_);
     fd_ = owned_fd_.get();
   }
@@ -64,6 +68,24 @@ void AccessLogFile::write(std::string_view block) {
     }
     block.remove_prefix(static_cast<size_t>(n));
   }
+}
+
+int AccessLogFile::reopen() {
+  if (path_ == "-") return 0;
+  // Opened outside the lock: other loops keep writing meanwhile.
+  UniqueFd fresh = open_for_append(path_);
+  if (!fresh) {
+    const int error = errno;
+    spdlog::error("access log: cannot reopen {}: {}; still writing to the old file", path_,
+                  std::strerror(error));
+    return error;
+  }
+  std::lock_guard lock(mutex_);
+  owned_fd_ = std::move(fresh);
+  fd_ = owned_fd_.get();
+  // A new file deserves a new report if writing to it fails too.
+  reported_error_ = false;
+  return 0;
 }
 
 AccessLog::AccessLog(const std::string& path) : AccessLog(std::make_shared<AccessLogFile>(path)) {}
@@ -103,6 +125,13 @@ void AccessLog::append(const Entry& entry) {
   append_quoted_or_dash(buffer_, entry.user_agent);
   buffer_.push_back('\n');
   if (buffer_.size() >= kFlushThreshold) flush();
+}
+
+int AccessLog::reopen() {
+  // Lines appended before the signal belong to the file they were logged
+  // into: the one logrotate just renamed.
+  flush();
+  return file_->reopen();
 }
 
 void AccessLog::flush() {

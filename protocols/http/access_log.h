@@ -17,6 +17,14 @@
 // different loops never interleave, even on a pipe where a write() larger
 // than PIPE_BUF could be split.
 //
+// Rotation: logrotate renames the file and signals the server, which calls
+// reopen(). Until then lines keep going to the renamed file (its descriptor
+// is still open); reopen() writes out what is buffered and opens the path
+// anew, so each line lands in exactly one of the two files. With several
+// loops, lines another loop still buffers (at most a second's worth) go to
+// the new file when that loop flushes: still exactly one file, not always
+// the older one.
+//
 // Threading: AccessLog is loop thread only; AccessLogFile, any thread.
 #pragma once
 
@@ -43,9 +51,16 @@ class AccessLogFile {
   // are reported once, then the lines dropped: a full disk must not take
   // the server down.
   void write(std::string_view block);
+  // Opens the path again (a new file if the old one was renamed away);
+  // blocks written from then on go there. Nothing to do for stdout. On
+  // failure the old file stays in use and the errno value is returned, so
+  // a rotation gone wrong loses no line; 0 on success.
+  int reopen();
   const std::string& path() const { return path_; }
 
  private:
+  static UniqueFd open_for_append(const std::string& path);
+
   std::mutex mutex_;
   const std::string path_;
   UniqueFd owned_fd_;
@@ -82,6 +97,8 @@ class AccessLog {
   // Writes out what is buffered. Errors are reported once, then dropped:
   // a full disk must not take the server down.
   void flush();
+  // flush(), then AccessLogFile::reopen(); returns what that returned.
+  int reopen();
 
   size_t buffered_bytes() const { return buffer_.size(); }
   AccessLogFile& file() { return *file_; }

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "protocols/http/router.h"
 #include "protocols/http/server_context.h"
@@ -34,8 +35,9 @@ namespace reactor::http {
 
 class HttpServer {
  public:
-  // Opens the document root and the access log and binds the address.
-  // Throws std::system_error if any of them fails.
+  // Opens the document root and the access log and binds the addresses
+  // (one listener each; see ServerOptions::addresses). Throws
+  // std::system_error if any of them fails.
   HttpServer(EventLoop* loop, ServerOptions options);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -57,7 +59,7 @@ class HttpServer {
   // (the default) or is answered 404.
   void set_static_fallback(bool enabled) { context_->static_fallback = enabled; }
 
-  // Graceful shutdown: close the listening socket (new clients are refused
+  // Graceful shutdown: close the listening sockets (new clients are refused
   // at once); connections finish the response they are sending (requests
   // not yet answered are dropped, as a client of a closing keep-alive
   // connection expects) and close. `done` runs on the loop once none is
@@ -65,25 +67,39 @@ class HttpServer {
   // a client that never reads keeps its connection until the idle timeout.
   void drain(std::function<void()> done);
 
-  const SocketAddress& listen_address() const { return tcp_server_.listen_address(); }
-  size_t connection_count() const { return tcp_server_.connection_count(); }
+  // The first listener's address (the real port when 0 was asked for).
+  const SocketAddress& listen_address() const { return listeners_.front()->listen_address(); }
+  // Every listener's address, in the order of the options (addresses, then
+  // adopted descriptors).
+  std::vector<SocketAddress> listen_addresses() const;
+  size_t connection_count() const;
   // Clients beyond max_connections that were answered 503.
-  uint64_t refused_count() const { return tcp_server_.refused_count(); }
+  uint64_t refused_count() const;
   // Writes out buffered access log lines (also done every second).
   void flush_access_log();
+  // Log rotation: writes out what is buffered, then opens the access log's
+  // path again (see AccessLog::reopen). Returns false, the old file still
+  // in use, if it cannot be opened; true otherwise (also with no log).
+  bool reopen_access_log();
   const ServerContext& context() const { return *context_; }
 
  private:
   static TcpServer::Options tcp_options(const ServerOptions& options);
+  void open_listeners(const ServerOptions& options);
+  void wire(TcpServer& listener);
   void handle_connection(const ConnectionPtr& connection);
   void housekeeping();
 
-  // Declared before tcp_server_: its destructor abandons the connections,
+  // Declared before listeners_: their destructors abandon the connections,
   // whose sessions still point at the context.
   EventLoop* loop_;
   std::unique_ptr<ServerContext> context_;
   TimerId housekeeping_timer_ = 0;
-  TcpServer tcp_server_;
+  // One TcpServer per address rather than one TcpServer with several
+  // acceptors: the core stays as it is, and each listener keeps its own
+  // connection set, so max_connections applies per listener.
+  std::vector<std::unique_ptr<TcpServer>> listeners_;
+  size_t draining_listeners_ = 0;
 };
 
 }  // namespace reactor::http

@@ -247,9 +247,15 @@ void HttpSession::handle_header_timeout(const ConnectionPtr& connection) {
 
 void HttpSession::log(const ConnectionPtr& connection, const Request* request,
                       const ResponseSummary& summary) {
-  if (client_ip_.empty()) client_ip_ = connection->peer_address().ip();
+  if (client_ip_.empty()) {
+    client_ip_ = connection->peer_address().ip();
+    peer_is_trusted_proxy_ = context_.trusted_proxies.trusts(connection->peer_address());
+  }
   AccessLog::Entry entry;
   entry.client = client_ip_;
+  if (peer_is_trusted_proxy_ && request != nullptr) {
+    entry.client = context_.trusted_proxies.client(client_ip_, request->fields);
+  }
   entry.time = context_.dates.log_time();
   if (request != nullptr) {
     entry.method = request->method_name;

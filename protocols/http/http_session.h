@@ -143,8 +143,9 @@ class HttpSession {
   uint64_t body_remaining_ = 0;
   uint64_t requests_ = 0;
   TimerId header_timer_ = 0;
-  ResponseOutput* output_ = nullptr;  // borrowed from context_.batch
-  std::string client_ip_;             // for the access log, computed on first use
+  ResponseOutput* output_ = nullptr;    // borrowed from context_.batch
+  std::string client_ip_;               // for the access log, computed on first use
+  bool peer_is_trusted_proxy_ = false;  // with client_ip_: X-Forwarded-For is believed
 
   // Routes.
   bool route_pending_ = false;  // a route has not answered yet

@@ -16,6 +16,7 @@
 #include "protocols/http/basic_auth.h"
 #include "protocols/http/extra_fields.h"
 #include "protocols/http/file_cache.h"
+#include "protocols/http/forwarded_for.h"
 #include "protocols/http/http_date.h"
 #include "protocols/http/mime_types.h"
 #include "protocols/http/output_batch.h"
@@ -45,6 +46,7 @@ struct ServerContext {
                        ? std::make_unique<AccessLog>(options.shared_access_log)
                    : options.access_log.empty() ? nullptr
                                                 : std::make_unique<AccessLog>(options.access_log)),
+        trusted_proxies(options.trusted_proxies),
         batch(loop) {}
 
   const ServerOptions options;
@@ -56,6 +58,7 @@ struct ServerContext {
   // What every 2xx-4xx head carries besides the usual (ResponseContext).
   const std::string added_fields;
   std::unique_ptr<AccessLog> access_log;  // null when logging is off
+  const TrustedProxies trusted_proxies;
   DateCache dates;
   // Responses wait here for the end of the epoll batch.
   OutputBatch batch;

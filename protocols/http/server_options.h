@@ -11,13 +11,27 @@
 
 #include "protocols/http/access_log.h"
 #include "protocols/http/file_cache.h"
+#include "protocols/http/forwarded_for.h"
+#include "protocols/http/response_head.h"
 #include "reactor/connection_limit.h"
 #include "reactor/socket_address.h"
 
 namespace reactor::http {
 
 struct ServerOptions {
+  // Where to listen when neither `addresses` nor `listening_fds` is given.
   SocketAddress address = SocketAddress::loopback_v4(8080);
+  // Every address to listen on, each with a listener of its own (IPv4,
+  // IPv6, Unix-domain paths), all serving the same site. Port 0 is chosen
+  // once: the first IP listener's port is used for every later port-0 one,
+  // so "127.0.0.1 and ::1 on a free port" is one port.
+  std::vector<SocketAddress> addresses;
+  // Sockets already bound and listening (systemd socket activation), served
+  // besides `addresses`. The server owns them from its constructor on.
+  std::vector<int> listening_fds;
+  // An IPv6 wildcard ("::") listener takes IPv4 clients too (IPV6_V6ONLY
+  // off); by default it is IPv6-only and 0.0.0.0 is bound separately.
+  bool dual_stack = false;
   // The directory served; nothing outside it is ever served or listed.
   std::string document_root = ".";
   // One entry directly in the root that is never served or listed, by its
@@ -68,6 +82,11 @@ struct ServerOptions {
   size_t max_connections = 0;
   // Combined Log Format destination: "" for none, "-" for stdout, or a file.
   std::string access_log;
+  // Reverse proxies whose X-Forwarded-For is believed: for connections
+  // from them the access log records the client the field names (the
+  // right-most address that is not itself trusted; see forwarded_for.h).
+  // From any other peer the field is ignored.
+  std::vector<AddressRange> trusted_proxies;
 
   // Several loops, one HttpServer on each (reactor-httpd --threads): they
   // listen on one port with SO_REUSEPORT, count one connection limit

@@ -202,7 +202,7 @@ ResponseSummary StaticFileHandler::serve_directory(const Request& request,
   }
   if (index || index.error() == std::errc::no_such_file_or_directory) {
     if (!options_.directory_listing) return respond_error(Status::kForbidden, context, out);
-    return serve_listing(context, out);
+    return serve_listing(request, context, out);
   }
   return respond_open_error(index.error(), context, out);
 }
@@ -221,18 +221,32 @@ ResponseSummary StaticFileHandler::redirect_to_directory(const Request& request,
   return ResponseSummary{Status::kMovedPermanently, body};
 }
 
-ResponseSummary StaticFileHandler::serve_listing(const ResponseContext& context,
+ResponseSummary StaticFileHandler::serve_listing(const Request& request,
+                                                 const ResponseContext& context,
                                                  ResponseOutput& out) {
+  const size_t question = request.target.find('?');
+  const std::string_view query =
+      question == std::string_view::npos ? std::string_view() : request.target.substr(question + 1);
+  std::string_view accept;
+  for (const HeaderField& field : request.fields) {
+    if (equals_lower(field.name, "accept")) accept = field.value;
+  }
+  const ListingQuery listing_query = ListingQuery::parse(query, accept);
   scratch_.clear();
-  if (!render_directory_listing(root_, path_.relative, scratch_, options_.hide_dotfiles).ok()) {
+  if (!render_directory_listing(root_, path_.relative, listing_query, scratch_,
+                                options_.hide_dotfiles)
+           .ok()) {
     return respond_error(Status::kForbidden, context, out);
   }
   std::string& bytes = out.bytes();
   append_response_start(bytes, Status::kOk, context);
-  bytes += "Content-Type: text/html; charset=utf-8\r\n";
+  bytes += listing_query.json ? "Content-Type: application/json\r\n"
+                              : "Content-Type: text/html; charset=utf-8\r\n";
   if (const std::string_view policy = cache_control_for("text/html"); !policy.empty()) {
     append_field(bytes, "Cache-Control", policy);
   }
+  // The same URL answers HTML or JSON depending on Accept.
+  bytes += "Vary: Accept\r\n";
   append_content_length(bytes, scratch_.size());
   bytes += "\r\n";
   if (context.head_only) return ResponseSummary{Status::kOk, 0};

@@ -112,7 +112,8 @@ class StaticFileHandler {
                                   Clock::time_point now, ResponseOutput& out);
   ResponseSummary redirect_to_directory(const Request& request, const ResponseContext& context,
                                         ResponseOutput& out);
-  ResponseSummary serve_listing(const ResponseContext& context, ResponseOutput& out);
+  ResponseSummary serve_listing(const Request& request, const ResponseContext& context,
+                                ResponseOutput& out);
   // What is sent for a file: its own bytes or a precompressed sibling's.
   struct Representation {
     std::shared_ptr<const CachedFile> sibling;  // keeps `body` alive when it is one

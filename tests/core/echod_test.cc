@@ -507,7 +507,8 @@ TEST_CASE("reactor-echod --help explains every option; bad arguments exit 2 with
     CHECK(explanation.size() >= 10);
   }
   CHECK(names == std::vector<std::string>{"--bind", "--grace", "--help", "--idle-timeout",
-                                          "--log-level", "--max-connections", "--threads", "PORT"});
+                                          "--log-level", "--max-connections", "--threads",
+                                          "--version", "PORT"});
   const std::vector<std::vector<std::string>> bad = {
       {},
       {"99999"},
@@ -523,6 +524,16 @@ TEST_CASE("reactor-echod --help explains every option; bad arguments exit 2 with
     CAPTURE(output);
     CHECK(status == 2);
     CHECK(output.starts_with("reactor-echod: "));
+    CHECK(std::count(output.begin(), output.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("reactor-echod --version prints the version and exits 0, PORT or not") {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--version"}, std::vector<std::string>{"0", "--version"}}) {
+    const auto [status, output] = run_echod_to_exit(args);
+    CHECK(status == 0);
+    CHECK(output.starts_with("reactor-echod 0."));
     CHECK(std::count(output.begin(), output.end(), '\n') == 1);
   }
 }

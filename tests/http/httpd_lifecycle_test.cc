@@ -88,6 +88,9 @@ TEST_CASE("cli: --help explains every option and exits 0") {
                                              "DIR",
                                              "--help",
                                              "--bind",
+                                             "--dual-stack",
+                                             "--trusted-proxy",
+                                             "--server-header",
                                              "--access-log",
                                              "--log-level",
                                              "--no-listing",
@@ -107,7 +110,8 @@ TEST_CASE("cli: --help explains every option and exits 0") {
                                              "--shutdown-timeout",
                                              "--cache-seconds",
                                              "--inline-max",
-                                             "--threads"};
+                                             "--threads",
+                                             "--version"};
   std::vector<std::string> names;
   for (const auto& [name, explanation] : listed) {
     names.push_back(name);

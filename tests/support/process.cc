@@ -14,6 +14,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include <doctest/doctest.h>
@@ -67,6 +68,63 @@ pid_t spawn(const std::vector<std::string>& argv, int stdout_fd, int stderr_fd) 
   return pid;
 }
 
+// Formats `value` into `out` (at least 21 bytes) with nothing but what is
+// safe between fork() and exec().
+void format_decimal(long value, char* out) {
+  char digits[21];
+  int count = 0;
+  do {
+    digits[count++] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value > 0);
+  while (count > 0) *out++ = digits[--count];
+  *out = '\0';
+}
+
+pid_t spawn_activated(const std::vector<std::string>& argv, int output_fd,
+                      const std::vector<int>& sockets, bool for_another_pid) {
+  const pid_t parent = ::getpid();
+  // Everything the child needs is built before the fork: after it, only
+  // async-signal-safe calls.
+  std::vector<std::string> environment;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (text.starts_with("LISTEN_")) continue;
+    environment.emplace_back(text);
+  }
+  environment.push_back("LISTEN_FDS=" + std::to_string(sockets.size()));
+  environment.push_back("LISTEN_PID=" + std::string(24, '\0'));
+  std::vector<char*> envp;
+  for (auto& entry : environment) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  char* pid_value = envp[environment.size() - 1] + std::strlen("LISTEN_PID=");
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+  if (pid > 0) return pid;
+  // Child. Move the sockets out of the way first: one may already sit on a
+  // descriptor that another must be moved onto.
+  std::vector<int> moved(sockets.size());
+  for (size_t i = 0; i < sockets.size(); ++i) moved[i] = ::fcntl(sockets[i], F_DUPFD_CLOEXEC, 64);
+  ::dup2(output_fd, STDOUT_FILENO);
+  ::dup2(output_fd, STDERR_FILENO);
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ::dup2(null_fd, STDIN_FILENO);
+  for (size_t i = 0; i < moved.size(); ++i) {
+    ::dup2(moved[i], static_cast<int>(3 + i));  // dup2 clears close-on-exec
+  }
+  sigset_t empty;
+  sigemptyset(&empty);
+  ::sigprocmask(SIG_SETMASK, &empty, nullptr);
+  for (int signo : {SIGPIPE, SIGINT, SIGTERM}) ::signal(signo, SIG_DFL);
+  format_decimal(static_cast<long>(for_another_pid ? parent : ::getpid()), pid_value);
+  ::execve(args[0], args.data(), envp.data());
+  ::_exit(127);
+}
+
 }  // namespace
 
 std::string program_from_env(const char* variable) {
@@ -83,6 +141,17 @@ ChildProcess::ChildProcess(std::vector<std::string> argv) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe2 failed");
   pid_ = spawn(argv, fds[1], fds[1]);
+  ::close(fds[1]);
+  output_fd_ = fds[0];
+  fcntl(output_fd_, F_SETFL, O_NONBLOCK);
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, const std::vector<int>& listening_sockets,
+                           bool for_another_pid) {
+  name_ = argv.empty() ? std::string() : argv[0].substr(argv[0].rfind('/') + 1);
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) throw std::runtime_error("pipe2 failed");
+  pid_ = spawn_activated(argv, fds[1], listening_sockets, for_another_pid);
   ::close(fds[1]);
   output_fd_ = fds[0];
   fcntl(output_fd_, F_SETFL, O_NONBLOCK);

@@ -29,6 +29,14 @@ class ChildProcess {
   // Starts argv[0] with the given arguments; stdout and stderr are captured
   // into one pipe that this object reads (and keeps) as text.
   explicit ChildProcess(std::vector<std::string> argv);
+  // Systemd socket activation: the child gets `listening_sockets` as
+  // descriptors 3, 4... with LISTEN_FDS=<count> and LISTEN_PID=<its own
+  // pid> in its environment (fork/exec, since the pid is known only after
+  // the fork). The test keeps its copies and closes them itself. With
+  // `for_another_pid` LISTEN_PID names the parent instead: variables the
+  // child merely inherited, which it must ignore.
+  ChildProcess(std::vector<std::string> argv, const std::vector<int>& listening_sockets,
+               bool for_another_pid = false);
   // finish(), then SIGKILL if the child is somehow still there.
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
