@@ -35,17 +35,6 @@ struct TokenServer {
   }
 };
 
-template <typename Expected>
-Expected expect_reply(RawClient& client) {
-  auto reply = client.receive(scaled(10s));
-  REQUIRE(reply.has_value());
-  if (auto* error = std::get_if<rf::ErrorReply>(&*reply)) {
-    FAIL("unexpected ERROR " << error->code << ": " << error->message);
-  }
-  REQUIRE(std::holds_alternative<Expected>(*reply));
-  return std::get<Expected>(*reply);
-}
-
 rf::ErrorReply expect_error(RawClient& client) {
   auto reply = client.receive(scaled(10s));
   REQUIRE(reply.has_value());

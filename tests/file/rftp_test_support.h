@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 #include "protocols/file/frame_codec.h"
 #include "protocols/file/messages.h"
 #include "tests/support/net.h"
@@ -132,5 +134,20 @@ class RawClient {
 
 // An ERROR reply's code, or 0 for any other reply / none.
 uint16_t error_code_of(const std::optional<rf::Reply>& reply);
+
+// The next reply, which must be an `Expected`: none in time, another kind,
+// or an ERROR (its message in the report) fails the test. `timeout` is
+// stretched by REACTOR_TEST_TIME_SCALE.
+template <typename Expected>
+Expected expect_reply(RawClient& client,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto reply = client.receive(test_support::scaled(timeout));
+  REQUIRE(reply.has_value());
+  if (auto* error = std::get_if<rf::ErrorReply>(&*reply)) {
+    FAIL("unexpected ERROR " << error->code << ": " << error->message);
+  }
+  REQUIRE(std::holds_alternative<Expected>(*reply));
+  return std::get<Expected>(*reply);
+}
 
 }  // namespace rftp_test

@@ -39,17 +39,6 @@ std::vector<std::string> unprivileged(std::vector<std::string> argv) {
   return argv;
 }
 
-template <typename Expected>
-Expected expect_reply(RawClient& client, std::chrono::milliseconds timeout = 10s) {
-  auto reply = client.receive(scaled(timeout));
-  REQUIRE(reply.has_value());
-  if (auto* error = std::get_if<rf::ErrorReply>(&*reply)) {
-    FAIL("unexpected ERROR " << error->code << ": " << error->message);
-  }
-  REQUIRE(std::holds_alternative<Expected>(*reply));
-  return std::get<Expected>(*reply);
-}
-
 // Number of threads of a process, from /proc/PID/status.
 int thread_count(pid_t pid) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");

@@ -71,17 +71,6 @@ std::string frame_bytes(uint8_t type, const std::string& payload) {
   return frame + payload;
 }
 
-template <typename Expected>
-Expected expect_reply(RawClient& client) {
-  auto reply = client.receive();
-  REQUIRE(reply.has_value());
-  if (auto* error = std::get_if<rf::ErrorReply>(&*reply)) {
-    FAIL("unexpected ERROR " << error->code << ": " << error->message);
-  }
-  REQUIRE(std::holds_alternative<Expected>(*reply));
-  return std::get<Expected>(*reply);
-}
-
 // The upload offset STAT reports for `name`, or nothing while the server
 // does not know the file yet: the PUT may be on a connection another loop
 // serves (--threads), which reads it when it gets to it. For wait_until.

@@ -20,17 +20,6 @@ using test_support::scaled;
 
 namespace {
 
-template <typename Expected>
-Expected expect_reply(RawClient& client) {
-  auto reply = client.receive(scaled(10s));
-  REQUIRE(reply.has_value());
-  if (auto* error = std::get_if<rf::ErrorReply>(&*reply)) {
-    FAIL("unexpected ERROR " << error->code << ": " << error->message);
-  }
-  REQUIRE(std::holds_alternative<Expected>(*reply));
-  return std::get<Expected>(*reply);
-}
-
 int64_t mtime_of(const std::string& path) {
   struct stat info {};
   REQUIRE(::stat(path.c_str(), &info) == 0);
