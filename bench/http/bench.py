@@ -20,7 +20,12 @@ Measured per server:
   - at 1 thread only: requests/s with a new connection per request
     (Connection: close) and MiB/s of a 1 GiB file fetched with curl;
 and reactor-httpd once more with --access-log FILE, to show what logging
-costs (1 thread). Ratios are reactor-httpd / best peer (req/s, MiB/s vs
+costs (1 thread). The precompressed case: a 100 KiB app.js with app.js.br
+and app.js.gz beside it, keep-alive, reactor-httpd --precompressed against
+nginx gzip_static with "Accept-Encoding: gzip" (both send the .gz bytes),
+and reactor-httpd alone with "Accept-Encoding: br, gzip" (the .br bytes;
+nginx 1.22 has no brotli_static without an extra module); lighttpd and h2o
+are left out of it. Ratios are reactor-httpd / best peer (req/s, MiB/s vs
 nginx) and reactor-httpd / lowest peer (CPU per request), per thread count,
 and each server's scaling from 1 to N threads.
 """
@@ -28,6 +33,7 @@ and each server's scaling from 1 to N threads.
 import argparse
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -40,6 +46,8 @@ import time
 from pathlib import Path
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# wrk's "N MB read" counts in powers of 1024.
+BINARY_UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 
 
 def free_port():
@@ -99,9 +107,13 @@ def wait_until_gone(session_id, timeout):
 
 
 class Server:
-    def __init__(self, name, work, root, cpu, threads=1):
-        """At 1 thread the server is pinned to `cpu`; at more, to nothing."""
+    def __init__(self, name, work, root, cpu, threads=1, tag=None):
+        """At 1 thread the server is pinned to `cpu`; at more, to nothing.
+        `name` is what results are reported under; `tag` (default: name)
+        names the server's files in the work directory, so that a second
+        instance of a server under the same name can run beside the first."""
         self.name, self.work, self.root, self.cpu = name, work, root, cpu
+        self.tag = tag or name
         self.threads = threads
         self.port = free_port()
         self.proc = None
@@ -110,7 +122,7 @@ class Server:
         raise NotImplementedError
 
     def start(self):
-        log = open(self.work / f"{self.name}.stderr", "ab")
+        log = open(self.work / f"{self.tag}.stderr", "ab")
         pin = ["taskset", "-c", str(self.cpu)] if self.threads == 1 else []
         self.proc = subprocess.Popen(pin + self.command(), stdout=log, stderr=log,
                                      start_new_session=True)
@@ -152,8 +164,8 @@ class Server:
 
 
 class ReactorHttpd(Server):
-    def __init__(self, name, work, root, cpu, threads, binary, extra=()):
-        super().__init__(name, work, root, cpu, threads)
+    def __init__(self, name, work, root, cpu, threads, binary, extra=(), tag=None):
+        super().__init__(name, work, root, cpu, threads, tag)
         self.binary, self.extra = binary, list(extra)
 
     def command(self):
@@ -163,20 +175,27 @@ class ReactorHttpd(Server):
 
 
 class Nginx(Server):
+    def __init__(self, name, work, root, cpu, threads=1, tag=None, gzip_static=False):
+        super().__init__(name, work, root, cpu, threads, tag)
+        self.gzip_static = gzip_static
+
     def command(self):
-        conf = self.work / f"{self.name}-{self.threads}.conf"
+        conf = self.work / f"{self.tag}-{self.threads}.conf"
         # Without a master nginx runs one worker only, so N > 1 needs
         # master_process on (the master idles; its CPU time is counted all
         # the same). reuseport gives each worker its own listening socket,
         # the way reactor-httpd --threads N balances its loops.
         master = "off" if self.threads == 1 else "on"
         reuseport = " reuseport" if self.threads > 1 else ""
+        # The type reactor-httpd gives .js, so both send the same head.
+        precompressed = ("\n    gzip_static on;\n    types { text/javascript js; }"
+                         if self.gzip_static else "")
         conf.write_text(f"""
 worker_processes {self.threads};
 master_process {master};
 daemon off;
-pid {self.work}/{self.name}.pid;
-error_log {self.work}/{self.name}.error.log error;
+pid {self.work}/{self.tag}.pid;
+error_log {self.work}/{self.tag}.error.log error;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
@@ -184,18 +203,18 @@ http {{
   keepalive_requests 100000000;
   keepalive_timeout 75s;
   default_type application/octet-stream;
-  client_body_temp_path {self.work}/nginx-body;
-  proxy_temp_path {self.work}/nginx-proxy;
-  fastcgi_temp_path {self.work}/nginx-fastcgi;
-  uwsgi_temp_path {self.work}/nginx-uwsgi;
-  scgi_temp_path {self.work}/nginx-scgi;
+  client_body_temp_path {self.work}/{self.tag}-body;
+  proxy_temp_path {self.work}/{self.tag}-proxy;
+  fastcgi_temp_path {self.work}/{self.tag}-fastcgi;
+  uwsgi_temp_path {self.work}/{self.tag}-uwsgi;
+  scgi_temp_path {self.work}/{self.tag}-scgi;
   server {{
     listen 127.0.0.1:{self.port} backlog=4096{reuseport};
-    root {self.root};
+    root {self.root};{precompressed}
   }}
 }}
 """)
-        return ["nginx", "-c", str(conf), "-e", f"{self.work}/{self.name}.error.log"]
+        return ["nginx", "-c", str(conf), "-e", f"{self.work}/{self.tag}.error.log"]
 
 
 class Lighttpd(Server):
@@ -236,13 +255,15 @@ hosts:
         return ["h2o", "-c", str(conf)]
 
 
-def run_wrk(server, path, seconds, connections, close, wrk_cpu):
+def run_wrk(server, path, seconds, connections, close, wrk_cpu, headers=()):
     # One wrk thread per server thread; pinned beside a pinned server only.
     pin = ["taskset", "-c", str(wrk_cpu)] if server.threads == 1 else []
     cmd = pin + ["wrk", f"-t{server.threads}", f"-c{connections}", f"-d{seconds}s",
                  "--latency", "--timeout", "10s"]
     if close:
         cmd += ["-H", "Connection: close"]
+    for header in headers:
+        cmd += ["-H", header]
     cmd.append(server.url(path))
     pids = server.pids()
     before = cpu_seconds(pids)
@@ -253,9 +274,12 @@ def run_wrk(server, path, seconds, connections, close, wrk_cpu):
     p99 = parse_latency(re.search(r"99%\s+([\d.]+\w+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
+    read = re.search(r"requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
+    bytes_read = float(read.group(1)) * BINARY_UNITS[read.group(2)]
     cpu_per_10k = (after - before) / max(requests, 1) * 10000
     return {"rps": rps, "p99_ms": p99, "cpu_ms_per_10k": cpu_per_10k * 1000,
             "requests": requests, "bad_status": int(errors.group(1)) if errors else 0,
+            "bytes_per_request": bytes_read / max(requests, 1),
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
@@ -281,6 +305,98 @@ def make_site(root, large_mib):
             f.write(block)
 
 
+APP_JS_BYTES = 100 * 1024
+JS_WORDS = ("user", "cart", "item", "order", "price", "total", "session", "token", "view",
+            "modal", "button", "list", "row", "filter", "query", "page", "cache", "route",
+            "state", "event", "form", "field", "error", "result", "config", "theme")
+JS_SNIPPETS = (
+    "function {f}({a}, {b}) {{\n  if (!{a}) {{ return null; }}\n"
+    "  const {c} = {a}.{p} || [];\n  return {c}.filter((x) => x.{q} > {n}).map((x) => "
+    "({{ ...x, {p}: {b}(x) }}));\n}}\n",
+    "export class {F} extends Component {{\n  constructor(props) {{\n    super(props);\n"
+    "    this.state = {{ {p}: [], {q}: false, count: {n} }};\n  }}\n  render() {{\n"
+    "    return h('div', {{ className: '{p}-{q}' }}, this.state.{p}.length);\n  }}\n}}\n",
+    "document.querySelector('#{p}-{n}').addEventListener('click', async (event) => {{\n"
+    "  event.preventDefault();\n  const response = await fetch(`/api/{p}/${{{a}.id}}?{q}={n}`);\n"
+    "  if (!response.ok) throw new Error('{f} failed: ' + response.status);\n"
+    "  {c} = await response.json();\n}});\n",
+    "const {c} = {{ {p}: '{q}', timeout: {n}, retries: 3, onError: (e) => console.error"
+    "('[{f}]', e) }};\n",
+    "for (let i = 0; i < {a}.length; i += 1) {{\n  if ({a}[i].{p} === {b}.{q}) {{\n"
+    "    {c}.push({a}[i]);\n  }}\n}}\n",
+    "// {F}: keeps the {p} list in step with the {q} store ({n} entries at most)\n",
+    "export const {f} = ({a} = {{}}) => Object.keys({a}).reduce((acc, key) => "
+    "{{ acc[key] = String({a}[key]).trim(); return acc; }}, {{}});\n",
+)
+
+
+def app_js():
+    """About 100 KiB of JavaScript-like text, the same bytes on every run:
+    realistic snippets with varying names and numbers, so that it compresses
+    about as well as an unminified bundle."""
+    rng = random.Random(12)
+
+    def name():
+        return rng.choice(JS_WORDS) + rng.choice(JS_WORDS).capitalize() + str(rng.randrange(100))
+
+    parts, size = [], 0
+    while True:
+        f, a, b, c = name(), name(), name(), name()
+        text = rng.choice(JS_SNIPPETS).format(
+            f=f, F=f[0].upper() + f[1:], a=a, b=b, c=c, p=rng.choice(JS_WORDS),
+            q=rng.choice(JS_WORDS), n=rng.randrange(10000))
+        if size + len(text) > APP_JS_BYTES - 8:
+            break
+        parts.append(text)
+        size += len(text)
+    # A comment line fills the rest (at least 8 bytes) to the exact size.
+    parts.append("\n//" + "-" * (APP_JS_BYTES - size - 4) + "\n")
+    data = "".join(parts).encode()
+    assert len(data) == APP_JS_BYTES, len(data)
+    return data
+
+
+def make_precompressed(root):
+    """app.js with app.js.br and app.js.gz beside it, as a build step makes
+    them; the siblings are written after app.js, so they are not older."""
+    (root / "app.js").write_bytes(app_js())
+    for tool in (["brotli", "-k", "-f", "-q", "11"], ["gzip", "-k", "-f", "-9"]):
+        if not shutil.which(tool[0]):
+            raise RuntimeError(f"{tool[0]} not found (scripts/install-deps.sh --bench installs it)")
+        subprocess.run(tool + [str(root / "app.js")], check=True)
+    return {suffix: (root / f"app.js{suffix}").stat().st_size for suffix in ("", ".br", ".gz")}
+
+
+def check_compressed(server, root, accept, encoding):
+    """Before measuring: the server must answer app.js with the sibling's own
+    bytes, or the figures would be about something else. HEAD for the head,
+    GET for the body."""
+    sibling = (root / f"app.js.{'br' if encoding == 'br' else 'gz'}").read_bytes()
+    url = server.url("app.js")
+    head = subprocess.run(["curl", "-sSI", "-H", f"Accept-Encoding: {accept}", url],
+                          capture_output=True, text=True, timeout=10).stdout
+    fields = {}
+    for line in head.splitlines()[1:]:
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip().lower()] = value.strip()
+    body = subprocess.run(["curl", "-sS", "-H", f"Accept-Encoding: {accept}", url],
+                          capture_output=True, timeout=10).stdout
+    problems = []
+    if not head.startswith("HTTP/1.1 200"):
+        problems.append(f"status line {head.splitlines()[:1]}")
+    if fields.get("content-encoding") != encoding:
+        problems.append(f"Content-Encoding {fields.get('content-encoding')!r}, not {encoding!r}")
+    if fields.get("content-length") != str(len(sibling)):
+        problems.append(f"Content-Length {fields.get('content-length')!r}, not {len(sibling)}")
+    if body != sibling:
+        problems.append(f"GET body of {len(body)} bytes is not app.js.{encoding[:2]}"
+                        f" ({len(sibling)} bytes)")
+    if problems:
+        raise RuntimeError(f"{server.name} with 'Accept-Encoding: {accept}' does not send the "
+                           f"precompressed bytes: " + "; ".join(problems))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -295,8 +411,8 @@ def main():
                         help="comma list of server thread counts (1 pins server and wrk; more "
                              "pins nothing and runs wrk -tN; close, large and log run at 1 only)")
     parser.add_argument("--only", default="", help="comma list of servers to run")
-    parser.add_argument("--scenarios", default="1k,64k,close,large,log",
-                        help="comma list of: 1k,64k,close,large,log")
+    parser.add_argument("--scenarios", default="1k,64k,close,large,log,precompressed",
+                        help="comma list of: 1k,64k,close,large,log,precompressed")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--variant", action="append", default=[],
                         help="extra reactor-httpd run as NAME=ARGS, e.g. "
@@ -312,6 +428,7 @@ def main():
     work.chmod(0o755)  # h2o started as root serves as "nobody"
     root = work / "site"
     make_site(root, args.large_mib if "large" in scenarios and 1 in thread_counts else 0)
+    sizes = make_precompressed(root) if "precompressed" in scenarios else None
     cpu = args.server_cpu
     httpd = os.path.abspath(args.httpd)
 
@@ -329,23 +446,37 @@ def main():
             name, _, extra = variant.partition("=")
             servers.append(ReactorHttpd(f"reactor-httpd:{name}", work, root, cpu, threads,
                                         httpd, extra.split()))
+        return only_wanted(servers)
+
+    def only_wanted(servers):
         if args.only:
             wanted = set(args.only.split(","))
             servers = [s for s in servers if s.name in wanted]
         return servers
 
+    def make_precompressed_servers(threads):
+        """Instances of their own, so that the 1k/64k runs measure both
+        servers with the feature off, as they are by default."""
+        return only_wanted([
+            ReactorHttpd("reactor-httpd", work, root, cpu, threads, httpd, ["--precompressed"],
+                         tag="reactor-httpd-precompressed"),
+            Nginx("nginx", work, root, cpu, threads, tag="nginx-gzip_static", gzip_static=True),
+        ])
+
     results = {}  # scenario -> server -> list of runs
     running = []
     try:
         for threads in thread_counts:
-            if threads > 1 and not {"1k", "64k"} & set(scenarios):
+            if threads > 1 and not {"1k", "64k", "precompressed"} & set(scenarios):
                 continue  # nothing else runs above 1 thread
             servers = make_servers(threads)
             with_log = None
             if threads == 1 and "log" in scenarios:
                 with_log = ReactorHttpd("reactor-httpd+log", work, root, cpu, 1, httpd,
                                         ["--access-log", str(work / "access.log")])
-            for server in servers + ([with_log] if with_log else []):
+            precompressed = (make_precompressed_servers(threads)
+                             if "precompressed" in scenarios else [])
+            for server in servers + ([with_log] if with_log else []) + precompressed:
                 running.append(server)
                 server.start()
             label = thread_label(threads)
@@ -355,20 +486,36 @@ def main():
                                   "server"), flush=True)
             plan = []
             if "1k" in scenarios:
-                plan.append((f"1 KiB keep-alive, {label}", "1k.bin", False, servers))
+                plan.append((f"1 KiB keep-alive, {label}", "1k.bin", False, servers, ()))
             if "64k" in scenarios:
-                plan.append((f"64 KiB keep-alive, {label}", "64k.bin", False, servers))
+                plan.append((f"64 KiB keep-alive, {label}", "64k.bin", False, servers, ()))
             if threads == 1 and "close" in scenarios:
-                plan.append(("1 KiB conn/request", "1k.bin", True, servers))
+                plan.append(("1 KiB conn/request", "1k.bin", True, servers, ()))
             if with_log:
                 plan.append(("1 KiB keep-alive, access log on", "1k.bin", False,
-                             [s for s in servers if s.name == "reactor-httpd"] + [with_log]))
-            for title, path, close, group in plan:
+                             [s for s in servers if s.name == "reactor-httpd"] + [with_log], ()))
+            if precompressed:
+                print(f"  app.js {sizes['']} bytes, app.js.gz {sizes['.gz']}, app.js.br "
+                      f"{sizes['.br']}; reactor-httpd --precompressed, nginx gzip_static on",
+                      flush=True)
+                for server in precompressed:
+                    check_compressed(server, root, "gzip", "gzip")
+                reactor = [s for s in precompressed if s.name == "reactor-httpd"]
+                for server in reactor:
+                    check_compressed(server, root, "br, gzip", "br")
+                plan.append((f"100 KiB .js as .gz, {label}", "app.js", False, precompressed,
+                             ("Accept-Encoding: gzip",)))
+                if reactor:
+                    plan.append((f"100 KiB .js as .br, {label}", "app.js", False, reactor,
+                                 ("Accept-Encoding: br, gzip",)))
+            for title, path, close, group, headers in plan:
                 for round_index in range(args.rounds):
                     order = group[round_index % len(group):] + group[:round_index % len(group)]
                     for server in order:
                         run = run_wrk(server, path, args.seconds, args.connections, close,
-                                      args.client_cpu)
+                                      args.client_cpu, headers)
+                        if headers:
+                            check_bytes_per_request(server, title, run, sizes)
                         results.setdefault(title, {}).setdefault(server.name, []).append(run)
                         print(f"  {title:34} {server.name:18} {run['rps']:>10.0f} req/s "
                               f"p99 {run['p99_ms']:7.2f} ms  cpu {run['cpu_ms_per_10k']:6.1f} "
@@ -395,6 +542,18 @@ def main():
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def check_bytes_per_request(server, title, run, sizes):
+    """Under load too: wrk's bytes read per response must be the sibling's
+    size plus a head, not app.js in full (a server that fell back to the
+    identity file would look 3-4 times slower for the wrong reason)."""
+    expected = sizes[".br"] if title.startswith("100 KiB .js as .br") else sizes[".gz"]
+    per_request = run["bytes_per_request"]
+    # wrk prints "MB read" with two decimals: allow for that rounding and a head.
+    if not (expected <= per_request * 1.01 and per_request <= expected * 1.01 + 600):
+        raise RuntimeError(f"{server.name}, {title}: {per_request:.0f} bytes read per response, "
+                           f"expected {expected} plus a head")
 
 
 def thread_label(threads):
@@ -432,6 +591,14 @@ def print_summary(results, thread_counts):
             print(f"  ratio CPU/request vs leanest peer ({leanest}): "
                   f"{median(ours, 'cpu_ms_per_10k') / median(peers[leanest], 'cpu_ms_per_10k'):.2f}x"
                   " (lower is better)")
+        if " .js as .br" in title:
+            gz = results.get(title.replace(" as .br", " as .gz"), {}).get("reactor-httpd")
+            print("  (reactor-httpd only: nginx 1.22's gzip_static serves .gz, and no .br "
+                  "without an extra module)")
+            if gz:
+                print(f"  reactor-httpd .br / .gz: {median(ours, 'rps') / median(gz, 'rps'):.2f}x "
+                      f"req/s, {median(ours, 'cpu_ms_per_10k') / median(gz, 'cpu_ms_per_10k'):.2f}x"
+                      " CPU per request")
         if "reactor-httpd+log" in by_server:
             cost = median(by_server["reactor-httpd+log"], "cpu_ms_per_10k") / median(
                 ours, "cpu_ms_per_10k")
