@@ -97,9 +97,14 @@ class ServerGroup {
   }
 
   // Begins draining every server, each on its own loop, and returns once
-  // all have begun (so every listener is closed); `done` runs on the base
-  // loop once the last one has finished.
+  // all have begun; `done` runs on the base loop once the last one has
+  // finished. A Server with stop_accepting() has it called on every loop
+  // first: otherwise a client could see its connection on one loop closed
+  // and still be accepted by another loop whose drain has not begun.
   void drain(const DrainOne& drain_one, std::function<void()> done) {
+    if constexpr (requires(Server & server) { server.stop_accepting(); }) {
+      run_on_each([](Server& server) { server.stop_accepting(); });
+    }
     auto remaining = std::make_shared<std::atomic<size_t>>(servers_.size());
     auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
     EventLoop* base = loops_.base_loop();

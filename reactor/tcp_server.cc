@@ -77,6 +77,7 @@ void TcpServer::start() {
 }
 
 void TcpServer::stop_accepting() {
+  // Idempotent: drain() calls it again after a group closed every loop's.
   if (acceptor_) acceptor_->close();
   // A client held back at the limit was never served: it is refused now,
   // as the ones left in the closed backlog are.

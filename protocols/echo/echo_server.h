@@ -36,6 +36,8 @@ class EchoServer {
   // Graceful shutdown: close the listening socket, let every connection
   // flush what it owes, close them, then call `done` from the loop.
   void drain(std::function<void()> done);
+  // Closes the listening socket, nothing else (drain() does it too).
+  void stop_accepting() { server_.stop_accepting(); }
 
   const SocketAddress& listen_address() const { return server_.listen_address(); }
   size_t connection_count() const { return server_.connection_count(); }

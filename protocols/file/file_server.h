@@ -77,6 +77,8 @@ class FileServer {
   // thread, once.
   void drain(std::chrono::milliseconds grace, std::function<void()> done);
   bool shutting_down() const { return context_->draining; }
+  // Closes the listening socket, nothing else (drain() does it too).
+  void stop_accepting() { server_->stop_accepting(); }
 
  private:
   void handle_connection(const ConnectionPtr& connection);

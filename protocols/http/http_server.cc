@@ -161,6 +161,10 @@ void HttpServer::route_prefix(std::string method, std::string prefix, RouteHandl
   context_->router.add(std::move(method), std::move(prefix), true, std::move(handler));
 }
 
+void HttpServer::stop_accepting() {
+  for (auto& listener : listeners_) listener->stop_accepting();
+}
+
 void HttpServer::drain(std::function<void()> done) {
   context_->draining = true;
   flush_access_log();

@@ -66,6 +66,10 @@ class HttpServer {
   // left -- soon, if none is open. Bound the wait with a timer of your own:
   // a client that never reads keeps its connection until the idle timeout.
   void drain(std::function<void()> done);
+  // Closes every listening socket at once, nothing else (drain() does it
+  // too). ServerGroup calls it on every loop before any drain begins, so no
+  // client of one loop is closed while another loop still accepts.
+  void stop_accepting();
 
   // The first listener's address (the real port when 0 was asked for).
   const SocketAddress& listen_address() const { return listeners_.front()->listen_address(); }
