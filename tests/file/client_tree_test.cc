@@ -145,9 +145,13 @@ TEST_CASE("unchanged files are skipped: size and mtime, or SHA-256 with --checks
     CAPTURE(again.out);
     CHECK(count(again.out, "unchanged ") == 6);
     CHECK(count(again.out, "uploaded ") == 0);
-    // Same size, new content: the protocol has no mtime to compare yet, so
-    // only --checksum notices.
-    write_file(trees.local / "src/deep/same-size.txt", "CCCC");
+    // Same size, new content, but the old mtime put back: by size and mtime
+    // (PUT2 gave the server the local mtime) it looks unchanged, as with
+    // rsync's quick check; --checksum sees it.
+    const std::string local = trees.local / "src/deep/same-size.txt";
+    const time_t before = mtime_of(local);
+    write_file(local, "CCCC");
+    set_mtime(local, before);
     REQUIRE(trees.client({"put", "-r", "src", "--to", "up"}).status == 0);
     CHECK(read_file(trees.served / "up/src/deep/same-size.txt") == "AAAA");
     auto checked = trees.client({"put", "-r", "src", "--to", "up", "--checksum", "-v"});
@@ -155,6 +159,13 @@ TEST_CASE("unchanged files are skipped: size and mtime, or SHA-256 with --checks
     CAPTURE(checked.out);
     CHECK(count(checked.out, "uploaded ") == 1);
     CHECK(read_file(trees.served / "up/src/deep/same-size.txt") == "CCCC");
+    // A different mtime alone is enough to upload it again, and the server
+    // keeps the new one.
+    set_mtime(local, before - 100);
+    auto refreshed = trees.client({"put", "-r", "src", "--to", "up", "-v"});
+    CAPTURE(refreshed.out);
+    CHECK(count(refreshed.out, "uploaded ") == 1);
+    CHECK(mtime_of(trees.served / "up/src/deep/same-size.txt") == before - 100);
     // A changed size is always uploaded.
     write_file(trees.local / "src/top.txt", "longer top\n");
     REQUIRE(trees.client({"put", "-r", "src", "--to", "up"}).status == 0);
