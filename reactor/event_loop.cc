@@ -95,10 +95,17 @@ void EventLoop::run() {
   run_deferred_tasks();
   run_posted_tasks();
   run_deferred_tasks();
+  // A stop() from another thread may still be writing the eventfd; it does
+  // so under this lock, so once we hold it that stop() is done with us and
+  // the owner may destroy the loop as soon as run() returns (seen by
+  // ThreadSanitizer: the eventfd closed under a stop()'s write, which could
+  // otherwise land in whatever file reused the descriptor number).
+  std::lock_guard lock(posted_mutex_);
   quit_ = false;  // the loop may be run again
 }
 
 void EventLoop::stop() {
+  std::lock_guard lock(posted_mutex_);
   quit_ = true;
   if (!in_loop_thread()) wake_up();
 }

@@ -50,7 +50,9 @@ class EventLoop {
   // thread. Tasks still queued when the loop stops are run before returning.
   void run();
   // Makes run() return after the current iteration (or at once, if it is
-  // called before run() starts). Any thread.
+  // called before run() starts). Any thread; run() returns only after a
+  // concurrent stop() has finished with the loop, so the loop's thread may
+  // destroy it right after run() returns.
   void stop();
 
   // Runs `task` on the loop thread soon. The only thread-safe way to hand
