@@ -30,18 +30,22 @@ configure() {  # configure DIR [meson options...]
 }
 
 status=0
+timings=()  # "DIR: build Ns, tests Ns", printed before the totals
 build_and_test() {  # build_and_test DIR [meson options...]
   local dir=$1; shift
   # A failed build must never be reported with the results of an earlier
   # run: without a log, count_results.py counts the build as failed.
   rm -f "$dir/meson-logs/testlog.json"
   echo "=== $dir: configure and build" >&2
+  local started=$SECONDS
   if ! configure "$dir" "$@" || ! ninja -C "$dir" -j "$jobs" >"$dir.build.log" 2>&1; then
     tail -n 60 "$dir.build.log" >&2 2>/dev/null
     echo "=== $dir: BUILD FAILED" >&2
     status=1
+    timings+=("$dir: build failed after $((SECONDS - started)) s")
     return
   fi
+  local built=$SECONDS
   echo "=== $dir: test" >&2
   # One test program at a time: the integration tests load the machine
   # (1,000 clients, 200 MiB transfers) and must not starve each other.
@@ -49,6 +53,7 @@ build_and_test() {  # build_and_test DIR [meson options...]
   for suite in ${TEST_SUITES:-}; do suites+=(--suite "$suite"); done
   meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 1 "${suites[@]}" \
     --timeout-multiplier "${TIMEOUT_MULTIPLIER:-1}" >&2 || status=1
+  timings+=("$dir: build $((built - started)) s, tests $((SECONDS - built)) s")
 }
 
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
@@ -70,6 +75,7 @@ TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1" REACTOR_TEST_TIME_SCALE=4
 CC=clang CXX=clang++ build_and_test build-fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
   -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false
 
+printf '%s\n' "${timings[@]}"
 python3 scripts/count_results.py build build-asan "build-tsan=${tsan_suites// /,}" build-fuzz ||
   status=1
 exit $status
