@@ -108,7 +108,7 @@ cat "$served/big.bin" >/dev/null  # both servers read from the page cache
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-taskset -c "$server_cpu" "$server_bin" 0 "$served" --bind 127.0.0.1 --log-level info \
+taskset -c "$server_cpu" "$server_bin" 0 "$served" --bind 127.0.0.1 --threads 1 --log-level info \
   >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do

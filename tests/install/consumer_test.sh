@@ -67,6 +67,36 @@ done
   fail "include/protocols/echo/echo_server.h was not installed"
 
 # --- 2. what the installed files promise --------------------------------------
+step "installed programs find the installed libraries without ldconfig (RUNPATH)"
+installed_lib=$(find "$dest" -name 'libreactor.so.0' -print -quit)
+[[ -n $installed_lib ]] || fail "no libreactor.so.0 was installed"
+installed_lib_dir=${installed_lib%/*}
+installed_lib_dir=${installed_lib_dir#"$dest"}  # where it lands without DESTDIR
+programs=0
+while IFS= read -r program; do
+  programs=$((programs + 1))
+  runpath=$(readelf -d "$program" | sed -nE 's/.*\((RUNPATH|RPATH)\).*\[(.*)\]/\2/p')
+  [[ ":$runpath:" == *":$installed_lib_dir:"* ]] ||
+    fail "${program#"$dest"} has RUNPATH '$runpath', not the installed $installed_lib_dir: it would need ldconfig"
+done < <(find "$dest" -path '*/bin/reactor-*' -type f)
+# The tests are built only with the apps (-Dapps=true), so all four are here.
+((programs == 4)) || fail "expected the 4 programs under bin/, found $programs"
+
+step "a library-only configuration (-Dapps=false) defines no program and no test"
+if ! "$meson" setup "$work/library_only" "$source_root" --wrap-mode=nodownload -Dapps=false \
+  >"$work/library_only.log" 2>&1; then
+  tail -n 30 "$work/library_only.log" >&2
+  fail "meson setup -Dapps=false failed"
+fi
+targets=$("$meson" introspect "$work/library_only" --targets | python3 -c '
+import json, sys
+for target in json.load(sys.stdin):
+    print(target["type"], target["name"])') || fail "meson introspect failed"
+grep -q '^shared library reactor$' <<<"$targets" || fail "-Dapps=false lost libreactor: $targets"
+if grep -E '^executable (reactor-|.*_test$|core_)' <<<"$targets"; then
+  fail "-Dapps=false still builds the programs or the tests above"
+fi
+
 step "installed headers and .pc files keep spdlog/fmt private"
 leaks=$(grep -rlE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"](spdlog|fmt)/' "$include_dir")
 [[ -z $leaks ]] || fail "public headers include spdlog/fmt (consumers would need them): $leaks"
