@@ -32,9 +32,8 @@ struct UploadItem {
   std::string local_path;
   std::string remote_path;
   // Skip the file if the server already has a complete file of the same
-  // size and no unfinished upload of it (used when --watch starts up, and
-  // by put -r). The protocol does not carry a file's mtime yet, so the
-  // size is all that is compared -- unless:
+  // size (and, from a version-2 server, the same mtime) and no unfinished
+  // upload of it (used when --watch starts up, and by put -r) -- unless:
   bool skip_if_present = false;
   // with skip_if_present, a file of the same size is skipped only if the
   // server's HASH equals the local file's SHA-256 (put --checksum).

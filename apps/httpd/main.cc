@@ -266,7 +266,8 @@ int main(int argc, char** argv) {
   app.add_option("--cache-seconds", cache_seconds,
                  "Trust a path to name the same file for SECONDS: a file replaced by rename\n"
                  "is served whole from its old descriptor until then. A change in place\n"
-                 "shows at once (one fstat per request). 0: open every time")
+                 "shows at once in a file sent from disk (one fstat per request), within\n"
+                 "SECONDS in one held in memory (--inline-max). 0: open every time")
       ->check(CLI::NonNegativeNumber)
       ->type_name("SECONDS")
       ->capture_default_str();

@@ -8,18 +8,20 @@
 // cache. A file replaced by rename() (the usual way to deploy) is picked
 // up within `ttl` (usually at once: losing its name moves the old file's
 // ctime, which the fstat() below sees); until then the old file is served
-// whole and consistent, since the entry holds its descriptor. The content is never trusted that
-// way: every hit fstat()s the cached descriptor and reloads when size,
-// mtime or ctime moved, so a file rewritten in place never gets a head
-// computed from its previous version. On revalidation an unchanged file
-// keeps its entry. A TTL of zero disables caching (every request opens the
-// file).
+// whole and consistent, since the entry holds its descriptor. A file sent
+// from that descriptor (sendfile) is checked on every hit: one fstat(),
+// and a reload when size, mtime or ctime moved, so a file rewritten in
+// place never goes out with a head computed from its previous version. On
+// revalidation an unchanged file keeps its entry. A TTL of zero disables
+// caching (every request opens the file).
 //
 // Small files (up to `inline_limit` bytes) also keep their content, read
 // once when the entry is made: the response is then one send() holding
 // header and body, instead of a send() plus a sendfile() that would leave
 // as two TCP segments. Content and validators come from the same snapshot,
-// so they always agree.
+// so they always agree, and such a hit looks at nothing else: a change in
+// place shows when the period ends, as a rename does, and until then the
+// previous version is served whole.
 //
 // Bounded: at most `max_entries` entries; when full, expired entries are
 // dropped, and if none are, the whole cache is (cheap, and rare).

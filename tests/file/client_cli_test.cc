@@ -17,6 +17,7 @@
 
 #include "protocols/file/sha256.h"
 #include "tests/file/rftp_test_support.h"
+#include "tests/support/net.h"
 #include "tests/support/time_scale.h"
 
 using namespace rftp_test;
@@ -66,16 +67,10 @@ class Impostor {
   explicit Impostor(std::string reply, bool close_after_reply = false)
       : Impostor(std::vector<std::string>{std::move(reply)}, close_after_reply) {}
   explicit Impostor(std::vector<std::string> script, bool close_after_reply = false)
-      : listener_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
-        close_after_reply_(close_after_reply) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(listener_, 4) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port_ = ntohs(address.sin_port);
+      : close_after_reply_(close_after_reply) {
+    const test_support::LoopbackListener listener = test_support::listen_on_loopback(4);
+    listener_ = listener.fd;
+    port_ = listener.port;
     thread_ = std::thread([this, script = std::move(script)] { serve(script); });
   }
   ~Impostor() {
@@ -108,7 +103,7 @@ class Impostor {
     ::close(peer);
   }
 
-  int listener_;
+  int listener_ = -1;
   bool close_after_reply_;
   int port_ = 0;
   std::thread thread_;
@@ -340,15 +335,11 @@ TEST_CASE("a reply frame above 256 MiB is refused as soon as its length arrives 
 TEST_CASE("--connect-timeout bounds a connection attempt that gets no answer (exit 3)") {
   // A listener that never accepts, with its accept queue full: the kernel
   // drops further SYNs, so a connect() neither succeeds nor fails.
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(listener >= 0);
+  const auto [listener, port] = test_support::listen_on_loopback(0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener, 0) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+  address.sin_port = htons(static_cast<uint16_t>(port));
   std::vector<int> fillers;
   bool queue_full = false;
   for (int i = 0; i < 16 && !queue_full; ++i) {
@@ -359,7 +350,7 @@ TEST_CASE("--connect-timeout bounds a connection attempt that gets no answer (ex
     queue_full = ::poll(&connected, 1, 200) == 0;
   }
   REQUIRE(queue_full);
-  const std::string endpoint = "127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  const std::string endpoint = "127.0.0.1:" + std::to_string(port);
   const auto started = std::chrono::steady_clock::now();
   test_support::ChildProcess client(client_argv({endpoint, "--connect-timeout", "1", "ping"}));
   // The default is 10 s; with 1 s the client gives up after about 1 s.

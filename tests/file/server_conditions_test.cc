@@ -21,6 +21,7 @@
 
 #include "tests/file/rftp_test_support.h"
 #include "tests/support/cli_help.h"
+#include "tests/support/net.h"
 #include "tests/support/time_scale.h"
 
 using namespace rftp_test;
@@ -133,13 +134,7 @@ TEST_CASE("special files are kind 2 and ERROR 8 for GET and HASH") {
                   "mknod: " << std::strerror(errno) << " (the test needs root, as in CI)");
   REQUIRE(::mkfifo((root / "fifo").c_str(), 0644) == 0);
   const std::string socket_path = root / "socket";
-  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(listener >= 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  REQUIRE(socket_path.size() < sizeof address.sun_path);
-  std::memcpy(address.sun_path, socket_path.c_str(), socket_path.size() + 1);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  const int listener = test_support::bind_unix_socket(socket_path, false);
   const std::vector<std::string> specials = {"null", "fifo", "socket"};
   write_file(root / "plain.txt", "plain");
   Server server(root.path());

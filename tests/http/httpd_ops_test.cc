@@ -19,6 +19,7 @@
 
 #include "httpd_fixture.h"
 #include "site_builder.h"
+#include "tests/support/net.h"
 #include "tests/support/time_scale.h"
 #include "tests/support/wait.h"
 
@@ -47,20 +48,6 @@ void logged_request(int port, int number) {
 
 std::string agent_field(int number) {
   return "\"req-" + std::to_string(number) + "\"\n";
-}
-
-// A Unix-domain socket bound at `path` (and listening if asked); closing it
-// leaves the file behind, as a crashed server does.
-int bound_unix_socket(const std::string& path, bool listening) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  REQUIRE(path.size() < sizeof address.sun_path);
-  std::memcpy(address.sun_path, path.data(), path.size());
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  if (listening) REQUIRE(::listen(fd, 16) == 0);
-  return fd;
 }
 
 bool is_socket_file(const std::string& path) {
@@ -193,7 +180,7 @@ TEST_CASE("binds: IPv4, IPv6 and a Unix socket at once, one log, clickable start
 TEST_CASE("binds: a stale socket file is replaced; a live one or a regular file is not touched") {
   TestSite site;
   const std::string stale_path = site.tree / "stale.sock";
-  ::close(bound_unix_socket(stale_path, true));  // a crashed server's leftover
+  ::close(test_support::bind_unix_socket(stale_path, true));  // a crashed server's leftover
   REQUIRE(is_socket_file(stale_path));
   {
     Httpd server(site.root(), {"--bind", "127.0.0.1", "--bind", "unix:" + stale_path});
@@ -244,18 +231,9 @@ TEST_CASE("binds: a bad --bind is refused with a message") {
 
 TEST_CASE("systemd socket activation: LISTEN_FDS sockets are served, nothing else is bound") {
   TestSite site;
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(listener >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-  REQUIRE(::listen(listener, 16) == 0);
-  socklen_t length = sizeof address;
-  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  const int port = ntohs(address.sin_port);
+  const auto [listener, port] = test_support::listen_on_loopback();
   const std::string socket_path = site.tree / "activated.sock";
-  const int unix_listener = bound_unix_socket(socket_path, true);
+  const int unix_listener = test_support::bind_unix_socket(socket_path, true);
 
   {
     test_support::ChildProcess server(httpd_argv(site.root(), {}), {listener, unix_listener});
@@ -281,7 +259,7 @@ TEST_CASE("systemd socket activation: LISTEN_FDS sockets are served, nothing els
 TEST_CASE("systemd socket activation: variables meant for another process are ignored") {
   TestSite site;
   const std::string socket_path = site.tree / "inherited.sock";
-  const int unix_listener = bound_unix_socket(socket_path, true);
+  const int unix_listener = test_support::bind_unix_socket(socket_path, true);
   // Descriptor 3 is a listening socket, but LISTEN_PID names the test: the
   // server must neither adopt it nor keep the variables for its children.
   test_support::ChildProcess server(httpd_argv(site.root(), {"--bind", "127.0.0.1"}),

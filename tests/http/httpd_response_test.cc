@@ -101,31 +101,55 @@ TEST_CASE("timeouts: a client that speaks late, but within the header timeout, i
 
 TEST_CASE("freshness: a file rewritten in place within the cache period is served whole") {
   TestSite site;
-  Httpd server(site.root(), {"--cache-seconds", "60", "--inline-max", "4096"});
-  const std::string inline_path = site.tree / "site/inline.txt";
-  const std::string sendfile_path = site.tree / "site/sendfile.bin";
-  struct Case {
-    std::string path;
-    std::string url;
-    size_t base;
-  };
-  for (const Case& file :
-       {Case{inline_path, "/inline.txt", 1000}, Case{sendfile_path, "/sendfile.bin", 200 * 1024}}) {
-    CAPTURE(file.url);
-    const std::string original(file.base, 'o');
-    const std::string grown(file.base + 700, 'g');
-    const std::string shrunk(file.base / 2, 's');
-    site.tree.write_file(file.path.substr(site.tree.path().size() + 1), original);
-    check_serves_exactly(server.port(), file.url, original);
-    rewrite_in_place(file.path, grown);
-    check_serves_exactly(server.port(), file.url, grown);
-    rewrite_in_place(file.path, shrunk);
-    check_serves_exactly(server.port(), file.url, shrunk);
+  SUBCASE("sent from the file: every hit sees the change at once") {
+    Httpd server(site.root(), {"--cache-seconds", "60", "--inline-max", "4096"});
+    const std::string path = site.tree / "site/sendfile.bin";
+    const size_t base = 200 * 1024;
+    const std::string original(base, 'o');
+    const std::string grown(base + 700, 'g');
+    const std::string shrunk(base / 2, 's');
+    site.tree.write_file("site/sendfile.bin", original);
+    check_serves_exactly(server.port(), "/sendfile.bin", original);
+    rewrite_in_place(path, grown);
+    check_serves_exactly(server.port(), "/sendfile.bin", grown);
+    rewrite_in_place(path, shrunk);
+    check_serves_exactly(server.port(), "/sendfile.bin", shrunk);
     // Same size, only the modification time tells: still caught.
     const std::string same_size(shrunk.size(), 'm');
-    rewrite_in_place(file.path, same_size);
-    site.tree.set_mtime(file.path.substr(site.tree.path().size() + 1), 1000000000);
-    check_serves_exactly(server.port(), file.url, same_size);
+    rewrite_in_place(path, same_size);
+    site.tree.set_mtime("site/sendfile.bin", 1000000000);
+    check_serves_exactly(server.port(), "/sendfile.bin", same_size);
+  }
+  SUBCASE("held in memory: the snapshot, whole, for GET and HEAD alike, until the period ends") {
+    // One loop: each loop's cache takes its own snapshot.
+    Httpd server(site.root(), {"--cache-seconds", "60", "--inline-max", "4096", "--threads", "1"});
+    const std::string path = site.tree / "site/inline.txt";
+    const std::string original(1000, 'o');
+    site.tree.write_file("site/inline.txt", original);
+    check_serves_exactly(server.port(), "/inline.txt", original);
+    // Grown, shrunk, same size with another mtime: the length announced is
+    // always the length of the bytes sent, and HEAD agrees with GET.
+    rewrite_in_place(path, std::string(1700, 'g'));
+    check_serves_exactly(server.port(), "/inline.txt", original);
+    rewrite_in_place(path, std::string(500, 's'));
+    check_serves_exactly(server.port(), "/inline.txt", original);
+    rewrite_in_place(path, std::string(1000, 'm'));
+    site.tree.set_mtime("site/inline.txt", 1000000000);
+    check_serves_exactly(server.port(), "/inline.txt", original);
+  }
+  SUBCASE("held in memory: the change shows when the period ends") {
+    Httpd server(site.root(), {"--cache-seconds", "1", "--inline-max", "4096"});
+    const std::string path = site.tree / "site/inline.txt";
+    site.tree.write_file("site/inline.txt", std::string(1000, 'o'));
+    check_serves_exactly(server.port(), "/inline.txt", std::string(1000, 'o'));
+    const std::string grown(1700, 'g');
+    rewrite_in_place(path, grown);
+    // Each loop (--threads) holds its own snapshot for its own period.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100) +
+                                test_support::scaled(std::chrono::milliseconds(900)));
+    for (int request = 0; request < 4; ++request) {
+      check_serves_exactly(server.port(), "/inline.txt", grown);
+    }
   }
 }
 

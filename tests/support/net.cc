@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -181,6 +182,41 @@ size_t ClientSocket::unread_bytes() const {
   int count = 0;
   if (::ioctl(fd_, FIONREAD, &count) < 0) return 0;
   return static_cast<size_t>(count);
+}
+
+LoopbackListener listen_on_loopback(int backlog) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    const int error = errno;
+    ::close(fd);
+    throw std::runtime_error(std::string("loopback listener: ") + std::strerror(error));
+  }
+  return {fd, ntohs(address.sin_port)};
+}
+
+int bind_unix_socket(const std::string& path, bool listening) {
+  sockaddr_un address{};
+  if (path.size() >= sizeof address.sun_path) {
+    throw std::runtime_error("Unix socket path too long: " + path);
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.data(), path.size());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      (listening && ::listen(fd, 16) != 0)) {
+    const int error = errno;
+    ::close(fd);
+    throw std::runtime_error("Unix socket " + path + ": " + std::strerror(error));
+  }
+  return fd;
 }
 
 }  // namespace test_support

@@ -56,4 +56,19 @@ class ClientSocket {
 // listens there any more.
 int connect_error(int port, bool ipv6 = false);
 
+// A listening TCP socket on 127.0.0.1 with a port the kernel chose: a
+// stand-in server the test scripts itself (an impostor, a listener that
+// never accepts, a socket handed to the server as if by systemd). The
+// caller owns `fd`. Throws on failure.
+struct LoopbackListener {
+  int fd;
+  int port;
+};
+LoopbackListener listen_on_loopback(int backlog = 16);
+
+// A Unix-domain stream socket bound at `path`, listening if asked. Closing
+// it leaves the socket file behind, as a crashed server does. Throws on
+// failure (a path longer than sun_path included).
+int bind_unix_socket(const std::string& path, bool listening);
+
 }  // namespace test_support
