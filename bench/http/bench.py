@@ -169,9 +169,19 @@ class ReactorHttpd(Server):
         self.binary, self.extra = binary, list(extra)
 
     def command(self):
-        # --threads even at 1: the default is one loop per CPU.
+        # --threads even at 1: the default is one loop per CPU. A build from
+        # before --threads (a --baseline) has one loop and no such option.
+        threads = ["--threads", str(self.threads)] if self.knows_threads() else []
         return [self.binary, str(self.port), str(self.root), "--bind", "127.0.0.1",
-                "--log-level", "warn", "--threads", str(self.threads)] + self.extra
+                "--log-level", "warn"] + threads + self.extra
+
+    def knows_threads(self):
+        if not hasattr(self, "_knows_threads"):
+            help_text = subprocess.run([self.binary, "--help"], capture_output=True, text=True)
+            self._knows_threads = "--threads" in help_text.stdout + help_text.stderr
+            if not self._knows_threads and self.threads > 1:
+                sys.exit(f"{self.binary} has no --threads: run it with --threads 1")
+        return self._knows_threads
 
 
 class Nginx(Server):
@@ -413,6 +423,10 @@ def main():
     parser.add_argument("--only", default="", help="comma list of servers to run")
     parser.add_argument("--scenarios", default="1k,64k,close,large,log,precompressed",
                         help="comma list of: 1k,64k,close,large,log,precompressed")
+    parser.add_argument("--baseline", action="append", default=[],
+                        help="another reactor-httpd build run beside this one as NAME=PATH, "
+                             "e.g. 'before=/tmp/old/build-bench/apps/httpd/reactor-httpd': "
+                             "a regression check, alternating like the peers (repeatable)")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--variant", action="append", default=[],
                         help="extra reactor-httpd run as NAME=ARGS, e.g. "
@@ -446,6 +460,10 @@ def main():
             name, _, extra = variant.partition("=")
             servers.append(ReactorHttpd(f"reactor-httpd:{name}", work, root, cpu, threads,
                                         httpd, extra.split()))
+        for baseline in args.baseline:
+            name, _, path = baseline.partition("=")
+            servers.append(ReactorHttpd(f"reactor-httpd:{name}", work, root, cpu, threads,
+                                        os.path.abspath(path)))
         return only_wanted(servers)
 
     def only_wanted(servers):
