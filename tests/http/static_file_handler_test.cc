@@ -277,20 +277,29 @@ TEST_CASE("handler: overlapping ranges get the whole file") {
   CHECK(r.body.size() == 20);
 }
 
-TEST_CASE("handler: the cache notices a replaced file, and a changed one at once") {
+TEST_CASE(
+    "handler: the cache notices a replaced file: sent from disk at once, inline after the TTL") {
   Site site;
   MimeTypes types;
   reactor::protocols::ServedTree root(site.tree / "site");
+  // small.txt (20 bytes) is held inline with a limit of 1024, sent from
+  // its descriptor with a limit of 0.
+  FileCache sent_from_disk(root, types, FileCache::Options{std::chrono::milliseconds(50), 64, 0});
   FileCache cache(root, types, FileCache::Options{std::chrono::milliseconds(50), 64, 1024});
   const auto now = reactor::Clock::now();
+  REQUIRE(sent_from_disk.lookup("small.txt", now).ok());
   auto first = cache.lookup("small.txt", now);
   REQUIRE(first.ok());
+  const std::string original = first.value()->content;
   site.tree.write_file("site/small.txt.new", "replaced!");
   REQUIRE(::rename((site.tree / "site/small.txt.new").c_str(),
                    (site.tree / "site/small.txt").c_str()) == 0);
-  // The old file lost its name, which moved its ctime: the fstat() of
-  // each hit sees that, so the new file shows before the TTL is out.
-  CHECK(cache.lookup("small.txt", now).value()->content == "replaced!");
+  // The old file lost its name, which moved its ctime: the fstat() of a
+  // hit on a descriptor sees that, so the new file shows before the TTL
+  // is out.
+  CHECK(sent_from_disk.lookup("small.txt", now).value()->info.st_size == 9);
+  // Inline content is a snapshot, served whole until the TTL is out.
+  CHECK(cache.lookup("small.txt", now).value()->content == original);
   auto later = cache.lookup("small.txt", now + std::chrono::milliseconds(60));
   REQUIRE(later.ok());
   CHECK(later.value()->content == "replaced!");
