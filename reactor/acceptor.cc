@@ -158,6 +158,13 @@ void Acceptor::pause() {
   channel_.disable_reading();
 }
 
+UniqueFd Acceptor::duplicate() const {
+  if (!socket_) return UniqueFd();
+  UniqueFd copy(::fcntl(socket_.get(), F_DUPFD_CLOEXEC, 0));
+  if (!copy) throw std::system_error(errno, std::generic_category(), "dup listening socket");
+  return copy;
+}
+
 void Acceptor::close() {
   pause();
   channel_.remove();

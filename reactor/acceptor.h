@@ -66,6 +66,14 @@ class Acceptor {
   // The bound address, with the real port when the request asked for 0.
   const SocketAddress& address() const { return address_; }
 
+  // Another descriptor of this listening socket (close-on-exec), for an
+  // Acceptor on another loop: the way to serve one socket from several
+  // loops when SO_REUSEPORT cannot give each its own (a Unix path, a socket
+  // inherited from systemd). Every such loop's epoll then reports each new
+  // client and one accept() takes it; the others find EAGAIN, a wake-up
+  // spent. Empty once closed. Throws std::system_error if dup fails.
+  UniqueFd duplicate() const;
+
   // Throws std::system_error (EADDRINUSE...) if `address` could not be
   // bound by a listener without SO_REUSEPORT. Call it before the first
   // listener of a SO_REUSEPORT group: such a bind succeeds beside another

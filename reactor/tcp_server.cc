@@ -65,6 +65,10 @@ TcpServer::~TcpServer() {
   for (auto& [id, connection] : refused_) connection->abandon();
 }
 
+UniqueFd TcpServer::duplicate_listening_socket() const {
+  return acceptor_ ? acceptor_->duplicate() : UniqueFd();
+}
+
 const SocketAddress& TcpServer::listen_address() const {
   static const SocketAddress kNone;
   return acceptor_ ? acceptor_->address() : kNone;

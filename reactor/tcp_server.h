@@ -118,6 +118,9 @@ class TcpServer {
   // The bound address (with the real port when 0 was asked); an empty
   // address for a server without a listening socket.
   const SocketAddress& listen_address() const;
+  // Another descriptor of the listening socket, for a TcpServer on another
+  // loop to accept from too (Acceptor::duplicate); empty without one.
+  UniqueFd duplicate_listening_socket() const;
   // Open connections on this server (refused overload clients not
   // included); connection_limit().open_count() counts the whole group.
   size_t connection_count() const { return connections_.size(); }

@@ -367,24 +367,23 @@ int main(int argc, char** argv) {
   options.connection_limit = connection_limit;
 
   // Every loop listens on the IP addresses (SO_REUSEPORT, the port server
-  // 0 got); Unix sockets and sockets from systemd are one listener each,
-  // which the first loop serves. Without an IP address there is nothing
-  // for other loops to share, so one loop serves everything.
+  // 0 got). Unix sockets and sockets from systemd are one socket each,
+  // opened by the first loop; the others accept from a dup() of it.
   std::vector<reactor::SocketAddress> ip_addresses;
   for (const reactor::SocketAddress& address : addresses) {
     if (!address.is_unix()) ip_addresses.push_back(address);
   }
-  if (ip_addresses.empty() && thread_count > 1) {
-    spdlog::warn("--threads {}: Unix and inherited sockets are served by one loop", thread_count);
-    thread_count = 1;
-  }
   options.reuse_port = thread_count > 1;
-  auto make_server = [&options, &ip_addresses, &thread_count](reactor::EventLoop* server_loop,
-                                                              size_t index) {
+  std::vector<std::vector<reactor::UniqueFd>> single_listeners(thread_count);
+  auto make_server = [&options, &ip_addresses, &thread_count, &single_listeners](
+                         reactor::EventLoop* server_loop, size_t index) {
     reactor::http::ServerOptions own = options;
     if (index > 0) {
       own.addresses = ip_addresses;
       own.listening_fds.clear();
+      for (reactor::UniqueFd& fd : single_listeners[index]) {
+        own.listening_fds.push_back(fd.release());
+      }
     } else if (thread_count > 1) {
       for (const reactor::SocketAddress& address : ip_addresses) {
         reactor::Acceptor::check_available(address);
@@ -392,6 +391,9 @@ int main(int argc, char** argv) {
     }
     auto server = std::make_unique<reactor::http::HttpServer>(server_loop, own);
     if (index == 0) {
+      for (size_t other = 1; other < thread_count; ++other) {
+        single_listeners[other] = server->duplicate_single_listeners();
+      }
       // The ports server 0 got, in the order of the addresses asked for.
       ip_addresses.clear();
       const std::vector<reactor::SocketAddress> bound = server->listen_addresses();

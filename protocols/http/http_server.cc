@@ -69,13 +69,23 @@ void HttpServer::open_listeners(const ServerOptions& options) {
     TcpServer::Options listener_options = tcp;
     if (address.is_unix()) listener_options.reuse_port = false;
     listeners_.push_back(std::make_unique<TcpServer>(loop_, address, listener_options));
+    if (address.is_unix()) single_listeners_.push_back(listeners_.back().get());
     if (!address.is_unix() && chosen_port == 0) {
       chosen_port = listeners_.back()->listen_address().port();
     }
   }
   for (UniqueFd& fd : adopted) {
     listeners_.push_back(std::make_unique<TcpServer>(loop_, std::move(fd), tcp));
+    single_listeners_.push_back(listeners_.back().get());
   }
+}
+
+std::vector<UniqueFd> HttpServer::duplicate_single_listeners() const {
+  std::vector<UniqueFd> copies;
+  for (const TcpServer* listener : single_listeners_) {
+    copies.push_back(listener->duplicate_listening_socket());
+  }
+  return copies;
 }
 
 void HttpServer::wire(TcpServer& listener) {

@@ -76,6 +76,11 @@ class HttpServer {
   // Every listener's address, in the order of the options (addresses, then
   // adopted descriptors).
   std::vector<SocketAddress> listen_addresses() const;
+  // New descriptors of the listeners another loop cannot open for itself
+  // with SO_REUSEPORT -- Unix paths and adopted descriptors -- for that
+  // loop's HttpServer to adopt (ServerOptions::listening_fds), so every
+  // loop serves them too. Loop thread, before start().
+  std::vector<UniqueFd> duplicate_single_listeners() const;
   size_t connection_count() const;
   // Clients beyond max_connections that were answered 503.
   uint64_t refused_count() const;
@@ -103,6 +108,7 @@ class HttpServer {
   // acceptors: the core stays as it is, and each listener keeps its own
   // connection set, so max_connections applies per listener.
   std::vector<std::unique_ptr<TcpServer>> listeners_;
+  std::vector<const TcpServer*> single_listeners_;  // no SO_REUSEPORT: see above
   size_t draining_listeners_ = 0;
 };
 

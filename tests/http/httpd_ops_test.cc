@@ -14,6 +14,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -174,6 +177,76 @@ TEST_CASE("binds: IPv4, IPv6 and a Unix socket at once, one log, clickable start
   CHECK(log.find("unix - - [") != std::string::npos);
   CHECK(log.find("\"via-unix\"") != std::string::npos);
   // The server removes the socket file it created.
+  CHECK(!is_socket_file(socket_path));
+}
+
+namespace {
+
+// The inode of the listening Unix socket bound at `path` (/proc/net/unix:
+// "Num RefCount Protocol Flags Type St Inode Path", flag 00010000 =
+// listening); 0 if there is none.
+unsigned long listening_unix_inode(const std::string& path) {
+  std::ifstream table("/proc/net/unix");
+  std::string line;
+  std::getline(table, line);  // the heading
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::string number, references, protocol, flags, type, state, socket_path;
+    unsigned long inode = 0;
+    fields >> number >> references >> protocol >> flags >> type >> state >> inode >> socket_path;
+    if (socket_path == path && flags == "00010000") return inode;
+  }
+  return 0;
+}
+
+// How many of the process's epoll instances watch a descriptor of the
+// socket `inode` (each loop has one epoll instance; fdinfo lists its
+// targets as "tfd: FD").
+int epolls_watching(pid_t pid, unsigned long inode) {
+  const std::string process = "/proc/" + std::to_string(pid);
+  const std::string wanted = "socket:[" + std::to_string(inode) + "]";
+  auto link_of = [&](const std::string& fd) {
+    std::error_code error;
+    return std::filesystem::read_symlink(process + "/fd/" + fd, error).string();
+  };
+  int watching = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(process + "/fd")) {
+    const std::string fd = entry.path().filename().string();
+    if (link_of(fd) != "anon_inode:[eventpoll]") continue;
+    std::ifstream info(process + "/fdinfo/" + fd);
+    std::string line;
+    bool found = false;
+    while (std::getline(info, line)) {
+      std::istringstream fields(line);
+      std::string key, target;
+      fields >> key >> target;
+      if (key == "tfd:" && link_of(target) == wanted) found = true;
+    }
+    if (found) ++watching;
+  }
+  return watching;
+}
+
+}  // namespace
+
+TEST_CASE("binds: with --threads 2 a Unix socket is served by both loops, from one socket") {
+  TestSite site;
+  const std::string socket_path = site.tree / "shared.sock";
+  test_support::ChildProcess server(
+      httpd_argv(site.root(), {"--bind", "unix:" + socket_path, "--threads", "2"}));
+  REQUIRE(server.wait_for_output("serving "));
+  CHECK(server.output().find("2 threads") != std::string::npos);
+  const unsigned long inode = listening_unix_inode(socket_path);
+  REQUIRE(inode != 0);
+  // Each loop's epoll watches a descriptor of the one listening socket.
+  CHECK(epolls_watching(server.pid(), inode) == 2);
+  for (int request = 0; request < 20; ++request) {
+    int status = -1;
+    CHECK(curl_unix(socket_path, "/small.txt", &status) == site.small);
+    CHECK(status == 0);
+  }
+  server.send_signal(SIGTERM);
+  CHECK(server.wait_exit() == 0);
   CHECK(!is_socket_file(socket_path));
 }
 
