@@ -209,9 +209,10 @@ int main(int argc, char** argv) {
   put->add_option("--watch", watch_directory, "Watch DIR and upload what appears in it")
       ->check(CLI::ExistingDirectory);
   bool put_recursive = false;
-  put->add_flag("-r,--recursive", put_recursive,
-                "Copy LOCAL directories as trees (REMOTE_DIR/NAME/...). Files the server "
-                "holds with the same size are skipped (the protocol carries no mtime yet)");
+  put->add_flag(
+      "-r,--recursive", put_recursive,
+      "Copy LOCAL directories as trees (REMOTE_DIR/NAME/...). Files the server "
+      "holds with the same size (and, from a version-2 server, the same mtime) are skipped");
   put->add_flag("--checksum", checksum,
                 "-r: skip a file of the same size only if its SHA-256 matches the server's");
   std::string watch_state;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <set>
 
 #include "apps/fileclient/output_format.h"
 
@@ -35,17 +36,35 @@ std::string UploadCommand::check_local_files() {
     if (name.empty()) return path + ": has no file name to upload under";
     if (S_ISDIR(info.st_mode) && options_.recursive) {
       const std::string top = join_remote(options_.remote_directory, name);
+      // Every directory of the tree, and those a file's PUT will create.
+      std::set<std::string> directories = {top};
+      std::set<std::string> holding_files;
       std::error_code error;
       std::filesystem::recursive_directory_iterator walk(path, error), end;
       for (; !error && walk != end; walk.increment(error)) {
-        if (!walk->is_regular_file(error)) continue;
         const std::string relative =
             std::filesystem::relative(walk->path(), path, error).generic_string();
-        items_.push_back(
-            UploadItem{walk->path().string(), join_remote(top, relative), true, options_.checksum});
+        const std::string remote = join_remote(top, relative);
+        if (walk->is_directory(error) && !walk->is_symlink(error)) {
+          directories.insert(remote);
+          continue;
+        }
+        if (!walk->is_regular_file(error)) continue;
+        items_.push_back(UploadItem{walk->path().string(), remote, true, options_.checksum});
         total_bytes_ += static_cast<uint64_t>(walk->file_size(error));
+        for (std::string parent = remote; parent.find('/') != std::string::npos;) {
+          parent.erase(parent.rfind('/'));
+          if (!holding_files.insert(parent).second) break;  // and its parents already
+        }
       }
       if (error) return path + ": " + error.message();
+      // The deepest ones suffice (MKDIR creates the parents); in the sorted
+      // set a directory's subdirectories follow it.
+      for (auto it = directories.begin(); it != directories.end(); ++it) {
+        const auto next = std::next(it);
+        const bool has_subdirectory = next != directories.end() && next->starts_with(*it + "/");
+        if (holding_files.count(*it) == 0 && !has_subdirectory) empty_directories_.push_back(*it);
+      }
       continue;
     }
     if (!S_ISREG(info.st_mode)) {
@@ -107,6 +126,7 @@ void UploadCommand::start(CommandContext& context) {
   pipeline_ = std::make_unique<UploadPipeline>(&context.client(), std::move(callbacks));
   context.client().set_write_complete_callback([this] { pipeline_->pump(); });
 
+  create_empty_directories(context);
   for (const UploadItem& item : items_) pipeline_->enqueue(item);
   progress_.start("", total_bytes_);
   update_label();
@@ -118,8 +138,37 @@ void UploadCommand::start(CommandContext& context) {
   pipeline_->pump();
 }
 
+void UploadCommand::create_empty_directories(CommandContext& context) {
+  if (empty_directories_.empty()) return;
+  if (context.client().protocol_version() < kProtocolVersion2) {
+    if (!options_.quiet) {
+      print_note("the server speaks protocol version 1, which cannot create a directory: " +
+                 std::to_string(empty_directories_.size()) +
+                 " empty directorie(s) not copied, e.g. " + empty_directories_.front());
+    }
+    return;
+  }
+  // Sent before the files' PUTs, on the same connection: answered first.
+  for (const std::string& directory : empty_directories_) {
+    ++mkdirs_in_flight_;
+    context.client().mkdir(directory, [this, directory](const Reply& reply) {
+      --mkdirs_in_flight_;
+      if (const auto* error = std::get_if<ErrorReply>(&reply)) {
+        progress_.clear();
+        print_error(describe_refusal(directory, *error));
+        if (first_failure_ == ExitCode::kOk) first_failure_ = ExitCode::kServerError;
+      } else if (options_.verbose) {
+        progress_.clear();
+        std::printf("created %s/\n", escape_text(directory).c_str());
+        std::fflush(stdout);
+      }
+      if (mkdirs_in_flight_ == 0 && pipeline_->idle()) finish_when_idle();
+    });
+  }
+}
+
 void UploadCommand::finish_when_idle() {
-  if (context_->finished()) return;
+  if (context_->finished() || mkdirs_in_flight_ > 0) return;
   if (progress_timer_ != 0) context_->loop().cancel(progress_timer_);
   progress_timer_ = 0;
   if (first_failure_ == ExitCode::kOk) {

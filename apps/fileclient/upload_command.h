@@ -4,10 +4,12 @@
 //
 // With -r a LOCAL directory is copied as a tree, like `cp -r DIR REMOTE_DIR/`:
 // every regular file under it goes to REMOTE_DIR/DIR-name/relative-path (a
-// PUT creates the parent directories; the protocol has no mkdir, so an
-// empty directory is not copied). A file the server already holds with the
-// same size is skipped -- the size only, as the protocol does not carry a
-// file's mtime yet; --checksum compares SHA-256 instead, like rsync -c.
+// PUT creates the parent directories it needs, and MKDIR the directories
+// with no file below them; a version-1 server has no MKDIR, so there an
+// empty directory is not copied, with a note). A file the server already
+// holds with the same size and, from a version-2 server, the same mtime is
+// skipped (rsync's quick check); --checksum compares SHA-256 instead, like
+// rsync -c.
 #pragma once
 
 #include <string>
@@ -44,11 +46,15 @@ class UploadCommand : public Command {
 
  private:
   void finish_when_idle();
+  void create_empty_directories(CommandContext& context);
 
   void update_label();
 
   UploadOptions options_;
   std::vector<UploadItem> items_;
+  // Remote directories with no file to upload below them (-r): MKDIR.
+  std::vector<std::string> empty_directories_;
+  size_t mkdirs_in_flight_ = 0;
   CommandContext* context_ = nullptr;
   std::unique_ptr<UploadPipeline> pipeline_;
   ProgressBar progress_;

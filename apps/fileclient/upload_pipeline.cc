@@ -15,16 +15,12 @@
 
 namespace reactor::file::client {
 
-namespace {
-
-// The server's messages usually name the path already.
 std::string describe_refusal(const std::string& remote_path, const ErrorReply& error) {
   std::string text = describe_server_error(error);
+  // The server's messages usually name the path already.
   if (error.message.starts_with(remote_path)) return text;
   return remote_path + ": " + text;
 }
-
-}  // namespace
 
 struct UploadPipeline::Transfer {
   UploadItem item;

@@ -42,6 +42,9 @@ struct UploadItem {
   int64_t mtime_ns = 0;
 };
 
+// "PATH: the server's refusal", naming the path once.
+std::string describe_refusal(const std::string& remote_path, const ErrorReply& error);
+
 class UploadPipeline {
  public:
   struct Callbacks {

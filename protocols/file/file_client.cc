@@ -119,6 +119,8 @@ std::string_view request_name(MessageType expected) {
       return "PING";
     case MessageType::kHashOk:
       return "HASH";
+    case MessageType::kMkdirOk:
+      return "MKDIR";
     default:
       return "a request";
   }
@@ -208,6 +210,19 @@ void FileClient::resume(const std::string& path, ReplyHandler handler) {
     return;
   }
   send_request(ResumeRequest{path}, Pending{MessageType::kResumeOk, std::move(handler), {}, 0});
+}
+
+void FileClient::mkdir(const std::string& path, ReplyHandler handler) {
+  if (protocol_version_ < kProtocolVersion2) {
+    loop_->post([handler = std::move(handler), path, alive = std::weak_ptr<bool>(alive_)] {
+      if (!alive.expired() && handler) {
+        handler(ErrorReply{static_cast<uint16_t>(ErrorCode::kUnsupportedVersion),
+                           path + ": the server speaks protocol version 1, which has no MKDIR"});
+      }
+    });
+    return;
+  }
+  send_request(MkdirRequest{path}, Pending{MessageType::kMkdirOk, std::move(handler), {}, 0});
 }
 
 void FileClient::handle_input(Buffer& input) {

@@ -117,6 +117,10 @@ class FileClient {
   // (ResumeOk: declared size, source mtime, bytes held and their SHA-256),
   // or ERROR 2 when it holds nothing. See resume_proof.h.
   void resume(const std::string& path, ReplyHandler handler);
+  // Version 2: creates directory `path` and its missing parents (MkdirOk).
+  // A version-1 server has no MKDIR: the handler gets ERROR 7 from the
+  // loop, never from inside this call.
+  void mkdir(const std::string& path, ReplyHandler handler);
 
   bool ready() const { return ready_; }
   // Requests sent and not answered yet.

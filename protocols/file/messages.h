@@ -129,8 +129,21 @@ struct ResumeRequest {
   std::string path;
 };
 
+// Version 2: creates the directory `path` and its missing parents, as
+// mkdir -p does; one that exists already is no error. A PUT creates the
+// directories its file needs; this is for those that hold no file (the
+// empty directories of a tree upload).
+struct MkdirRequest {
+  static constexpr MessageType kType = MessageType::kMkdir;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+  }
+  std::string path;
+};
+
 using Request = std::variant<Hello, ListRequest, StatRequest, GetRequest, PutRequest, Ping,
-                             HashRequest, AuthRequest, Put2Request, ResumeRequest>;
+                             HashRequest, AuthRequest, Put2Request, ResumeRequest, MkdirRequest>;
 
 // ---- server -> client ------------------------------------------------------
 
@@ -258,8 +271,18 @@ struct ResumeOk {
   Digest prefix_digest{};  // SHA-256 of those bytes
 };
 
+// Version 2: the directory exists now.
+struct MkdirOk {
+  static constexpr MessageType kType = MessageType::kMkdirOk;
+  template <typename Self, typename Visit>
+  static void fields(Self& self, Visit&& visit) {
+    visit(self.path);
+  }
+  std::string path;  // as the request sent it
+};
+
 using Reply = std::variant<HelloOk, ListOk, StatOk, DataHeader, PutOk, Pong, HashOk, ErrorReply,
-                           Challenge, ResumeOk>;
+                           Challenge, ResumeOk, MkdirOk>;
 
 // The frame type of a message.
 MessageType type_of(const Request& request);

@@ -26,6 +26,10 @@ std::string message_type_name(uint8_t type) {
       return "PUT2";
     case MessageType::kResume:
       return "RESUME";
+    case MessageType::kMkdir:
+      return "MKDIR";
+    case MessageType::kMkdirOk:
+      return "MKDIR_OK";
     case MessageType::kChallenge:
       return "CHALLENGE";
     case MessageType::kResumeOk:

@@ -53,6 +53,7 @@ enum class MessageType : uint8_t {
   kAuth = 0x08,    // version 2
   kPut2 = 0x09,    // version 2
   kResume = 0x0A,  // version 2
+  kMkdir = 0x0B,   // version 2
   // server -> client
   kHelloOk = 0x81,
   kListOk = 0x82,
@@ -63,6 +64,7 @@ enum class MessageType : uint8_t {
   kHashOk = 0x87,
   kChallenge = 0x88,  // version 2
   kResumeOk = 0x8A,   // version 2
+  kMkdirOk = 0x8B,    // version 2
   kError = 0xFF,
 };
 

@@ -143,8 +143,8 @@ void ServerSession::dispatch(Connection& connection, Request request) {
                    message_type_name(static_cast<uint8_t>(type)));
     return;
   }
-  const bool version2_only =
-      type == MessageType::kAuth || type == MessageType::kPut2 || type == MessageType::kResume;
+  const bool version2_only = type == MessageType::kAuth || type == MessageType::kPut2 ||
+                             type == MessageType::kResume || type == MessageType::kMkdir;
   if (version2_only && version_ < kProtocolVersion2) {
     emit_fatal(connection, ErrorCode::kMalformed,
                message_type_name(static_cast<uint8_t>(type)) + " is not part of protocol version " +
@@ -164,6 +164,7 @@ void ServerSession::dispatch(Connection& connection, Request request) {
                    handle_put(connection, put.path, put.size, put.offset, put.mtime);
                  },
                  [&](const ResumeRequest& resume) { handle_resume(connection, resume); },
+                 [&](const MkdirRequest& mkdir) { handle_mkdir(connection, mkdir); },
                  [&](const Ping& ping) { emit(connection, Pong{ping.token}); },
                  [&](const HashRequest& hash) { handle_hash(connection, hash); },
              },
@@ -479,6 +480,24 @@ void ServerSession::handle_resume(Connection& connection, const ResumeRequest& r
       finish_job_of(weak, sequence, std::move(reply), "");
     });
   });
+}
+
+void ServerSession::handle_mkdir(Connection& connection, const MkdirRequest& request) {
+  if (context_->read_only) {
+    return emit_error(connection, {ErrorCode::kForbidden, "the server is read-only"});
+  }
+  auto parsed = parse_request_path(request.path);
+  if (!parsed) return refuse_path(connection, request.path, parsed.error());
+  const RequestPath& path = parsed.value();
+  const std::string shown = path.joined();
+  if (context_->root.is_reserved(shown)) {
+    return emit_error(connection, {ErrorCode::kForbidden, shown + ": reserved for the server"});
+  }
+  // A few mkdirat() calls at most, like the parents a PUT creates: on the
+  // loop, no worker needed.
+  protocols::Result<UniqueFd> created = context_->root.open_or_create_directory(shown);
+  if (!created) return emit_error(connection, error_from_tree(created.error(), path));
+  emit(connection, MkdirOk{request.path});
 }
 
 void ServerSession::handle_hash(Connection& connection, const HashRequest& request) {

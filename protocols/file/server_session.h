@@ -104,6 +104,7 @@ class ServerSession {
   void handle_put(Connection& connection, const std::string& requested_path, uint64_t size,
                   uint64_t offset, std::optional<int64_t> source_mtime);
   void handle_resume(Connection& connection, const ResumeRequest& request);
+  void handle_mkdir(Connection& connection, const MkdirRequest& request);
   void handle_hash(Connection& connection, const HashRequest& request);
 
   Outcome<void> check_upload_target(const RequestPath& path) const;

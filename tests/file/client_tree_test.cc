@@ -69,6 +69,9 @@ struct Trees {
   Trees() {
     make_directories(local / "src/deep/er/est");
     make_directories(local / "src/ünïcödé 日本");
+    // Directories with no file below them: only MKDIR creates them remotely.
+    make_directories(local / "src/empty-dir/nested/deeper");
+    make_directories(local / "src/ünïcödé 日本/leer");
     write_file(local / "src/top.txt", "top\n");
     write_file(local / "src/empty", "");
     write_file(local / "src/deep/er/est/also-empty", "");
@@ -89,7 +92,8 @@ TEST_CASE("put -r then get -r: nested directories, empty files and unicode names
   Trees trees;
   auto put = trees.client({"put", "-r", "src", "--to", "up"});
   REQUIRE(put.status == 0);
-  check_same_tree(trees.local / "src", trees.served / "up/src");
+  check_same_tree(trees.local / "src", trees.served / "up/src");  // empty directories too
+  CHECK(fs::is_directory(trees.served / "up/src/empty-dir/nested/deeper"));
 
   make_directories(trees.served / "up/src/only-remote-empty-dir");
   auto get = trees.client({"get", "-r", "up/src", "copy"});

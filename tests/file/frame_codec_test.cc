@@ -30,6 +30,8 @@ std::vector<rf::Request> sample_requests() {
       rf::Put2Request{"up/load.bin", 10, 4, 1700000000},
       rf::Put2Request{"empty", 0, 0, rf::kNoMtime},
       rf::ResumeRequest{"up/load.bin"},
+      rf::MkdirRequest{"a/b"},
+      rf::MkdirRequest{""},
   };
 }
 
@@ -54,6 +56,7 @@ std::vector<rf::Reply> sample_replies() {
       rf::Challenge{hash.digest},
       rf::ResumeOk{"up/x", 100, -3, 40, hash.digest},
       rf::ResumeOk{"", 0, rf::kNoMtime, 0, {}},
+      rf::MkdirOk{"a/b"},
   };
 }
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "tests/support/time_scale.h"
 
 using namespace rftp_test;
+namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using test_support::scaled;
 
@@ -151,6 +153,46 @@ TEST_CASE("RESUME answers the held prefix's SHA-256; PUT2 must resume with the r
   REQUIRE(old.send(rf::ResumeRequest{"dir/f.bin"}));
   CHECK(old.receive_error_code() == 1);
   CHECK(old.closed_by_server());
+}
+
+TEST_CASE("MKDIR creates a directory and its parents; what it may not create is refused") {
+  TempDir served;
+  write_file(served / "file.txt", "x");
+  {
+    Server server(served.path());
+    RawClient client(server.port());
+    client.greet();
+    REQUIRE(client.send(rf::MkdirRequest{"./a//b/c"}));
+    CHECK(expect_reply<rf::MkdirOk>(client).path == "./a//b/c");
+    CHECK(fs::is_directory(served / "a/b/c"));
+    // One that exists is no error.
+    REQUIRE(client.send(rf::MkdirRequest{"a/b"}));
+    CHECK(expect_reply<rf::MkdirOk>(client).path == "a/b");
+    // A file in the way, a climb above the root, the server's upload area.
+    REQUIRE(client.send(rf::MkdirRequest{"file.txt/sub"}));
+    CHECK(client.receive_error_code() == 9);
+    REQUIRE(client.send(rf::MkdirRequest{"a/../../outside"}));
+    CHECK(client.receive_error_code() == 3);
+    REQUIRE(client.send(rf::MkdirRequest{".rftp-uploads/x"}));
+    CHECK(client.receive_error_code() == 3);
+    CHECK(client.ping());  // refusals leave the connection usable
+    CHECK(!fs::exists(served / "../outside"));
+    CHECK(!fs::exists(served / ".rftp-uploads/x"));
+    // Version 1 has no MKDIR.
+    RawClient old(server.port());
+    REQUIRE(old.send(rf::Hello{1}));
+    expect_reply<rf::HelloOk>(old);
+    REQUIRE(old.send(rf::MkdirRequest{"v1"}));
+    CHECK(old.receive_error_code() == 1);
+    CHECK(old.closed_by_server());
+    CHECK(!fs::exists(served / "v1"));
+  }
+  Server read_only(served.path(), {"--read-only"});
+  RawClient client(read_only.port());
+  client.greet();
+  REQUIRE(client.send(rf::MkdirRequest{"new"}));
+  CHECK(client.receive_error_code() == 3);
+  CHECK(!fs::exists(served / "new"));
 }
 
 TEST_CASE("--max-file-size refuses a larger PUT before writing anything") {
