@@ -42,16 +42,23 @@ std::string UploadCommand::check_local_files() {
       std::error_code error;
       std::filesystem::recursive_directory_iterator walk(path, error), end;
       for (; !error && walk != end; walk.increment(error)) {
-        const std::string relative =
-            std::filesystem::relative(walk->path(), path, error).generic_string();
+        // Lexically: relative() would resolve symlinks, and a link to
+        // ../../x would be uploaded as TOP/../../x, outside TOP. A link is
+        // uploaded under its own name, with what it points to.
+        const std::string relative = walk->path().lexically_relative(path).generic_string();
         const std::string remote = join_remote(top, relative);
-        if (walk->is_directory(error) && !walk->is_symlink(error)) {
+        // What one entry is; a dangling link fails these and is skipped,
+        // like FIFOs and sockets, without ending the walk.
+        std::error_code entry_error;
+        if (walk->is_symlink(entry_error) && walk->is_directory(entry_error))
+          continue;  // not followed
+        if (walk->is_directory(entry_error)) {
           directories.insert(remote);
           continue;
         }
-        if (!walk->is_regular_file(error)) continue;
+        if (!walk->is_regular_file(entry_error)) continue;
         items_.push_back(UploadItem{walk->path().string(), remote, true, options_.checksum});
-        total_bytes_ += static_cast<uint64_t>(walk->file_size(error));
+        total_bytes_ += static_cast<uint64_t>(walk->file_size(entry_error));
         for (std::string parent = remote; parent.find('/') != std::string::npos;) {
           parent.erase(parent.rfind('/'));
           if (!holding_files.insert(parent).second) break;  // and its parents already

@@ -11,7 +11,7 @@ namespace {
 
 // Lower case. What each response computes for itself (or what only the
 // connection may say): a second copy would contradict it, or smuggle.
-constexpr std::array<std::string_view, 15> kServerOwned = {
+constexpr std::array<std::string_view, 19> kServerOwned = {
     "content-length",
     "transfer-encoding",
     "connection",
@@ -27,6 +27,12 @@ constexpr std::array<std::string_view, 15> kServerOwned = {
     "last-modified",
     "location",
     "server",
+    // Written by the server on some answers (ranges, 401, OPTIONS,
+    // precompressed files): a second field would contradict it.
+    "accept-ranges",
+    "www-authenticate",
+    "allow",
+    "vary",
 };
 
 }  // namespace

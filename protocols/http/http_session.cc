@@ -29,10 +29,30 @@ std::chrono::seconds deferred_accept_period(const ServerOptions& options) {
 void HttpSession::start(const ConnectionPtr& connection) {
   const std::chrono::milliseconds header = context_.options.header_timeout;
   if (header.count() <= 0) return;
-  arm_header_timer(connection, header - deferred_accept_period(context_.options));
+  const std::chrono::seconds deferred = deferred_accept_period(context_.options);
+  first_timer_shortened_ = deferred.count() > 0;
+  accepted_at_ = Clock::now();
+  arm_header_timer(connection, header - deferred);
 }
 
 void HttpSession::handle_input(const ConnectionPtr& connection, Buffer& input) {
+  if (first_timer_shortened_) {
+    first_timer_shortened_ = false;
+    // The kernel hands over a deferred connection when its first bytes
+    // arrive or when the period runs out. Bytes that come well after the
+    // accept mean the latter: the whole period was spent, and the short
+    // first timer is right. Bytes that came with the accept may have been
+    // held for any part of the period; the connect time is not known, so
+    // such a client gets the whole header timeout from the accept.
+    constexpr auto kCameWithAccept = std::chrono::milliseconds(200);
+    const auto since_accept = Clock::now() - accepted_at_;
+    if (since_accept < kCameWithAccept && header_timer_ != 0) {
+      cancel_header_timer(connection->loop());
+      arm_header_timer(connection,
+                       context_.options.header_timeout -
+                           std::chrono::duration_cast<std::chrono::milliseconds>(since_accept));
+    }
+  }
   try {
     process(connection, input);
   } catch (const std::exception& error) {

@@ -54,7 +54,9 @@ namespace reactor::http {
 // cannot be asked to shorten. So the period is one of those, at most half
 // the header timeout, and the first header timer runs for the rest: a
 // silent client is closed at the header timeout counted from its connect,
-// and a client that spoke at once keeps at least half of it for its head.
+// and a client whose first bytes came with the accept (held by the kernel
+// for an unknown part of the period) gets the whole header timeout from
+// the accept instead: a little more than it was owed, never less.
 // None with no header timeout, nor with an idle timeout shorter than it:
 // the core's idle timer starts at the accept and cannot make up for it.
 std::chrono::seconds deferred_accept_period(const ServerOptions& options);
@@ -143,6 +145,10 @@ class HttpSession {
   uint64_t body_remaining_ = 0;
   uint64_t requests_ = 0;
   TimerId header_timer_ = 0;
+  // The first header timer was shortened by the deferred-accept period
+  // (start()); the first input decides whether that was right.
+  bool first_timer_shortened_ = false;
+  Clock::time_point accepted_at_;
   ResponseOutput* output_ = nullptr;    // borrowed from context_.batch
   std::string client_ip_;               // for the access log, computed on first use
   bool peer_is_trusted_proxy_ = false;  // with client_ip_: X-Forwarded-For is believed

@@ -3,11 +3,24 @@
 #include <fstream>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
+#include "protocols/http/char_class.h"
 #include "protocols/http/header_text.h"
 
 namespace reactor::http {
 
 namespace {
+
+// "type/subtype", both tokens: what may go into Content-Type as is.
+bool is_media_type(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size()) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (i != slash && !is_token_char(static_cast<unsigned char>(text[i]))) return false;
+  }
+  return true;
+}
 
 struct BuiltinType {
   std::string_view extension;
@@ -65,12 +78,18 @@ bool MimeTypes::load_file(const std::string& path) {
   std::ifstream file(path);
   if (!file) return false;
   std::string line;
-  while (std::getline(file, line)) {
+  for (int number = 1; std::getline(file, line); ++number) {
     const size_t hash = line.find('#');
     if (hash != std::string::npos) line.resize(hash);
     std::istringstream words(line);
     std::string type;
-    if (!(words >> type) || type.find('/') == std::string::npos) continue;
+    if (!(words >> type)) continue;
+    if (!is_media_type(type)) {
+      // It would go into every matching response's Content-Type as is.
+      spdlog::warn("{}:{}: '{}' is not a media type (type/subtype); line skipped", path, number,
+                   type);
+      continue;
+    }
     std::string extension;
     while (words >> extension) add(extension, type);
   }

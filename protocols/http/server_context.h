@@ -15,6 +15,7 @@
 #include "protocols/http/access_log.h"
 #include "protocols/http/basic_auth.h"
 #include "protocols/http/extra_fields.h"
+#include "protocols/http/header_text.h"
 #include "protocols/http/file_cache.h"
 #include "protocols/http/forwarded_for.h"
 #include "protocols/http/http_date.h"
@@ -37,10 +38,11 @@ struct ServerContext {
         file_cache(root, mime_types, options.file_cache),
         auth(load_auth(options.auth_file)),
         handler(root, file_cache,
-                StaticFileHandler::Options{options.directory_listing, options.precompressed,
-                                           options.cors, options.cache_control,
-                                           checked_fallback(root, options.fallback), auth.get(),
-                                           !options.serve_dotfiles}),
+                StaticFileHandler::Options{
+                    options.directory_listing, options.precompressed, options.cors,
+                    options.cache_control,
+                    checked_fallback(root, options.fallback, !options.serve_dotfiles), auth.get(),
+                    !options.serve_dotfiles}),
         added_fields(make_added_fields(options)),
         access_log(options.shared_access_log
                        ? std::make_unique<AccessLog>(options.shared_access_log)
@@ -89,9 +91,11 @@ struct ServerContext {
   }
 
   // The fallback as a path relative to the root, once it is known to name
-  // a regular file inside it; throws std::invalid_argument otherwise.
+  // a regular file inside it (and, with dotfiles denied, none of whose
+  // components is a dotfile: the fallback would serve it for every route);
+  // throws std::invalid_argument otherwise.
   static std::string checked_fallback(const protocols::ServedTree& root,
-                                      const std::string& fallback) {
+                                      const std::string& fallback, bool deny_dotfiles) {
     if (fallback.empty()) return fallback;
     DecodedPath path;
     const std::string slashed = fallback.starts_with('/') ? fallback : "/" + fallback;
@@ -104,6 +108,10 @@ struct ServerContext {
       throw std::invalid_argument("--fallback '" + fallback +
                                   "': not a readable regular file inside DIR");
     }
+    if (deny_dotfiles && names_dotfile(path.relative)) {
+      throw std::invalid_argument("--fallback '" + fallback +
+                                  "': a dotfile, which --dotfiles deny hides from clients");
+    }
     return path.relative;
   }
 
@@ -113,6 +121,13 @@ struct ServerContext {
     for (const std::string& line : options.added_fields) {
       if (auto added = add_extra_field(line, fields); !added) {
         throw std::invalid_argument("--header '" + line + "': " + added.error());
+      }
+      // Two Access-Control-Allow-Origin fields make browsers refuse both.
+      if (options.cors &&
+          equals_lower(line.substr(0, line.find(':')), "access-control-allow-origin")) {
+        throw std::invalid_argument("--header '" + line +
+                                    "': --cors sends Access-Control-Allow-Origin: * already; "
+                                    "drop --cors to send your own origin");
       }
     }
     if (options.cors) fields += "Access-Control-Allow-Origin: *\r\n";

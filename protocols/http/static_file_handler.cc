@@ -31,18 +31,6 @@ void append_content_range(std::string& out, const ByteRange& range, uint64_t siz
   out += "\r\n";
 }
 
-// A component starting with '.', other than a leading ".well-known".
-bool names_dotfile(std::string_view relative) {
-  if (relative.starts_with(".well-known")) {
-    relative.remove_prefix(std::string_view(".well-known").size());
-    if (relative.empty()) return false;
-    if (relative.front() != '/') return true;  // ".well-knownX"
-  } else if (relative.starts_with('.')) {
-    return true;
-  }
-  return relative.find("/.") != std::string_view::npos;
-}
-
 std::string_view authorization_of(const Request& request) {
   for (const HeaderField& field : request.fields) {
     if (equals_lower(field.name, "authorization")) return field.value;
@@ -59,6 +47,17 @@ bool not_older(const struct stat& sibling, const struct stat& original) {
 }
 
 }  // namespace
+
+bool names_dotfile(std::string_view relative) {
+  if (relative.starts_with(".well-known")) {
+    relative.remove_prefix(std::string_view(".well-known").size());
+    if (relative.empty()) return false;
+    if (relative.front() != '/') return true;  // ".well-knownX"
+  } else if (relative.starts_with('.')) {
+    return true;
+  }
+  return relative.find("/.") != std::string_view::npos;
+}
 
 StaticFileHandler::StaticFileHandler(const protocols::ServedTree& root, FileCache& cache,
                                      Options options)

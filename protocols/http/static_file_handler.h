@@ -57,6 +57,11 @@ struct ResponseSummary {
   uint64_t body_bytes = 0;  // 0 for HEAD and bodiless statuses
 };
 
+// True if a component of `relative` (a decoded path below the root)
+// starts with '.', other than a leading ".well-known" (ACME, security.txt):
+// what --dotfiles deny hides.
+bool names_dotfile(std::string_view relative);
+
 class StaticFileHandler {
  public:
   struct Options {

@@ -111,6 +111,36 @@ TEST_CASE("put -r then get -r: nested directories, empty files and unicode names
   CHECK(files_with_suffix(trees.local / "copy", ".info").empty());
 }
 
+TEST_CASE(
+    "put -r: a symlink goes under its own name, never outside --to; dangling ones are skipped") {
+  TempDir served;
+  TempDir local;
+  make_directories(local / "elsewhere");
+  make_directories(local / "src");
+  write_file(local / "outside.txt", "outside the tree\n");
+  write_file(local / "elsewhere/x.txt", "x\n");
+  write_file(local / "src/real.txt", "real\n");
+  REQUIRE(::symlink("real.txt", (local / "src/inlink").c_str()) == 0);
+  REQUIRE(::symlink("../outside.txt", (local / "src/outlink").c_str()) == 0);
+  REQUIRE(::symlink("nowhere", (local / "src/dangling").c_str()) == 0);
+  REQUIRE(::symlink("../elsewhere", (local / "src/linkdir").c_str()) == 0);
+  make_directories(served / "dest");
+  write_file(served / "dest/outside.txt", "on the server, not to be touched\n");
+  Server server(served.path());
+  const auto put =
+      run_client({server.endpoint(), "put", "-r", "src", "--to", "dest"}, local.path());
+  CHECK(put.status == 0);
+  const auto tree = tree_of(served / "dest");
+  const std::map<std::string, long long> expected = {{"outside.txt", 33},
+                                                     {"src", -1},
+                                                     {"src/real.txt", 5},
+                                                     {"src/inlink", 5},
+                                                     {"src/outlink", 17}};
+  CHECK(tree == expected);
+  CHECK(read_file(served / "dest/src/outlink") == "outside the tree\n");
+  CHECK(read_file(served / "dest/outside.txt") == "on the server, not to be touched\n");
+}
+
 TEST_CASE("unchanged files are skipped: size and mtime, or SHA-256 with --checksum") {
   Trees trees;
   REQUIRE(trees.client({"put", "-r", "src", "--to", "up"}).status == 0);

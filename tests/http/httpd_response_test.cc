@@ -80,6 +80,20 @@ TEST_CASE("timeouts: a client that never speaks is closed at --header-timeout fr
     CHECK(elapsed.count() >= 2.9);
     CHECK(elapsed < Seconds(3.0) + test_support::scaled(std::chrono::milliseconds(900)));
   }
+  SUBCASE("3 s, a partial head sent at once: the whole timeout, from the accept") {
+    // The kernel handed it over as its bytes arrived, not after holding it
+    // the deferred-accept second: the first timer must not be shortened.
+    Httpd server(site.root(), {"--header-timeout", "3", "--idle-timeout", "30"});
+    const auto start = std::chrono::steady_clock::now();
+    ClientSocket client(server.port());
+    REQUIRE(client.send_all("GET /small.txt HTTP/1.1\r\n"));
+    const std::string answer =
+        client.receive_until_close(test_support::scaled(std::chrono::seconds(20)));
+    const Seconds elapsed = std::chrono::steady_clock::now() - start;
+    CHECK(answer.starts_with("HTTP/1.1 408"));
+    CHECK(elapsed.count() >= 2.9);
+    CHECK(elapsed < Seconds(3.0) + test_support::scaled(std::chrono::milliseconds(900)));
+  }
   SUBCASE("--idle-timeout shorter than the header timeout closes a silent client on time") {
     Httpd server(site.root(), {"--header-timeout", "10", "--idle-timeout", "1"});
     const Seconds elapsed = time_until_silent_client_closed(server.port());
@@ -381,13 +395,20 @@ TEST_CASE("--header: fields that are not valid or that the server owns refuse to
        {"Content-Length: 5", "Transfer-Encoding: chunked", "Bad Name: x", "NoColon", ": empty",
         "X-Ok: line\x01"
         "break",
-        "etag: \"x\"", "Cache-Control: no-store"}) {
+        "etag: \"x\"", "Cache-Control: no-store",
+        // Written by the server on some answers: two fields would contradict.
+        "Accept-Ranges: none", "WWW-Authenticate: Basic", "Allow: GET", "vary: Cookie"}) {
     CAPTURE(bad);
     const test_support::CommandResult result =
         test_support::run_command({test_support::program_from_env("REACTOR_HTTPD"), "0",
                                    site.root(), "--bind", "127.0.0.1", "--header", bad});
     CHECK(result.status == 2);
   }
+  // --cors sends its own Allow-Origin; two make browsers refuse both.
+  const test_support::CommandResult both = test_support::run_command(
+      {test_support::program_from_env("REACTOR_HTTPD"), "0", site.root(), "--bind", "127.0.0.1",
+       "--cors", "--header", "Access-Control-Allow-Origin: https://app.example"});
+  CHECK(both.status == 2);
 }
 
 TEST_CASE("--cors: Allow-Origin on answers, and preflights get 204 with the Allow-* fields") {
@@ -507,14 +528,19 @@ TEST_CASE("--fallback: client-side routes get the app; files, traversal and esca
 
 TEST_CASE("--fallback: a file outside the root, a directory or nothing refuses to start") {
   TestSite site;
-  for (const std::string bad :
-       {"../secret.txt", "/../secret.txt", "link-outside.txt", "dir", "nope.html", "/"}) {
+  site.tree.write_file("site/.git/config", "[core] secret\n");
+  site.tree.write_file("site/.env", "TOKEN=secret\n");
+  for (const std::string bad : {"../secret.txt", "/../secret.txt", "link-outside.txt", "dir",
+                                "nope.html", "/", ".git/config", ".env"}) {
     CAPTURE(bad);
     const test_support::CommandResult result =
         test_support::run_command({test_support::program_from_env("REACTOR_HTTPD"), "0",
                                    site.root(), "--bind", "127.0.0.1", "--fallback", bad});
     CHECK(result.status == 2);
   }
+  // A dotfile the operator chose to serve may be the fallback too.
+  Httpd allowed(site.root(), {"--dotfiles", "allow", "--fallback", ".env"});
+  CHECK(get_with(allowed.port(), "/some/route", "").body == "TOKEN=secret\n");
 }
 
 namespace {
@@ -668,7 +694,12 @@ TEST_CASE(
 
 TEST_CASE("--mime-types, --default-type, and index.htm") {
   TestSite site;
-  site.tree.write_file("types", "# extra\napplication/x-reactor-test rtest\ntext/x-custom txt\n");
+  // The third line's type holds a control character: skipped, with a
+  // warning, rather than sent in Content-Type.
+  site.tree.write_file("types",
+                       "# extra\napplication/x-reactor-test rtest\ntext/x\x01evil zz\n"
+                       "text/x-custom txt\n");
+  site.tree.write_file("site/a.zz", "z");
   site.tree.write_file("site/a.rtest", "x");
   site.tree.write_file("site/README", "no extension\n");
   site.tree.write_file("site/old/index.htm", "<p>htm index</p>\n");
@@ -679,6 +710,8 @@ TEST_CASE("--mime-types, --default-type, and index.htm") {
                                "text/plain; charset=utf-8"});
     const int port = server.port();
     CHECK(get_with(port, "/a.rtest", "").field("content-type") == "application/x-reactor-test");
+    CHECK(get_with(port, "/a.zz", "").field("content-type") == "text/plain; charset=utf-8");
+    CHECK(server.process().output().find("not a media type") != std::string::npos);
     CHECK(get_with(port, "/small.txt", "").field("content-type").starts_with("text/x-custom"));
     CHECK(get_with(port, "/README", "").field("content-type") == "text/plain; charset=utf-8");
     CHECK(get_with(port, "/old/", "").body == "<p>htm index</p>\n");
