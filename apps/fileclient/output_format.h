@@ -12,17 +12,14 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/file/escaped_text.h"
 #include "protocols/file/messages.h"
 
 namespace reactor::file::client {
 
-// `text` made safe to print on one line: a backslash doubles, \n \r \t
-// are written so, other control characters (C0, DEL, C1) and bytes that
-// are not valid UTF-8 become \xNN, and the invisible Unicode characters
-// that reorder or break lines (bidi overrides and isolates, U+2028/2029)
-// become \u{NNNN}. Printable UTF-8 (accents, CJK, emoji) passes unchanged.
-// The escaping is reversible, so distinct names stay distinct.
-std::string escape_text(std::string_view text);
+// escape_text() (protocols/file/escaped_text.h) makes what the server sent
+// safe to print; the server uses the same for its log.
+using reactor::file::escape_text;
 
 // "2024-05-01T12:00:00Z" (UTC, ISO 8601).
 std::string format_time(int64_t unix_seconds);

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "protocols/file/auth.h"
+#include "protocols/file/escaped_text.h"
 #include "protocols/file/overloaded.h"
 #include "protocols/file/served_paths.h"
 #include "protocols/file/sha256.h"
@@ -450,7 +451,8 @@ void ServerSession::handle_resume(Connection& connection, const ResumeRequest& r
   const RequestPath& path = parsed.value();
   const std::string shown = path.joined();
   if (path.is_root() || context_->root.is_reserved(shown)) {
-    return emit_error(connection, {ErrorCode::kNotFound, shown + ": no unfinished upload"});
+    return emit_error(connection, {ErrorCode::kNotFound,
+                                   (path.is_root() ? "/" : shown) + ": no unfinished upload"});
   }
   std::optional<UnfinishedUpload> unfinished = context_->uploads.find(path);
   if (!unfinished) {
@@ -678,8 +680,11 @@ void ServerSession::log_transfer(const char* operation, const std::string& path,
                                  Clock::time_point started, const std::string& result) const {
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(context_->loop->now() - started);
-  spdlog::info("{} {} {}: {} bytes in {} ms, {}", peer_, operation, displayable_utf8(path, 512),
-               bytes, elapsed.count(), result);
+  // The path (and a refusal naming it) is the client's: escaped, so a name
+  // holding a newline or an ESC sequence cannot forge or split log lines.
+  spdlog::info("{} {} {}: {} bytes in {} ms, {}", peer_, operation,
+               escape_text(std::string_view(path).substr(0, 512)), bytes, elapsed.count(),
+               escape_text(result));
 }
 
 void ServerSession::log_finished_downloads(Connection& connection) {

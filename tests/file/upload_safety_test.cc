@@ -195,6 +195,22 @@ TEST_CASE("MKDIR creates a directory and its parents; what it may not create is 
   CHECK(!fs::exists(served / "new"));
 }
 
+TEST_CASE("the per-transfer log line escapes a client's name: no forged or split lines") {
+  TempDir served;
+  Server server(served.path());
+  RawClient client(server.port());
+  client.greet();
+  const std::string name = "e\x1b[31mred\nforged line";
+  REQUIRE(client.send(rf::Put2Request{name, 1, 0, 1600000000}));
+  REQUIRE(client.send_bytes("Z"));
+  CHECK(expect_reply<rf::PutOk>(client).size == 1);
+  REQUIRE(server.process().wait_for_output("red\\nforged line: 1 bytes"));
+  const std::string& log = server.process().output();
+  CHECK(log.find("PUT e\\x1b[31mred\\nforged line: 1 bytes") != std::string::npos);
+  CHECK(log.find('\x1b') == std::string::npos);
+  CHECK(log.find("\nforged line") == std::string::npos);
+}
+
 TEST_CASE("--max-file-size refuses a larger PUT before writing anything") {
   TempDir served;
   Server server(served.path(), {"--max-file-size", "1k"});
