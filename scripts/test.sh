@@ -85,7 +85,8 @@ tsan_suites="threads"
 TSAN_OPTIONS="halt_on_error=0:second_deadlock_stack=1" REACTOR_TEST_TIME_SCALE=4 TIMEOUT_MULTIPLIER=4 \
   TEST_SUITES="$tsan_suites" build_and_test build-tsan -Dbuildtype=debugoptimized \
   -Db_sanitize=thread -Db_lundef=false -Dexamples=false
-CC=clang CXX=clang++ build_and_test build-fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
+# Only the fuzz targets and what they link (the codecs), not the servers.
+CC=clang CXX=clang++ TEST_SUITES=fuzz build_and_test build-fuzz -Dbuildtype=debugoptimized -Dfuzz=true \
   -Db_sanitize=address,undefined -Db_lundef=false -Dexamples=false
 
 printf '%s\n' "${timings[@]}"
