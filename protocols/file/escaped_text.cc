@@ -2,37 +2,14 @@
 
 #include <cstdio>
 
+#include "protocols/file/request_path.h"
+
 namespace reactor::file {
 
-std::pair<char32_t, size_t> decode_utf8(std::string_view text) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return {lead, 1};
-  size_t length;
-  char32_t code;
-  char32_t minimum;
-  if ((lead & 0xe0) == 0xc0) {
-    length = 2, code = lead & 0x1f, minimum = 0x80;
-  } else if ((lead & 0xf0) == 0xe0) {
-    length = 3, code = lead & 0x0f, minimum = 0x800;
-  } else if ((lead & 0xf8) == 0xf0) {
-    length = 4, code = lead & 0x07, minimum = 0x10000;
-  } else {
-    return {0, 0};
-  }
-  if (text.size() < length) return {0, 0};
-  for (size_t i = 1; i < length; ++i) {
-    if ((byte(i) & 0xc0) != 0x80) return {0, 0};
-    code = (code << 6) | (byte(i) & 0x3f);
-  }
-  if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return {0, 0};
-  return {code, length};
-}
+namespace {
 
 // Characters a terminal does not show but that move or split the text
 // around them (right-to-left overrides make "txt.exe" read "exe.txt").
-namespace {
-
 bool is_invisible_reordering(char32_t code) {
   return (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069) ||
          code == 0x200e || code == 0x200f || code == 0x061c || code == 0x2028 || code == 0x2029;

@@ -11,7 +11,6 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace reactor::file {
 
@@ -22,10 +21,5 @@ namespace reactor::file {
 // become \u{NNNN}. Printable UTF-8 (accents, CJK, emoji) passes unchanged.
 // The escaping is reversible, so distinct names stay distinct.
 std::string escape_text(std::string_view text);
-
-// The UTF-8 sequence at the start of `text`: its code point and length, or
-// a length of 0 if it is not a well-formed sequence (overlong, surrogate,
-// above U+10FFFF, truncated).
-std::pair<char32_t, size_t> decode_utf8(std::string_view text);
 
 }  // namespace reactor::file

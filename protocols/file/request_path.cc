@@ -24,43 +24,36 @@ const std::string& RequestPath::name() const {
   return components.empty() ? kEmpty : components.back();
 }
 
+std::pair<char32_t, size_t> decode_utf8(std::string_view text) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) return {lead, 1};
+  size_t length;
+  char32_t code;
+  char32_t minimum;
+  if ((lead & 0xe0) == 0xc0) {
+    length = 2, code = lead & 0x1f, minimum = 0x80;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3, code = lead & 0x0f, minimum = 0x800;
+  } else if ((lead & 0xf8) == 0xf0) {
+    length = 4, code = lead & 0x07, minimum = 0x10000;
+  } else {
+    return {0, 0};  // a continuation byte first, or 0xF8..0xFF
+  }
+  if (text.size() < length) return {0, 0};
+  for (size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return {0, 0};
+    code = (code << 6) | (byte(i) & 0x3f);
+  }
+  if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return {0, 0};
+  return {code, length};
+}
+
 bool is_valid_utf8(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    auto byte = static_cast<uint8_t>(text[i]);
-    if (byte < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t extra;
-    uint32_t code_point;
-    uint32_t minimum;
-    if ((byte & 0xE0) == 0xC0) {
-      extra = 1;
-      code_point = byte & 0x1F;
-      minimum = 0x80;
-    } else if ((byte & 0xF0) == 0xE0) {
-      extra = 2;
-      code_point = byte & 0x0F;
-      minimum = 0x800;
-    } else if ((byte & 0xF8) == 0xF0) {
-      extra = 3;
-      code_point = byte & 0x07;
-      minimum = 0x10000;
-    } else {
-      return false;  // a continuation byte first, or 0xF8..0xFF
-    }
-    if (text.size() - i <= extra) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      auto next = static_cast<uint8_t>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
-      code_point = (code_point << 6) | (next & 0x3F);
-    }
-    if (code_point < minimum || code_point > 0x10FFFF ||
-        (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
+  while (!text.empty()) {
+    const size_t length = decode_utf8(text).second;
+    if (length == 0) return false;
+    text.remove_prefix(length);
   }
   return true;
 }

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "protocols/file/protocol.h"
@@ -36,5 +37,9 @@ Outcome<RequestPath> parse_request_path(std::string_view raw);
 
 // Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
 bool is_valid_utf8(std::string_view text);
+// The UTF-8 sequence at the start of `text` under the same rules: its code
+// point and length, or a length of 0 if it is not a well-formed sequence.
+// The one decoder of protocols/file (paths, log and terminal escaping).
+std::pair<char32_t, size_t> decode_utf8(std::string_view text);
 
 }  // namespace reactor::file

@@ -12,21 +12,13 @@ std::string display(const RequestPath& path) {
   return joined.empty() ? "/" : joined;
 }
 
-// Length of the valid UTF-8 character at the front of `text`, 0 if none.
-size_t valid_character_length(std::string_view text) {
-  for (size_t length = 1; length <= 4 && length <= text.size(); ++length) {
-    if (is_valid_utf8(text.substr(0, length))) return length;
-  }
-  return 0;
-}
-
 }  // namespace
 
 std::string displayable_utf8(std::string_view text, size_t max_bytes) {
   static constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
   std::string shown;
   while (!text.empty()) {
-    const size_t length = valid_character_length(text);
+    const size_t length = decode_utf8(text).second;
     const std::string_view piece = length > 0 ? text.substr(0, length) : kReplacement;
     if (shown.size() + piece.size() > max_bytes) break;
     shown.append(piece);
